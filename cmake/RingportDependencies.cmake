@@ -1,0 +1,42 @@
+# Finds ringport's dependencies; a missing one stops configuration with the
+# Debian package that provides it.
+find_package(PkgConfig)
+if(NOT PKG_CONFIG_FOUND)
+  message(FATAL_ERROR "pkg-config not found: apt-get install -y pkg-config")
+endif()
+
+macro(ringport_require_pc target module package)
+  pkg_check_modules(${target} IMPORTED_TARGET ${module})
+  if(NOT ${target}_FOUND)
+    message(FATAL_ERROR "${module} not found: apt-get install -y ${package}")
+  endif()
+endmacro()
+
+if(RINGPORT_BUILD_PROGRAMS OR RINGPORT_BUILD_TESTS)
+  ringport_require_pc(RINGPORT_HWLOC hwloc libhwloc-dev)
+  ringport_require_pc(RINGPORT_URING liburing liburing-dev)
+  find_path(RINGPORT_BOOST_LOCKFREE boost/lockfree/spsc_queue.hpp)
+  if(NOT RINGPORT_BOOST_LOCKFREE)
+    message(FATAL_ERROR "Boost.Lockfree headers not found: apt-get install -y libboost-dev")
+  endif()
+endif()
+
+if(RINGPORT_BUILD_TESTS)
+  find_path(RINGPORT_DOCTEST_DIR doctest/doctest.h)
+  if(NOT RINGPORT_DOCTEST_DIR)
+    message(FATAL_ERROR "doctest not found: apt-get install -y doctest-dev")
+  endif()
+endif()
+
+# Sanitizer flags for one target (and what links it).
+function(ringport_apply_sanitizer tgt)
+  if(RINGPORT_SANITIZE STREQUAL "address")
+    target_compile_options(${tgt} PUBLIC -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+    target_link_options(${tgt} PUBLIC -fsanitize=address,undefined)
+  elseif(RINGPORT_SANITIZE STREQUAL "thread")
+    target_compile_options(${tgt} PUBLIC -fsanitize=thread -fno-omit-frame-pointer)
+    target_link_options(${tgt} PUBLIC -fsanitize=thread)
+  elseif(NOT RINGPORT_SANITIZE STREQUAL "")
+    message(FATAL_ERROR "RINGPORT_SANITIZE must be empty, address or thread")
+  endif()
+endfunction()

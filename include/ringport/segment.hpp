@@ -1,0 +1,140 @@
+// ringport/segment.hpp — named shared-memory regions.
+//
+// A segment is a file in a per-domain directory, mapped MAP_SHARED by every
+// process that opens it. Backing:
+//   pages::huge   — a hugetlbfs mount (found in /proc/mounts, or the directory
+//                   in RINGPORT_HUGETLBFS); the page size is read from the
+//                   mount, never assumed. Fails with no_huge_pages otherwise.
+//   pages::normal — tmpfs under /dev/shm (or RINGPORT_SHM_DIR), base pages.
+//   pages::any    — huge if possible, else normal; the fallback is reported
+//                   once per process (stderr, or set_notice_handler) and
+//                   visible as info().page_size.
+// Files live at <root>/ringport.<domain>/<name>. The domain comes from the
+// options, else RINGPORT_DOMAIN, else "default". Names and domains are
+// 1..64 characters of [A-Za-z0-9._-], not "." or "..".
+//
+// Creation takes an flock on the domain directory, creates the file with
+// O_CREAT|O_EXCL|O_NOFOLLOW (mode 0600, or 0660 with group_access), reserves
+// every page with fallocate (so a shortage is an error now, never a SIGBUS
+// later), maps it with MAP_POPULATE, optionally mlocks it, lets the caller
+// initialise the payload, and publishes the header's init_state last.
+// open() refuses symlinks, non-regular files, foreign owners and modes wider
+// than 0660, waits a bounded time for a creator still initialising, validates
+// every header field against the file's size, and only then maps the file.
+//
+// remove() unlinks the name. Mappings already open stay valid until their
+// segment objects are destroyed; a later create() of the same name makes a
+// new, unrelated segment.
+//
+// Trust: the file is writable by its owner (and group, if asked). A peer with
+// that access can corrupt the payload — layers above validate every index
+// they read — or truncate the file, which makes later accesses SIGBUS; keep
+// segments owner-only (the default) when peers are not trusted.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ringport/result.hpp"
+
+namespace ringport {
+
+namespace detail {
+struct segment_header;
+}
+
+/// What a segment holds; recorded in the header and checked by open().
+enum class object_kind : std::uint32_t {
+  raw = 1,
+  spsc = 2,
+  mpsc = 3,
+  spmc = 4,
+  mpmc = 5,
+  mailbox = 6,
+  node = 7,
+};
+const char* to_string(object_kind k) noexcept;
+
+enum class pages : std::uint8_t { any, huge, normal };
+
+/// Where one-time notices (such as the huge-page fallback) go. Default: stderr.
+using notice_handler = std::function<void(std::string_view message)>;
+void set_notice_handler(notice_handler h);
+
+struct segment_options {
+  std::string domain;          ///< empty: RINGPORT_DOMAIN, else "default"
+  pages backing = pages::any;
+  bool group_access = false;   ///< mode 0660 instead of 0600
+  bool lock_memory = false;    ///< mlock the mapping (needs RLIMIT_MEMLOCK)
+  std::chrono::milliseconds open_timeout{2000};  ///< wait for a creator still initialising
+  object_kind kind = object_kind::raw;
+  std::uint64_t element_size = 0;  ///< recorded in the header, checked on open
+  std::uint64_t capacity = 0;      ///< recorded in the header
+};
+
+/// What a segment is, as validated at open time (process-local copy).
+struct segment_info {
+  std::string name;
+  std::string domain;
+  std::string path;
+  object_kind kind = object_kind::raw;
+  std::uint64_t element_size = 0;
+  std::uint64_t capacity = 0;
+  std::uint64_t total_size = 0;
+  std::uint64_t payload_size = 0;
+  std::uint64_t page_size = 0;
+  bool huge_pages = false;
+  std::uint32_t creator_pid = 0;
+  std::uint64_t created_ns = 0;
+};
+
+class segment {
+ public:
+  /// Called by create() with the zeroed payload before the segment is published.
+  using initializer = std::function<void(std::byte* payload, std::size_t size)>;
+
+  segment() = default;
+  segment(segment&& o) noexcept;
+  segment& operator=(segment&& o) noexcept;
+  segment(const segment&) = delete;
+  segment& operator=(const segment&) = delete;
+  ~segment();
+
+  static result<segment> create(std::string_view name, std::size_t payload_size,
+                                const segment_options& opt = {}, const initializer& init = {});
+  /// Opens an existing segment. When opt.kind is not raw, the kind (and a
+  /// non-zero opt.element_size) must match the header.
+  static result<segment> open(std::string_view name, const segment_options& opt = {});
+  /// create(), or open() if another process created it first.
+  static result<segment> open_or_create(std::string_view name, std::size_t payload_size,
+                                        const segment_options& opt = {},
+                                        const initializer& init = {});
+  static result<void> remove(std::string_view name, std::string_view domain = {});
+
+  /// Every segment in a domain, as far as it validates (for `ringport ls`).
+  static result<std::vector<segment_info>> list(std::string_view domain = {});
+
+  bool valid() const noexcept { return base_ != nullptr; }
+  std::byte* payload() const noexcept;
+  std::size_t payload_size() const noexcept { return payload_size_; }
+  const segment_info& info() const noexcept { return info_; }
+
+ private:
+  friend struct segment_access;
+  std::byte* base_ = nullptr;
+  std::size_t map_size_ = 0;
+  std::size_t payload_size_ = 0;
+  segment_info info_;
+};
+
+/// Checks a segment or domain name against the documented rules.
+result<void> validate_name(std::string_view name, const char* what = "name");
+/// The effective domain: `domain` if non-empty, else RINGPORT_DOMAIN, else "default".
+std::string effective_domain(std::string_view domain);
+
+}  // namespace ringport

@@ -1,0 +1,31 @@
+// Private: where segment files live, and which hugetlbfs mount backs them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ringport/result.hpp"
+
+namespace ringport::detail {
+
+struct huge_mount {
+  std::string dir;
+  std::uint64_t page_size = 0;
+};
+
+/// The tmpfs root (RINGPORT_SHM_DIR, else /dev/shm).
+std::string shm_root();
+/// The hugetlbfs mount to use: RINGPORT_HUGETLBFS if set (must be a hugetlbfs
+/// mount), else the first writable hugetlbfs mount in /proc/mounts whose page
+/// size is the kernel's default huge page size, else any writable one.
+result<huge_mount> find_huge_mount();
+/// <root>/ringport.<domain>
+std::string domain_dir(const std::string& root, const std::string& domain);
+/// mkdir -p for the domain directory (mode 0700, or 0770 with group access).
+result<void> ensure_dir(const std::string& dir, bool group_access);
+/// Huge page sizes the kernel offers, in bytes (from /sys/kernel/mm/hugepages).
+std::string huge_page_summary();
+
+}  // namespace ringport::detail

@@ -1,0 +1,460 @@
+// ringport::segment — create, open, remove and list named shared-memory files.
+#include "ringport/segment.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <new>
+#include <thread>
+
+#include "paths.hpp"
+#include "ringport/detail/cpu.hpp"
+#include "ringport/detail/segment_header.hpp"
+
+namespace ringport {
+
+using detail::header_bytes;
+using detail::segment_header;
+
+const char* to_string(object_kind k) noexcept {
+  switch (k) {
+    case object_kind::raw: return "raw";
+    case object_kind::spsc: return "spsc";
+    case object_kind::mpsc: return "mpsc";
+    case object_kind::spmc: return "spmc";
+    case object_kind::mpmc: return "mpmc";
+    case object_kind::mailbox: return "mailbox";
+    case object_kind::node: return "node";
+  }
+  return "unknown";
+}
+
+namespace {
+
+std::mutex notice_mutex;
+notice_handler& notice_sink() {
+  static notice_handler h;
+  return h;
+}
+
+void notice_once(std::string_view msg) {
+  static std::atomic<bool> said{false};
+  if (said.exchange(true, std::memory_order_relaxed)) return;
+  std::lock_guard lock(notice_mutex);
+  if (notice_sink()) {
+    notice_sink()(msg);
+  } else {
+    std::fprintf(stderr, "ringport: %.*s\n", static_cast<int>(msg.size()), msg.data());
+  }
+}
+
+// Closes a file descriptor on scope exit.
+struct fd_guard {
+  int fd = -1;
+  ~fd_guard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Holds an exclusive flock on the domain directory for the duration of a
+// create/remove, so that name checks across the two backings are atomic.
+struct domain_lock {
+  fd_guard dir;
+  static result<domain_lock> take(const std::string& dir_path) {
+    domain_lock l;
+    l.dir.fd = ::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (l.dir.fd < 0) return system_failure(("open " + dir_path).c_str(), errno);
+    while (::flock(l.dir.fd, LOCK_EX) != 0)
+      if (errno != EINTR) return system_failure(("flock " + dir_path).c_str(), errno);
+    return l;
+  }
+};
+
+std::uint64_t round_up(std::uint64_t v, std::uint64_t to) { return (v + to - 1) / to * to; }
+
+struct location {
+  std::string dir;
+  std::uint64_t page_size;
+  bool huge;
+};
+
+bool exists_at(const std::string& dir, const std::string& name) {
+  struct stat st {};
+  return ::fstatat(AT_FDCWD, (dir + "/" + name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+}  // namespace
+
+void set_notice_handler(notice_handler h) {
+  std::lock_guard lock(notice_mutex);
+  notice_sink() = std::move(h);
+}
+
+struct segment_access {
+  static result<segment> map_file(int fd, std::size_t size, const location& loc,
+                                  const std::string& name, const std::string& domain,
+                                  bool populate, bool lock_memory) {
+    const int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, fd, 0);
+    if (p == MAP_FAILED) return system_failure("mmap segment", errno);
+    if (lock_memory && ::mlock(p, size) != 0) {
+      const int err = errno;
+      ::munmap(p, size);
+      return error(errc::out_of_memory,
+                   std::string("mlock failed (") + std::strerror(err) +
+                       "): raise RLIMIT_MEMLOCK (ulimit -l) or drop lock_memory");
+    }
+    segment s;
+    s.base_ = static_cast<std::byte*>(p);
+    s.map_size_ = size;
+    s.info_.name = name;
+    s.info_.domain = domain;
+    s.info_.path = loc.dir + "/" + name;
+    s.info_.page_size = loc.page_size;
+    s.info_.huge_pages = loc.huge;
+    return s;
+  }
+
+  static void fill_info(segment& s, const segment_header& h) {
+    s.info_.kind = static_cast<object_kind>(h.kind);
+    s.info_.element_size = h.element_size;
+    s.info_.capacity = h.capacity;
+    s.info_.total_size = h.total_size;
+    s.info_.payload_size = h.payload_size;
+    s.info_.creator_pid = h.creator_pid;
+    s.info_.created_ns = h.created_ns;
+    s.payload_size_ = h.payload_size;
+  }
+
+  // Creates the file at loc (caller holds the domain lock and checked that the
+  // name is free in every backing).
+  static result<segment> create_at(const location& loc, const std::string& name,
+                                   const std::string& domain, std::size_t payload_size,
+                                   const segment_options& opt, const segment::initializer& init) {
+    const std::uint64_t total = round_up(header_bytes + payload_size, loc.page_size);
+    const std::string path = loc.dir + "/" + name;
+    fd_guard fd;
+    fd.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                   opt.group_access ? 0660 : 0600);
+    if (fd.fd < 0) {
+      if (errno == EEXIST)
+        return error(errc::already_exists, "segment '" + name + "' already exists in domain '" +
+                                               domain + "' (" + path + ")");
+      return system_failure(("create " + path).c_str(), errno);
+    }
+    // fchmod: the umask must not narrow group access the caller asked for.
+    ::fchmod(fd.fd, opt.group_access ? 0660 : 0600);
+    auto fail = [&](error e) {
+      ::unlink(path.c_str());
+      return result<segment>(std::move(e));
+    };
+    // Reserve every page now: a shortage is an error here, never SIGBUS later.
+    if (int rc = ::posix_fallocate(fd.fd, 0, static_cast<off_t>(total)); rc != 0) {
+      if (loc.huge && (rc == ENOSPC || rc == ENOMEM))
+        return fail(error(errc::no_huge_pages,
+                          "not enough free huge pages for " + std::to_string(total) +
+                              " bytes (" + detail::huge_page_summary() +
+                              "): reserve more with 'echo N > /proc/sys/vm/nr_hugepages' "
+                              "or pass pages::any"));
+      if (rc == ENOSPC || rc == ENOMEM)
+        return fail(error(errc::out_of_memory,
+                          "no space for " + std::to_string(total) + " bytes in " + loc.dir +
+                              ": free memory or enlarge the tmpfs"));
+      return fail(system_failure(("fallocate " + path).c_str(), rc));
+    }
+    if (!loc.huge && ::ftruncate(fd.fd, static_cast<off_t>(total)) != 0)
+      return fail(system_failure(("ftruncate " + path).c_str(), errno));
+    auto mapped = map_file(fd.fd, total, loc, name, domain, true, opt.lock_memory);
+    if (!mapped) return fail(std::move(mapped).error());
+    segment s = std::move(*mapped);
+    auto* h = new (s.base_) segment_header{};
+    h->magic = detail::segment_magic;
+    h->version = detail::layout_version;
+    h->kind = static_cast<std::uint32_t>(opt.kind);
+    h->element_size = opt.element_size;
+    h->capacity = opt.capacity;
+    h->total_size = total;
+    h->payload_offset = header_bytes;
+    h->payload_size = total - header_bytes;
+    h->cache_line = detail::cache_line;
+    h->arch = detail::arch_id;
+    h->creator_pid = static_cast<std::uint32_t>(::getpid());
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    h->created_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
+    h->page_size = loc.page_size;
+    fill_info(s, *h);
+    if (init) init(s.payload(), s.payload_size_);
+    // R-INIT: publishes the header and payload; pairs with the acquire load of
+    // `state` in open_validated().
+    h->state.store(static_cast<std::uint32_t>(detail::init_state::ready), std::memory_order_release);
+    return s;
+  }
+
+  static result<void> check_header(const segment_header& h, std::uint64_t file_size,
+                                   const segment_options& opt, const std::string& name) {
+    const std::string who = "segment '" + name + "'";
+    if (h.magic != detail::segment_magic)
+      return result<void>(errc::bad_magic, who + " is not a ringport segment (wrong magic); remove it");
+    if (h.version != detail::layout_version)
+      return result<void>(errc::bad_version,
+                          who + " has layout version " + std::to_string(h.version) + ", this build reads " +
+                              std::to_string(detail::layout_version) + "; recreate it with this version");
+    if (h.arch != detail::arch_id || h.cache_line != detail::cache_line)
+      return result<void>(errc::wrong_arch, who + " was made for another architecture or cache-line size");
+    if (h.total_size != file_size)
+      return result<void>(h.total_size > file_size ? errc::truncated : errc::bad_layout,
+                          who + " header says " + std::to_string(h.total_size) + " bytes but the file has " +
+                              std::to_string(file_size) + "; remove and recreate it");
+    if (h.payload_offset != header_bytes || h.payload_size > h.total_size - header_bytes ||
+        h.page_size == 0 || (h.page_size & (h.page_size - 1)) != 0 || h.total_size % h.page_size != 0)
+      return result<void>(errc::bad_layout, who + " has an inconsistent header; remove and recreate it");
+    if (opt.kind != object_kind::raw && h.kind != static_cast<std::uint32_t>(opt.kind))
+      return result<void>(errc::wrong_kind,
+                          who + " holds a " + to_string(static_cast<object_kind>(h.kind)) + ", not a " +
+                              to_string(opt.kind));
+    if (opt.element_size != 0 && h.element_size != opt.element_size)
+      return result<void>(errc::wrong_kind, who + " has " + std::to_string(h.element_size) +
+                                                "-byte elements, expected " +
+                                                std::to_string(opt.element_size));
+    return {};
+  }
+
+  static result<segment> open_at(const location& loc, const std::string& name,
+                                 const std::string& domain, const segment_options& opt) {
+    const std::string path = loc.dir + "/" + name;
+    fd_guard fd;
+    fd.fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd.fd < 0) {
+      if (errno == ELOOP)
+        return error(errc::symlink_refused, path + " is a symbolic link; ringport never follows "
+                                                   "links: remove it");
+      if (errno == ENOENT) return error(errc::not_found, "no segment '" + name + "'");
+      return system_failure(("open " + path).c_str(), errno);
+    }
+    struct stat st {};
+    if (::fstat(fd.fd, &st) != 0) return system_failure(("fstat " + path).c_str(), errno);
+    if (!S_ISREG(st.st_mode))
+      return error(errc::not_regular_file, path + " is not a regular file; remove it");
+    if (st.st_uid != ::geteuid())
+      return error(errc::foreign_owner, path + " belongs to uid " + std::to_string(st.st_uid) +
+                                            ", not to this user; refusing to map it");
+    if ((st.st_mode & 07777 & ~0660u) != 0)
+      return error(errc::bad_mode, path + " has mode " + std::to_string(st.st_mode & 0777) +
+                                       " (octal " + [&] {
+                                         char b[8];
+                                         std::snprintf(b, sizeof b, "%o", st.st_mode & 07777);
+                                         return std::string(b);
+                                       }() + "), wider than 0660; refusing it: chmod 600 it or remove it");
+    const auto file_size = static_cast<std::uint64_t>(st.st_size);
+    if (file_size < header_bytes)
+      return error(errc::truncated, path + " is " + std::to_string(file_size) +
+                                        " bytes, shorter than a segment header; remove it");
+    // Wait (bounded) for the creator to publish the header, reading it with
+    // pread so nothing is mapped before it validates.
+    segment_header h{};
+    const auto deadline = std::chrono::steady_clock::now() + opt.open_timeout;
+    for (;;) {
+      if (::pread(fd.fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h))
+        return system_failure(("read header of " + path).c_str(), errno ? errno : EIO);
+      if (h.state.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(detail::init_state::ready))
+        break;
+      if (std::chrono::steady_clock::now() >= deadline)
+        return error(errc::init_timeout,
+                     "segment '" + name + "' is still initialising (creator pid " +
+                         std::to_string(h.creator_pid) +
+                         " may have died); retry, or remove it with 'ringport rm " + name + "'");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (auto ok = check_header(h, file_size, opt, name); !ok) return ok.error();
+    const location real{loc.dir, h.page_size, loc.huge};
+    auto mapped = map_file(fd.fd, file_size, real, name, domain, false, opt.lock_memory);
+    if (!mapped) return mapped;
+    segment s = std::move(*mapped);
+    const auto* mh = reinterpret_cast<const segment_header*>(s.base_);
+    // A-INIT: pairs with R-INIT in create_at(); makes the payload visible.
+    (void)mh->state.load(std::memory_order_acquire);
+    // Validate once more from the mapping (the file could have changed since
+    // the pread), and keep only process-local copies.
+    segment_header copy{};
+    std::memcpy(static_cast<void*>(&copy), mh, sizeof copy);
+    if (auto ok = check_header(copy, file_size, opt, name); !ok) return ok.error();
+    fill_info(s, copy);
+    return s;
+  }
+};
+
+segment::segment(segment&& o) noexcept
+    : base_(std::exchange(o.base_, nullptr)),
+      map_size_(std::exchange(o.map_size_, 0)),
+      payload_size_(std::exchange(o.payload_size_, 0)),
+      info_(std::move(o.info_)) {}
+
+segment& segment::operator=(segment&& o) noexcept {
+  if (this != &o) {
+    if (base_) ::munmap(base_, map_size_);
+    base_ = std::exchange(o.base_, nullptr);
+    map_size_ = std::exchange(o.map_size_, 0);
+    payload_size_ = std::exchange(o.payload_size_, 0);
+    info_ = std::move(o.info_);
+  }
+  return *this;
+}
+
+segment::~segment() {
+  if (base_) ::munmap(base_, map_size_);
+}
+
+std::byte* segment::payload() const noexcept { return base_ ? base_ + header_bytes : nullptr; }
+
+namespace {
+
+struct domain_paths {
+  std::string domain;
+  std::string shm_dir;
+  result<detail::huge_mount> huge{errc::no_huge_pages, "not looked up"};
+  std::string huge_dir() const { return huge ? detail::domain_dir(huge->dir, domain) : std::string(); }
+};
+
+result<domain_paths> resolve(std::string_view name, std::string_view domain_in) {
+  if (auto ok = validate_name(name, "segment name"); !ok) return ok.error();
+  domain_paths p;
+  p.domain = effective_domain(domain_in);
+  if (auto ok = validate_name(p.domain, "domain"); !ok) return ok.error();
+  p.shm_dir = detail::domain_dir(detail::shm_root(), p.domain);
+  p.huge = detail::find_huge_mount();
+  return p;
+}
+
+long base_page_size() { return ::sysconf(_SC_PAGESIZE); }
+
+result<segment> create_locked(const domain_paths& p, const std::string& name, std::size_t payload_size,
+                              const segment_options& opt, const segment::initializer& init) {
+  if (exists_at(p.shm_dir, name) || (p.huge && exists_at(p.huge_dir(), name)))
+    return error(errc::already_exists,
+                 "segment '" + name + "' already exists in domain '" + p.domain + "'");
+  if (opt.backing != pages::normal) {
+    if (p.huge) {
+      if (auto ok = detail::ensure_dir(p.huge_dir(), opt.group_access); !ok) return ok.error();
+      auto s = segment_access::create_at({p.huge_dir(), p.huge->page_size, true}, name, p.domain,
+                                         payload_size, opt, init);
+      if (s || opt.backing == pages::huge || !(s.error() == errc::no_huge_pages)) return s;
+      notice_once("huge pages unavailable (" + s.error().message + "); using " +
+                  std::to_string(base_page_size()) + "-byte pages for '" + name + "' and later segments may too");
+    } else if (opt.backing == pages::huge) {
+      return p.huge.error();
+    } else {
+      notice_once("huge pages unavailable (" + p.huge.error().message + "); using " +
+                  std::to_string(base_page_size()) + "-byte pages");
+    }
+  }
+  return segment_access::create_at({p.shm_dir, static_cast<std::uint64_t>(base_page_size()), false},
+                                   name, p.domain, payload_size, opt, init);
+}
+
+result<segment> open_resolved(const domain_paths& p, const std::string& name,
+                              const segment_options& opt) {
+  if (p.huge && exists_at(p.huge_dir(), name))
+    return segment_access::open_at({p.huge_dir(), p.huge->page_size, true}, name, p.domain, opt);
+  auto s = segment_access::open_at({p.shm_dir, static_cast<std::uint64_t>(base_page_size()), false},
+                                   name, p.domain, opt);
+  if (!s && s.error() == errc::not_found)
+    return error(errc::not_found, "no segment '" + name + "' in domain '" + p.domain +
+                                      "' (looked in " + p.shm_dir +
+                                      (p.huge ? " and " + p.huge_dir() : std::string()) + ")");
+  return s;
+}
+
+}  // namespace
+
+result<segment> segment::create(std::string_view name_in, std::size_t payload_size,
+                                const segment_options& opt, const initializer& init) {
+  auto p = resolve(name_in, opt.domain);
+  if (!p) return p.error();
+  if (payload_size == 0 || payload_size > (std::size_t{1} << 40))
+    return error(errc::invalid_argument, "segment payload size must be 1 byte to 1 TiB");
+  if (auto ok = detail::ensure_dir(p->shm_dir, opt.group_access); !ok) return ok.error();
+  auto lock = domain_lock::take(p->shm_dir);
+  if (!lock) return lock.error();
+  return create_locked(*p, std::string(name_in), payload_size, opt, init);
+}
+
+result<segment> segment::open(std::string_view name_in, const segment_options& opt) {
+  auto p = resolve(name_in, opt.domain);
+  if (!p) return p.error();
+  return open_resolved(*p, std::string(name_in), opt);
+}
+
+result<segment> segment::open_or_create(std::string_view name_in, std::size_t payload_size,
+                                        const segment_options& opt, const initializer& init) {
+  auto p = resolve(name_in, opt.domain);
+  if (!p) return p.error();
+  if (auto ok = detail::ensure_dir(p->shm_dir, opt.group_access); !ok) return ok.error();
+  const std::string name(name_in);
+  {
+    auto lock = domain_lock::take(p->shm_dir);
+    if (!lock) return lock.error();
+    if (!exists_at(p->shm_dir, name) && !(p->huge && exists_at(p->huge_dir(), name))) {
+      if (payload_size == 0 || payload_size > (std::size_t{1} << 40))
+        return error(errc::invalid_argument, "segment payload size must be 1 byte to 1 TiB");
+      return create_locked(*p, name, payload_size, opt, init);
+    }
+  }
+  // Opened outside the lock: the creator published init_state before unlocking.
+  return open_resolved(*p, name, opt);
+}
+
+result<void> segment::remove(std::string_view name_in, std::string_view domain) {
+  auto p = resolve(name_in, domain);
+  if (!p) return p.error();
+  const std::string name(name_in);
+  bool removed = false;
+  for (const std::string& dir : {p->huge_dir(), p->shm_dir}) {
+    if (dir.empty()) continue;
+    const std::string path = dir + "/" + name;
+    if (::unlink(path.c_str()) == 0) {
+      removed = true;
+    } else if (errno != ENOENT && errno != ENOTDIR) {
+      return system_failure(("unlink " + path).c_str(), errno);
+    }
+  }
+  if (!removed)
+    return result<void>(errc::not_found, "no segment '" + name + "' in domain '" + p->domain + "'");
+  return {};
+}
+
+result<std::vector<segment_info>> segment::list(std::string_view domain_in) {
+  const std::string domain = effective_domain(domain_in);
+  if (auto ok = validate_name(domain, "domain"); !ok) return ok.error();
+  std::vector<segment_info> out;
+  auto huge = detail::find_huge_mount();
+  std::vector<std::string> dirs{detail::domain_dir(detail::shm_root(), domain)};
+  if (huge) dirs.insert(dirs.begin(), detail::domain_dir(huge->dir, domain));
+  segment_options opt;
+  opt.domain = domain;
+  opt.open_timeout = std::chrono::milliseconds(0);
+  for (const auto& dir : dirs) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) continue;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      if (auto s = open(e->d_name, opt)) {
+        if (s->info().path == dir + "/" + e->d_name) out.push_back(s->info());
+      }
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+}  // namespace ringport
