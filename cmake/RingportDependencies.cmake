@@ -12,8 +12,10 @@ macro(ringport_require_pc target module package)
   endif()
 endmacro()
 
+# hwloc: the library's topology layer (runtime/topology.cpp) needs it always.
+ringport_require_pc(RINGPORT_HWLOC hwloc libhwloc-dev)
+
 if(RINGPORT_BUILD_PROGRAMS OR RINGPORT_BUILD_TESTS)
-  ringport_require_pc(RINGPORT_HWLOC hwloc libhwloc-dev)
   ringport_require_pc(RINGPORT_URING liburing liburing-dev)
   find_path(RINGPORT_BOOST_LOCKFREE boost/lockfree/spsc_queue.hpp)
   if(NOT RINGPORT_BOOST_LOCKFREE)

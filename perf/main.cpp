@@ -1,0 +1,2 @@
+// ringport-bench entry point (being written).
+int main() { return 0; }
