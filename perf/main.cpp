@@ -1,2 +1,113 @@
-// ringport-bench entry point (being written).
-int main() { return 0; }
+// ringport-bench: ringport's rings and their peers, measured in one run.
+// See runner.hpp (repetitions, watchdog), drivers.hpp (what is measured) and
+// report.hpp (what is printed).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "options.hpp"
+#include "report.hpp"
+#include "ringport/topology.hpp"
+#include "runner.hpp"
+#include "scenario.hpp"
+
+namespace {
+
+// Worker CPUs: the closest pair first, then the other allowed CPUs.
+std::string choose_cpus(const std::optional<ringport::topology>& topo, bench::plan& p) {
+  if (!topo) return "not pinned (topology unavailable)";
+  p.allowed_cpus = static_cast<unsigned>(topo->allowed_cpus().size());
+  if (!p.pin) return "not pinned (--no-pin)";
+  auto pair = topo->closest_pair();
+  if (!pair) return "not pinned: " + pair.error().message;
+  p.cpu_order = {pair->first};
+  if (pair->second != pair->first) p.cpu_order.push_back(pair->second);
+  for (unsigned c : topo->allowed_cpus())
+    if (c != pair->first && c != pair->second) p.cpu_order.push_back(c);
+  std::string s = "closest_pair: producer/pinger on CPU " + std::to_string(pair->first) +
+                  ", consumer/ponger on CPU " + std::to_string(pair->second) + " (" + to_string(pair->kind);
+  s += pair->shared_cache_level > 0 ? ", share L" + std::to_string(pair->shared_cache_level) + ")"
+                                    : ", no shared cache reported)";
+  if (pair->fallback) s += "; " + pair->note;
+  return s;
+}
+
+void progress(std::size_t i, std::size_t n, const std::string& key) {
+  static const bool tty = isatty(STDERR_FILENO) != 0;
+  if (!tty) return;
+  if (i == n) {
+    std::fprintf(stderr, "\r\033[K");
+  } else {
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s", i + 1, n, key.c_str());
+  }
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto opt = bench::parse_options(argc, argv);
+  if (!opt) {
+    std::fprintf(stderr, "ringport-bench: %s\n", opt.error().message.c_str());
+    return 2;
+  }
+  if (opt->help) {
+    std::fputs(bench::usage(), stdout);
+    return 0;
+  }
+  bench::registry all;
+  bench::register_peers(all);
+  bench::register_ringport(all);
+  std::vector<const bench::scenario*> chosen;
+  for (const auto& s : all)
+    if (bench::matches(opt->filter, s.key())) chosen.push_back(&s);
+  if (opt->list) {
+    for (const auto* s : chosen) std::printf("%s\n", s->key().c_str());
+    return 0;
+  }
+  if (chosen.empty()) {
+    std::fprintf(stderr, "ringport-bench: no scenario matches '%s' (see --list)\n", opt->filter.c_str());
+    return 2;
+  }
+
+  bench::plan p;
+  p.seconds = opt->seconds;
+  p.reps = opt->reps;
+  p.timeout = std::max(opt->timeout, opt->seconds * 4);
+  p.pin = opt->pin;
+  std::optional<ringport::topology> topo;
+  if (auto t = ringport::topology::discover()) {
+    topo.emplace(std::move(*t));
+  } else {
+    std::fprintf(stderr, "ringport-bench: topology: %s\n", t.error().message.c_str());
+  }
+  const std::string placement = choose_cpus(topo, p);
+  const bench::machine_info machine = bench::describe_machine(topo ? &*topo : nullptr, placement);
+
+  bench::print_header(stdout, machine, p);
+  bench::print_table_head(stdout);
+  std::fflush(stdout);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<bench::row> rows;
+  std::size_t failed = 0;
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    progress(i, chosen.size(), chosen[i]->key());
+    rows.push_back(bench::run_scenario(*chosen[i], p));
+    progress(chosen.size(), chosen.size(), {});
+    bench::print_row(stdout, rows.back());
+    std::fflush(stdout);
+    if (!rows.back().ok()) ++failed;
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("# %zu scenario(s), %zu failed, %.1f s\n", rows.size(), failed, wall);
+  if (!opt->json.empty()) {
+    std::string err;
+    if (!bench::write_json(opt->json, machine, p, rows, wall, &err)) {
+      std::fprintf(stderr, "ringport-bench: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,90 @@
+#include "options.hpp"
+
+#include <fnmatch.h>
+
+#include <cstdlib>
+#include <string_view>
+
+namespace bench {
+
+const char* usage() {
+  return "usage: ringport-bench [options]\n"
+         "  --filter PATTERN  run scenarios whose scenario/impl/mode/bytes key contains\n"
+         "                    PATTERN (a glob when it has * ? [; comma = or)\n"
+         "  --list            print the scenario keys and exit\n"
+         "  --quick           smoke-test timings (1 repetition of 20 ms each)\n"
+         "  --seconds S       measured seconds per repetition (default 0.25)\n"
+         "  --reps N          repetitions per scenario, median reported (default 3)\n"
+         "  --timeout S       watchdog per repetition (default 10)\n"
+         "  --no-pin          do not pin workers to CPUs\n"
+         "  --json FILE       also write the results as JSON\n";
+}
+
+namespace {
+
+bool to_double(const char* s, double& out) {
+  char* end = nullptr;
+  out = std::strtod(s, &end);
+  return end != s && *end == '\0' && out > 0;
+}
+
+}  // namespace
+
+ringport::result<options> parse_options(int argc, char** argv) {
+  options o;
+  bool seconds_given = false, reps_given = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    const char* v = nullptr;
+    double d = 0;
+    if (a == "--quick") {
+      o.quick = true;
+    } else if (a == "--list") {
+      o.list = true;
+    } else if (a == "--no-pin") {
+      o.pin = false;
+    } else if (a == "-h" || a == "--help") {
+      o.help = true;
+    } else if (a == "--filter" && (v = value())) {
+      o.filter = v;
+    } else if (a == "--json" && (v = value())) {
+      o.json = v;
+    } else if (a == "--seconds" && (v = value()) && to_double(v, d)) {
+      o.seconds = d;
+      seconds_given = true;
+    } else if (a == "--reps" && (v = value()) && to_double(v, d) && d < 1000) {
+      o.reps = static_cast<unsigned>(d);
+      reps_given = true;
+    } else if (a == "--timeout" && (v = value()) && to_double(v, d)) {
+      o.timeout = d;
+    } else {
+      return ringport::error(ringport::errc::invalid_argument,
+                             "bad or incomplete option '" + std::string(a) + "'\n" + usage());
+    }
+  }
+  if (o.reps == 0) return ringport::error(ringport::errc::invalid_argument, "--reps must be >= 1");
+  if (o.quick) {
+    if (!seconds_given) o.seconds = 0.02;
+    if (!reps_given) o.reps = 1;
+  }
+  return o;
+}
+
+bool matches(const std::string& filter, const std::string& key) {
+  if (filter.empty()) return true;
+  std::size_t from = 0;
+  while (from <= filter.size()) {
+    std::size_t comma = filter.find(',', from);
+    if (comma == std::string::npos) comma = filter.size();
+    const std::string alt = filter.substr(from, comma - from);
+    if (!alt.empty()) {
+      const bool glob = alt.find_first_of("*?[") != std::string::npos;
+      if (glob ? fnmatch(alt.c_str(), key.c_str(), 0) == 0 : key.find(alt) != std::string::npos) return true;
+    }
+    from = comma + 1;
+  }
+  return false;
+}
+
+}  // namespace bench

@@ -1,0 +1,27 @@
+// ringport-bench command line.
+#pragma once
+
+#include <string>
+
+#include "ringport/result.hpp"
+
+namespace bench {
+
+struct options {
+  std::string filter;   ///< substring, or glob when it has * ? [, on "scenario/impl/mode/bytes"
+  std::string json;     ///< write results here too
+  bool quick = false;   ///< smoke-test timings: the whole suite in seconds
+  bool list = false;    ///< print the scenario keys and exit
+  bool pin = true;
+  bool help = false;
+  double seconds = 0.25;  ///< per repetition
+  unsigned reps = 3;
+  double timeout = 10;    ///< per repetition
+};
+
+ringport::result<options> parse_options(int argc, char** argv);
+const char* usage();
+/// Does `key` pass the filter? Comma-separated alternatives; an empty filter passes all.
+bool matches(const std::string& filter, const std::string& key);
+
+}  // namespace bench

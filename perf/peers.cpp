@@ -1,0 +1,151 @@
+// The non-ringport baselines: their out-of-line parts and their rows.
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <fstream>
+
+#include "peers_floor.hpp"
+#include "peers_kernel.hpp"
+#include "peers_lockfree.hpp"
+
+namespace bench {
+
+// ---- stream descriptors ------------------------------------------------------
+
+bool write_full(int fd, const void* p, std::size_t n) noexcept {
+  auto* b = static_cast<const char*>(p);
+  while (n > 0) {
+    const ssize_t k = ::write(fd, b, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    b += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+
+bool read_full(int fd, void* p, std::size_t n) noexcept {
+  auto* b = static_cast<char*>(p);
+  while (n > 0) {
+    const ssize_t k = ::read(fd, b, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    b += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+
+void close_pair(int (&fds)[2]) noexcept {
+  for (int& fd : fds) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+}
+
+ringport::result<void> pipe_kind::open(int (&fds)[2]) {
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ringport::system_failure("pipe2", errno);
+  return {};
+}
+
+ringport::result<void> uds_kind::open(int (&fds)[2]) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return ringport::system_failure("socketpair(AF_UNIX, SOCK_STREAM)", errno);
+  }
+  fds[0] = sv[1];  // read end
+  fds[1] = sv[0];  // write end
+  return {};
+}
+
+// ---- POSIX message queues ------------------------------------------------------
+
+namespace {
+long system_msg_max() {
+  std::ifstream f("/proc/sys/fs/mqueue/msg_max");
+  long v = 10;
+  f >> v;
+  return v > 0 ? v : 10;
+}
+}  // namespace
+
+ringport::result<mqd_t> open_private_mq(std::size_t msg_bytes, long depth, long* got_depth) {
+  static std::atomic<unsigned> counter{0};
+  const std::string name = "/ringport-bench." + std::to_string(::getpid()) + "." +
+                           std::to_string(counter.fetch_add(1));
+  for (long d : {depth, system_msg_max()}) {
+    mq_attr attr{};
+    attr.mq_maxmsg = d;
+    attr.mq_msgsize = static_cast<long>(msg_bytes);
+    const mqd_t q = mq_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
+    if (q == static_cast<mqd_t>(-1)) {
+      if (errno == EINVAL || errno == EMFILE) continue;  // over msg_max / RLIMIT_MSGQUEUE
+      return ringport::system_failure("mq_open", errno);
+    }
+    mq_unlink(name.c_str());  // the descriptors keep it alive; nothing to clean up later
+    *got_depth = d;
+    return q;
+  }
+  return ringport::system_failure("mq_open (depth from /proc/sys/fs/mqueue/msg_max)", errno);
+}
+
+bool mq_send_all(mqd_t q, const void* p, std::size_t n) noexcept {
+  while (mq_send(q, static_cast<const char*>(p), n, 0) != 0)
+    if (errno != EINTR) return false;
+  return true;
+}
+
+bool mq_recv_all(mqd_t q, void* p, std::size_t n) noexcept {
+  for (;;) {
+    const ssize_t k = mq_receive(q, static_cast<char*>(p), n, nullptr);
+    if (k >= 0) return static_cast<std::size_t>(k) == n;
+    if (errno != EINTR) return false;
+  }
+}
+
+// ---- futex -----------------------------------------------------------------------
+
+namespace {
+long futex(std::atomic<std::uint32_t>& w, int op, std::uint32_t val) noexcept {
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&w), op, val, nullptr, nullptr, 0);
+}
+}  // namespace
+
+void futex_waiter::wake(std::atomic<std::uint32_t>& w) noexcept { futex(w, FUTEX_WAKE, 1); }
+
+std::uint32_t futex_waiter::await_change(std::atomic<std::uint32_t>& w, std::uint32_t seen) noexcept {
+  for (;;) {
+    // Pairs with the release store in slot_channel::send.
+    const std::uint32_t v = w.load(std::memory_order_acquire);
+    if (v != seen) return v;
+    futex(w, FUTEX_WAIT, seen);  // returns at once if w already changed (EAGAIN)
+  }
+}
+
+// ---- rows ------------------------------------------------------------------------
+
+void register_peers(registry& r) {
+  add_throughput<boost_spsc, 8, 64, 512, 4096>(r, 1, 1);
+  add_pingpong<boost_spsc>(r);
+  add_throughput<boost_mpmc, 8, 64, 512, 4096>(r, 1, 1);
+  add_throughput<boost_mpmc, 64>(r, 2, 2);
+  add_pingpong<boost_mpmc>(r);
+  add_throughput<pipe_channel, 8, 64, 512, 4096>(r, 1, 1);
+  add_pingpong<pipe_channel>(r);
+  add_throughput<uds_channel, 8, 64, 512, 4096>(r, 1, 1);
+  add_pingpong<uds_channel>(r);
+  add_throughput<mq_channel, 8, 64, 512, 4096>(r, 1, 1);
+  add_pingpong<mq_channel>(r);
+  add_pingpong<futex_channel>(r);
+  add_pingpong<spin_line_channel>(r);
+  add_throughput<memcpy_sink, 8, 64, 512, 4096>(r, 1, 0);
+}
+
+}  // namespace bench
+

@@ -1,0 +1,95 @@
+// Floors: what no transport can beat on this machine.
+//   spin-line   one message in flight in a cache-line mailbox per direction
+//               (payload and a publication counter on one line, the reply on
+//               another); the receiver busy-polls with the bounded backoff.
+//               The hardware round-trip floor: two cache-line transfers.
+//   futex       the same mailbox, but the receiver sleeps in FUTEX_WAIT and the
+//               sender always FUTEX_WAKEs: the floor for blocking wake-ups.
+//               Shared futexes (no FUTEX_PRIVATE_FLAG), as between processes.
+//   memcpy      a producer copying each message into a 128 KiB ring of slots
+//               (fits in L2) with nobody reading: the copy-bandwidth floor.
+#pragma once
+
+#include <atomic>
+#include <cstring>
+
+#include "drivers.hpp"
+
+namespace bench {
+
+struct spin_waiter {
+  static constexpr const char* impl = "spin-line";
+  static constexpr const char* wait = "spin-yield";
+  static void wake(std::atomic<std::uint32_t>&) noexcept {}
+  static std::uint32_t await_change(std::atomic<std::uint32_t>& w, std::uint32_t seen) noexcept {
+    backoff b;
+    std::uint32_t v;
+    while ((v = w.load(std::memory_order_acquire)) == seen) b.pause();
+    return v;
+  }
+};
+
+struct futex_waiter {
+  static constexpr const char* impl = "futex";
+  static constexpr const char* wait = "futex";
+  static void wake(std::atomic<std::uint32_t>& w) noexcept;
+  static std::uint32_t await_change(std::atomic<std::uint32_t>& w, std::uint32_t seen) noexcept;
+};
+
+/// A one-message mailbox: the sender fills the slot, then publishes it by
+/// bumping `published` (release, pairs with the receiver's acquire in
+/// await_change). Only valid with one message in flight (ping-pong).
+template <std::size_t N, class Waiter>
+struct slot_channel : channel_defaults {
+  using message = bench::message<N>;
+  static constexpr const char* impl = Waiter::impl;
+  static constexpr const char* wait = Waiter::wait;
+  static constexpr bool streams = false;
+
+  alignas(line) std::atomic<std::uint32_t> published{0};
+  message slot{};
+  alignas(line) std::uint32_t seen = 0;  // receiver-private, off the shared line
+
+  ringport::result<void> init() { return {}; }
+  bool send(const message& m) noexcept {
+    slot = m;
+    // Only the sender writes `published`: relaxed load of our own value.
+    published.store(published.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    Waiter::wake(published);
+    return true;
+  }
+  bool recv(message& m) noexcept {
+    seen = Waiter::await_change(published, seen);
+    m = slot;
+    return true;
+  }
+};
+
+template <std::size_t N>
+using spin_line_channel = slot_channel<N, spin_waiter>;
+template <std::size_t N>
+using futex_channel = slot_channel<N, futex_waiter>;
+
+template <std::size_t N>
+struct memcpy_sink : channel_defaults {
+  using message = bench::message<N>;
+  static constexpr const char* impl = "memcpy";
+  static constexpr const char* wait = "none";
+  static constexpr bool process_safe = false;  // one thread: nothing to share
+  static constexpr std::size_t ring_bytes = 128 * 1024;
+  static constexpr std::size_t slots = ring_bytes / N;
+
+  message ring[slots];
+  std::size_t next = 0;
+
+  ringport::result<void> init() { return {}; }
+  bool send(const message& m) noexcept {
+    std::memcpy(&ring[next], &m, N);
+    next = next + 1 == slots ? 0 : next + 1;
+    return true;
+  }
+  bool recv(message&) noexcept { return false; }  // a sink has no reader
+  std::string describe() const { return "into a 128 KiB ring"; }
+};
+
+}  // namespace bench
