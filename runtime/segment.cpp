@@ -234,12 +234,16 @@ struct segment_access {
                                  const std::string& domain, const segment_options& opt) {
     const std::string path = loc.dir + "/" + name;
     fd_guard fd;
-    fd.fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    // O_NONBLOCK: opening a fifo planted at the name must not hang; it is
+    // refused below as not a regular file. It changes nothing for regular files.
+    fd.fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd.fd < 0) {
       if (errno == ELOOP)
         return error(errc::symlink_refused, path + " is a symbolic link; ringport never follows "
                                                    "links: remove it");
       if (errno == ENOENT) return error(errc::not_found, "no segment '" + name + "'");
+      if (errno == EISDIR)
+        return error(errc::not_regular_file, path + " is a directory, not a segment; remove it");
       return system_failure(("open " + path).c_str(), errno);
     }
     struct stat st {};
@@ -249,13 +253,12 @@ struct segment_access {
     if (st.st_uid != ::geteuid())
       return error(errc::foreign_owner, path + " belongs to uid " + std::to_string(st.st_uid) +
                                             ", not to this user; refusing to map it");
-    if ((st.st_mode & 07777 & ~0660u) != 0)
-      return error(errc::bad_mode, path + " has mode " + std::to_string(st.st_mode & 0777) +
-                                       " (octal " + [&] {
-                                         char b[8];
-                                         std::snprintf(b, sizeof b, "%o", st.st_mode & 07777);
-                                         return std::string(b);
-                                       }() + "), wider than 0660; refusing it: chmod 600 it or remove it");
+    if ((st.st_mode & 07777 & ~0660u) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+      return error(errc::bad_mode, path + " has mode " + mode +
+                                       ", wider than 0660; refusing it: chmod 600 it or remove it");
+    }
     const auto file_size = static_cast<std::uint64_t>(st.st_size);
     if (file_size < header_bytes)
       return error(errc::truncated, path + " is " + std::to_string(file_size) +
@@ -412,6 +415,69 @@ result<segment> segment::open_or_create(std::string_view name_in, std::size_t pa
   }
   // Opened outside the lock: the creator published init_state before unlocking.
   return open_resolved(*p, name, opt);
+}
+
+result<segment> segment::create_anonymous(std::size_t payload_size, const segment_options& opt,
+                                          const initializer& init) {
+  if (payload_size == 0 || payload_size > (std::size_t{1} << 40))
+    return error(errc::invalid_argument, "segment payload size must be 1 byte to 1 TiB");
+  void* p = MAP_FAILED;
+  location loc{"(anonymous)", static_cast<std::uint64_t>(base_page_size()), false};
+  if (opt.backing != pages::normal) {
+    auto huge = detail::find_huge_mount();
+    const std::uint64_t hp = huge ? huge->page_size : 0;
+    if (hp != 0) {
+      const std::uint64_t total = round_up(header_bytes + payload_size, hp);
+      p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
+      if (p != MAP_FAILED) loc = {"(anonymous)", hp, true};
+    }
+    if (p == MAP_FAILED && opt.backing == pages::huge)
+      return error(errc::no_huge_pages,
+                   "no free huge pages for an anonymous ring (" + detail::huge_page_summary() +
+                       "): reserve some with 'echo N > /proc/sys/vm/nr_hugepages' or pass pages::any");
+    if (p == MAP_FAILED) notice_once("huge pages unavailable; anonymous rings use base pages");
+  }
+  const std::uint64_t total = round_up(header_bytes + payload_size, loc.page_size);
+  if (p == MAP_FAILED) {
+    p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) return system_failure("mmap anonymous segment", errno);
+  }
+  if (opt.lock_memory && ::mlock(p, total) != 0) {
+    const int err = errno;
+    ::munmap(p, total);
+    return error(errc::out_of_memory, std::string("mlock failed (") + std::strerror(err) +
+                                          "): raise RLIMIT_MEMLOCK (ulimit -l) or drop lock_memory");
+  }
+  segment s;
+  s.base_ = static_cast<std::byte*>(p);
+  s.map_size_ = total;
+  s.info_.name = "(anonymous)";
+  s.info_.page_size = loc.page_size;
+  s.info_.huge_pages = loc.huge;
+  auto* h = new (s.base_) segment_header{};
+  h->magic = detail::segment_magic;
+  h->version = detail::layout_version;
+  h->kind = static_cast<std::uint32_t>(opt.kind);
+  h->element_size = opt.element_size;
+  h->capacity = opt.capacity;
+  h->total_size = total;
+  h->payload_offset = header_bytes;
+  h->payload_size = total - header_bytes;
+  h->cache_line = detail::cache_line;
+  h->arch = detail::arch_id;
+  h->creator_pid = static_cast<std::uint32_t>(::getpid());
+  h->page_size = loc.page_size;
+  s.info_.kind = opt.kind;
+  s.info_.element_size = opt.element_size;
+  s.info_.capacity = opt.capacity;
+  s.info_.total_size = total;
+  s.info_.payload_size = h->payload_size;
+  s.info_.creator_pid = h->creator_pid;
+  s.payload_size_ = h->payload_size;
+  if (init) init(s.payload(), s.payload_size_);
+  h->state.store(static_cast<std::uint32_t>(detail::init_state::ready), std::memory_order_release);
+  return s;
 }
 
 result<void> segment::remove(std::string_view name_in, std::string_view domain) {

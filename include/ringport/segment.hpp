@@ -115,6 +115,10 @@ class segment {
                                         const segment_options& opt = {},
                                         const initializer& init = {});
   static result<void> remove(std::string_view name, std::string_view domain = {});
+  /// An unnamed segment for threads of this process (and children forked
+  /// after it): MAP_SHARED|MAP_ANONYMOUS, MAP_HUGETLB when backing allows.
+  static result<segment> create_anonymous(std::size_t payload_size, const segment_options& opt = {},
+                                          const initializer& init = {});
 
   /// Every segment in a domain, as far as it validates (for `ringport ls`).
   static result<std::vector<segment_info>> list(std::string_view domain = {});

@@ -1,0 +1,280 @@
+// ringport/detail/ring_engine.hpp — the lock-free algorithms, on bytes.
+//
+// A producer or consumer engine works in two steps that every public
+// operation is built from:
+//   reserve(n) -> k      take up to n contiguous slots (0: full / empty)
+//   ...copy into / out of slot(pos()) ... slot(pos() + k - 1)
+//   publish()            hand the k slots to the other side
+// try_push is reserve(1)+copy+publish; push_n reserves once per batch; the
+// zero-copy claim/commit and peek/release forms expose the slots directly.
+//
+// spsc (no multi side): Lamport's ring with cached positions. The producer
+// owns `tail`, the consumer owns `head`; each keeps a process-local copy of
+// the other's position and re-reads the shared one only when its copy says
+// full/empty. One release store publishes a whole batch.
+//
+// Every other kind: per-slot turns. Slot s serves positions s, s+cap,
+// s+2cap...; for position p (lap L = p / cap) the slot's turn is
+//   2L   free for the producer of p      (set by the consumer of p - cap)
+//   2L+1 holds p's item for the consumer (set by the producer of p)
+// A multi side claims positions by CAS on its cursor (tail or head), and only
+// after seeing that every claimed slot's turn is ready, so claiming never
+// waits for another process; a single side owns its cursor outright.
+// Turns are compared for equality only, so a corrupt turn can only make a
+// slot look busy; positions are masked before use, so no shared value can
+// make us touch memory outside the ring.
+//
+// Progress: spsc is wait-free. Multi-producer/consumer kinds are lock-free
+// for claiming, but a process that dies between reserve() and publish()
+// leaves its slots unpublished: later positions stay invisible to consumers
+// (or unusable for producers) until the ring is recreated. This is the
+// documented price of bounded, allocation-free FIFO rings (DPDK and Vyukov
+// queues share it); ringport reports the dead peer instead of hanging.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "ringport/detail/ring_layout.hpp"
+#include "ringport/detail/wait.hpp"
+
+namespace ringport::detail {
+
+/// Process-local, validated view of one ring.
+struct ring_view {
+  ring_shared* shared = nullptr;
+  std::atomic<std::uint64_t>* turns = nullptr;  // null for spsc
+  std::byte* data = nullptr;
+  std::uint64_t capacity = 0;
+  std::uint64_t mask = 0;
+  std::uint64_t stride = 0;
+  unsigned shift = 0;  // log2(capacity)
+
+  std::byte* slot(std::uint64_t pos) const noexcept { return data + (pos & mask) * stride; }
+  std::atomic<std::uint64_t>& turn(std::uint64_t pos) const noexcept { return turns[pos & mask]; }
+  std::uint64_t lap2(std::uint64_t pos) const noexcept { return (pos >> shift) << 1; }
+};
+
+/// What one reserve() returned.
+struct span_pos {
+  std::uint64_t pos = 0;
+  std::size_t count = 0;
+};
+
+// Engines are written on every operation by their own thread: each takes
+// whole cache lines, so handles that sit next to each other (on a stack, in
+// a struct) never falsely share.
+template <bool MultiProducer, bool MultiConsumer>
+class alignas(cache_line) producer_engine {
+  static constexpr bool turns = MultiProducer || MultiConsumer;
+
+ public:
+  producer_engine() = default;
+  explicit producer_engine(const ring_view& v) noexcept : v_(v) {
+    // relaxed: read once at attach; later uses validate against head.
+    own_ = v_.shared->tail.load(std::memory_order_relaxed);
+    cached_other_ = v_.shared->head.load(std::memory_order_acquire);  // A-HEAD (see below)
+  }
+
+  const ring_view& view() const noexcept { return v_; }
+
+  /// Takes up to n free contiguous slots; 0 when full. Sets corrupt_ when
+  /// the shared positions are impossible.
+  std::size_t reserve(std::size_t n) noexcept {
+    if constexpr (!turns) {
+      std::uint64_t used = own_ - cached_other_;
+      if (v_.capacity - used < n) [[unlikely]] {
+        // A-HEAD: pairs with R-HEAD in consumer_engine::publish(): the
+        // consumer is done reading every slot before head.
+        const std::uint64_t h = v_.shared->head.load(std::memory_order_acquire);
+        if (own_ - h > v_.capacity) [[unlikely]] return fail_corrupt();
+        cached_other_ = h;
+        used = own_ - h;
+      }
+      return take(own_, std::min<std::uint64_t>(n, v_.capacity - used));
+    } else if constexpr (!MultiProducer) {
+      return take(own_, ready_prefix(own_, n));
+    } else {
+      // relaxed: the CAS validates the cursor; turns carry the ordering.
+      std::uint64_t pos = v_.shared->tail.load(std::memory_order_relaxed);
+      for (;;) {
+        const std::size_t k = ready_prefix(pos, n);
+        if (k == 0) {
+          const std::uint64_t again = v_.shared->tail.load(std::memory_order_relaxed);
+          if (again == pos) return 0;  // the slot at pos is still in use: full
+          pos = again;
+          continue;
+        }
+        // relaxed: exclusivity comes from the CAS itself; the slots' turns
+        // were acquired above.
+        if (v_.shared->tail.compare_exchange_weak(pos, pos + k, std::memory_order_relaxed,
+                                                  std::memory_order_relaxed))
+          return take(pos, k);
+      }
+    }
+  }
+
+  /// Hands the reserved slots to the consumers.
+  void publish() noexcept {
+    if constexpr (!turns) {
+      own_ = res_.pos + res_.count;
+      // R-TAIL: pairs with A-TAIL in consumer_engine::reserve(): the slot
+      // writes above become visible with the new tail.
+      v_.shared->tail.store(own_, std::memory_order_release);
+    } else {
+      for (std::size_t i = 0; i < res_.count; ++i) {
+        const std::uint64_t p = res_.pos + i;
+        // R-TURN-FULL: pairs with A-TURN-FULL in the consumer's ready_prefix.
+        v_.turn(p).store(v_.lap2(p) + 1, std::memory_order_release);
+      }
+      if constexpr (!MultiProducer) {
+        own_ = res_.pos + res_.count;
+        // relaxed: tail is only an estimate for size() here; turns publish.
+        v_.shared->tail.store(own_, std::memory_order_relaxed);
+      }
+    }
+    res_.count = 0;
+    notify(v_.shared->not_empty);
+  }
+
+  std::uint64_t pos() const noexcept { return res_.pos; }
+  std::size_t reserved() const noexcept { return res_.count; }
+  bool corrupt() const noexcept { return corrupt_; }
+
+ private:
+  std::size_t take(std::uint64_t pos, std::uint64_t k) noexcept {
+    const std::uint64_t to_end = v_.capacity - (pos & v_.mask);  // contiguous slots only
+    res_ = {pos, static_cast<std::size_t>(std::min(k, to_end))};
+    return res_.count;
+  }
+  std::size_t fail_corrupt() noexcept {
+    corrupt_ = true;
+    return 0;
+  }
+  // How many slots from pos are free for this lap (turn == 2L), up to n and
+  // the end of the buffer.
+  std::size_t ready_prefix(std::uint64_t pos, std::size_t n) const noexcept {
+    const std::uint64_t lim = std::min<std::uint64_t>(n, v_.capacity - (pos & v_.mask));
+    std::size_t k = 0;
+    // A-TURN-FREE: pairs with R-TURN-FREE in consumer_engine::publish(): the
+    // consumer of the previous lap is done reading the slot.
+    while (k < lim && v_.turn(pos + k).load(std::memory_order_acquire) == v_.lap2(pos + k)) ++k;
+    return k;
+  }
+
+  ring_view v_{};
+  std::uint64_t own_ = 0;           // spsc / single producer: next position
+  std::uint64_t cached_other_ = 0;  // spsc: last head seen
+  span_pos res_{};
+  bool corrupt_ = false;
+};
+
+template <bool MultiProducer, bool MultiConsumer>
+class alignas(cache_line) consumer_engine {
+  static constexpr bool turns = MultiProducer || MultiConsumer;
+
+ public:
+  consumer_engine() = default;
+  explicit consumer_engine(const ring_view& v) noexcept : v_(v) {
+    own_ = v_.shared->head.load(std::memory_order_relaxed);
+    cached_other_ = v_.shared->tail.load(std::memory_order_acquire);  // A-TAIL (see below)
+  }
+
+  const ring_view& view() const noexcept { return v_; }
+
+  /// Takes up to n filled contiguous slots; 0 when empty.
+  std::size_t reserve(std::size_t n) noexcept {
+    if constexpr (!turns) {
+      std::uint64_t avail = cached_other_ - own_;
+      if (avail < n) {
+        // A-TAIL: pairs with R-TAIL in producer_engine::publish(): the
+        // producer's slot writes before tail are visible.
+        const std::uint64_t t = v_.shared->tail.load(std::memory_order_acquire);
+        if (t - own_ > v_.capacity) [[unlikely]] return fail_corrupt();
+        cached_other_ = t;
+        avail = t - own_;
+      }
+      return take(own_, std::min<std::uint64_t>(n, avail));
+    } else if constexpr (!MultiConsumer) {
+      return take(own_, ready_prefix(own_, n));
+    } else {
+      std::uint64_t pos = v_.shared->head.load(std::memory_order_relaxed);
+      for (;;) {
+        const std::size_t k = ready_prefix(pos, n);
+        if (k == 0) {
+          const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
+          if (again == pos) return 0;  // nothing published at pos: empty
+          pos = again;
+          continue;
+        }
+        if (v_.shared->head.compare_exchange_weak(pos, pos + k, std::memory_order_relaxed,
+                                                  std::memory_order_relaxed))
+          return take(pos, k);
+      }
+    }
+  }
+
+  /// Gives the reserved slots back to the producers.
+  void publish() noexcept {
+    if constexpr (!turns) {
+      own_ = res_.pos + res_.count;
+      // R-HEAD: pairs with A-HEAD in producer_engine::reserve(): our reads
+      // of the slots happen before the producer may overwrite them.
+      v_.shared->head.store(own_, std::memory_order_release);
+    } else {
+      for (std::size_t i = 0; i < res_.count; ++i) {
+        const std::uint64_t p = res_.pos + i;
+        // R-TURN-FREE: pairs with A-TURN-FREE in the producer's ready_prefix.
+        v_.turn(p).store(v_.lap2(p) + 2, std::memory_order_release);
+      }
+      if constexpr (!MultiConsumer) {
+        own_ = res_.pos + res_.count;
+        v_.shared->head.store(own_, std::memory_order_relaxed);  // estimate for size()
+      }
+    }
+    res_.count = 0;
+    notify(v_.shared->not_full);
+  }
+
+  /// True when a reserve(1) would likely succeed (for multi-ring waits).
+  bool readable() const noexcept {
+    if constexpr (!turns) {
+      return v_.shared->tail.load(std::memory_order_acquire) != own_;
+    } else {
+      const std::uint64_t pos = MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_;
+      return v_.turn(pos).load(std::memory_order_acquire) == v_.lap2(pos) + 1;
+    }
+  }
+
+  std::uint64_t pos() const noexcept { return res_.pos; }
+  std::size_t reserved() const noexcept { return res_.count; }
+  bool corrupt() const noexcept { return corrupt_; }
+
+ private:
+  std::size_t take(std::uint64_t pos, std::uint64_t k) noexcept {
+    const std::uint64_t to_end = v_.capacity - (pos & v_.mask);
+    res_ = {pos, static_cast<std::size_t>(std::min(k, to_end))};
+    return res_.count;
+  }
+  std::size_t fail_corrupt() noexcept {
+    corrupt_ = true;
+    return 0;
+  }
+  std::size_t ready_prefix(std::uint64_t pos, std::size_t n) const noexcept {
+    const std::uint64_t lim = std::min<std::uint64_t>(n, v_.capacity - (pos & v_.mask));
+    std::size_t k = 0;
+    // A-TURN-FULL: pairs with R-TURN-FULL in producer_engine::publish().
+    while (k < lim && v_.turn(pos + k).load(std::memory_order_acquire) == v_.lap2(pos + k) + 1) ++k;
+    return k;
+  }
+
+  ring_view v_{};
+  std::uint64_t own_ = 0;
+  std::uint64_t cached_other_ = 0;
+  span_pos res_{};
+  bool corrupt_ = false;
+};
+
+}  // namespace ringport::detail

@@ -1,0 +1,90 @@
+// ringport/detail/ring_layout.hpp — the shared-memory layout of every ring.
+//
+// payload of a ring segment:
+//   ring_shared   control block, one field group per cache line (below)
+//   turns[cap]    uint64 per slot, only for kinds with a multi-producer or
+//                 multi-consumer side (absent for spsc)
+//   data[cap]     cap slots of `stride` bytes; starts on a cache line
+//
+// Everything here is fixed-width integers and always-lock-free atomics;
+// offsets, never pointers. Fields written by producers and by consumers live
+// on different cache lines with a guard line between them, so the adjacent-
+// line prefetcher (which pairs 64-byte lines on x86) cannot couple them.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "ringport/detail/cpu.hpp"
+
+namespace ringport::detail {
+
+inline constexpr std::size_t max_roles = 64;
+
+/// Immutable after creation. Readers copy it once and validate the copy.
+struct ring_geometry {
+  std::uint64_t capacity;      // power of two, >= 1
+  std::uint64_t stride;        // bytes per slot (>= element size, multiple of 8)
+  std::uint64_t element_size;  // bytes the user's type occupies
+  std::uint64_t turns_offset;  // from payload start; 0 when the kind has no turns
+  std::uint64_t data_offset;   // from payload start
+  std::uint64_t bytes;         // payload bytes the ring uses
+  std::uint32_t kind;          // object_kind
+  std::uint32_t reserved;
+};
+
+/// An event count: waiters read `seq`, register in `waiters`, re-check their
+/// condition and sleep on `seq` (a futex word); wakers bump `seq` and call
+/// FUTEX_WAKE only when `waiters` is non-zero.
+struct event_count {
+  std::atomic<std::uint32_t> seq;
+  std::atomic<std::uint32_t> waiters;
+};
+
+/// One attached producer or consumer, as one word so that claiming and
+/// taking over are single CASes: bits 0..23 pid, bits 24..63 the process's
+/// start time in clock ticks since boot (tells a dead owner from a reused
+/// pid). 0 = free slot.
+struct role_slot {
+  std::atomic<std::uint64_t> owner;
+};
+
+struct role_table {
+  role_slot slots[max_roles];
+};
+
+struct alignas(cache_line) ring_shared {
+  // line 0: read-mostly. Geometry, and the closed flag (written once; read
+  // by every push, so it lives with data nobody writes).
+  ring_geometry geo;
+  std::atomic<std::uint32_t> closed;
+  // line 1: producers' position (multi-producer: the reservation cursor).
+  alignas(cache_line) std::atomic<std::uint64_t> tail;
+  alignas(cache_line) unsigned char guard0[cache_line];
+  // line 3: consumers' position.
+  alignas(cache_line) std::atomic<std::uint64_t> head;
+  alignas(cache_line) unsigned char guard1[cache_line];
+  // Consumers park here when empty; producers check `waiters` after publishing.
+  alignas(cache_line) event_count not_empty;
+  // Producers park here when full; consumers check `waiters` after releasing.
+  alignas(cache_line) event_count not_full;
+  alignas(cache_line) role_table producers;
+  alignas(cache_line) role_table consumers;
+};
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "64-bit atomics must be lock-free");
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "futex words must be lock-free");
+static_assert(sizeof(std::atomic<std::uint64_t>) == 8 && sizeof(std::atomic<std::uint32_t>) == 4,
+              "atomics must have the size of their integers in shared memory");
+static_assert(offsetof(ring_shared, tail) == cache_line, "tail starts line 1");
+static_assert(offsetof(ring_shared, head) - offsetof(ring_shared, tail) >= 2 * cache_line,
+              "a guard line must separate the producer and consumer positions");
+static_assert(offsetof(ring_shared, not_empty) - offsetof(ring_shared, head) >= 2 * cache_line,
+              "consumer position and the wait words must not share a prefetch pair");
+static_assert(offsetof(ring_shared, not_full) - offsetof(ring_shared, not_empty) == cache_line,
+              "each event count has its own line");
+static_assert(sizeof(ring_geometry) + sizeof(std::uint32_t) <= cache_line, "line 0 fits");
+static_assert(sizeof(ring_shared) % cache_line == 0, "turns start on a cache line");
+
+}  // namespace ringport::detail

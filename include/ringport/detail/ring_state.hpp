@@ -1,0 +1,86 @@
+// ringport/detail/ring_state.hpp — a ring's segment, validated view and roles.
+//
+// Non-template, out-of-line control path shared by every ring kind and by
+// mailboxes: create/open the segment, validate the geometry once into a
+// process-local ring_view, attach/detach producer and consumer roles, check
+// peer liveness, close.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ringport/detail/ring_engine.hpp"
+#include "ringport/result.hpp"
+#include "ringport/segment.hpp"
+
+namespace ringport {
+
+/// Options for creating a ring (or the ring under a mailbox).
+struct ring_options {
+  std::size_t capacity = 1024;  ///< slots; a power of two from 1 to 2^32
+  pages backing = pages::any;
+  std::string domain;           ///< empty: RINGPORT_DOMAIN, else "default"
+  bool group_access = false;    ///< mode 0660 instead of 0600
+  bool lock_memory = false;     ///< mlock the ring
+};
+
+namespace detail {
+
+enum class role : std::uint8_t { producer, consumer };
+
+/// Bytes of payload a ring of this shape needs, and its geometry.
+ring_geometry make_geometry(object_kind kind, std::uint64_t capacity, std::uint64_t element_size,
+                            std::uint64_t element_align) noexcept;
+bool kind_has_turns(object_kind kind) noexcept;
+bool kind_single(object_kind kind, role r) noexcept;
+
+class ring_state {
+ public:
+  static result<std::shared_ptr<ring_state>> create(std::string_view name, object_kind kind,
+                                                    std::uint64_t element_size,
+                                                    std::uint64_t element_align,
+                                                    const ring_options& opt);
+  static result<std::shared_ptr<ring_state>> create_local(object_kind kind, std::uint64_t element_size,
+                                                          std::uint64_t element_align,
+                                                          const ring_options& opt);
+  static result<std::shared_ptr<ring_state>> open(std::string_view name, object_kind kind,
+                                                  std::uint64_t element_size,
+                                                  std::uint64_t element_align, std::string_view domain);
+
+  const ring_view& view() const noexcept { return view_; }
+  const segment_info& info() const noexcept { return seg_.info(); }
+  object_kind kind() const noexcept { return kind_; }
+
+  /// Registers this process in a role slot; returns the slot index.
+  result<std::size_t> attach(role r);
+  void detach(role r, std::size_t slot) noexcept;
+  /// False only when at least one attached peer in role r died and none is
+  /// alive: the wait loops turn that into status::peer_gone.
+  bool peers_alive(role r) const noexcept;
+
+  void close() noexcept;
+  bool closed() const noexcept {
+    // A-CLOSE: pairs with R-CLOSE in close().
+    return view_.shared->closed.load(std::memory_order_acquire) != 0;
+  }
+  std::uint64_t size() const noexcept;
+
+ private:
+  static result<std::shared_ptr<ring_state>> adopt(segment seg, object_kind kind, std::uint64_t element_size,
+                                                   std::uint64_t element_align);
+  segment seg_;
+  ring_view view_{};
+  object_kind kind_ = object_kind::raw;
+};
+
+/// Liveness of a role_slot owner word (pid + start time), read from /proc.
+bool owner_alive(std::uint64_t owner) noexcept;
+/// This process's owner word.
+std::uint64_t self_owner() noexcept;
+
+}  // namespace detail
+}  // namespace ringport

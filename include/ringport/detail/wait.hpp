@@ -1,0 +1,142 @@
+// ringport/detail/wait.hpp — spin, then yield, then park on an event count.
+//
+// Protocol (an event count, detail::event_count, in shared memory):
+//   waker   : publish its change (release); F-NOTIFY fence (seq_cst);
+//             if waiters != 0: seq += 1 and FUTEX_WAKE(seq, all).
+//   waiter  : key = seq (acquire); waiters += 1; F-WAIT fence (seq_cst);
+//             retry the operation; if it still cannot proceed,
+//             FUTEX_WAIT(seq, key, deadline); waiters -= 1; loop.
+// F-NOTIFY and F-WAIT form a Dekker pair: either the waker's load of
+// `waiters` sees the waiter's increment (and wakes it), or the waiter's retry
+// sees the waker's change. A wake between the waiter's key load and its
+// FUTEX_WAIT changes seq, so the kernel returns EAGAIN at once: no lost
+// wake-up. Every waiter is woken (wake-all), so a waiter that times out
+// never swallows a wake-up meant for another.
+//
+// The cost on the fast path is a compiler fence (a seq_cst fence where
+// membarrier is missing) and one load of a line nobody writes while nobody
+// waits; no system call. The waiter pays instead: one membarrier system
+// call per park (asymmetric Dekker; liburcu and folly use the same idea).
+//
+// Parked waits are sliced (at most peer_poll each), so that a waiter can
+// notice a dead peer (status::peer_gone) or a deadline without any wake-up.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "ringport/detail/cpu.hpp"
+#include "ringport/detail/ring_layout.hpp"
+#include "ringport/status.hpp"
+
+namespace ringport::detail {
+
+using clock = std::chrono::steady_clock;
+
+/// How often a parked or spinning waiter re-checks its peers' liveness.
+inline constexpr std::chrono::milliseconds peer_poll{50};
+
+/// FUTEX_WAIT (shared, not private) until *word != expected, a wake-up, or
+/// the absolute CLOCK_MONOTONIC deadline. Returns false on time-out.
+bool futex_wait_until(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+                      clock::time_point deadline) noexcept;
+/// FUTEX_WAKE every waiter on word.
+void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept;
+
+[[gnu::cold]] [[gnu::noinline]] void notify_slow(event_count& ec) noexcept;
+
+/// True in a process registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED: its
+/// wakers may use a compiler-only fence, because every waiter issues
+/// heavy_barrier(), which runs a full barrier on every CPU that is running
+/// a registered process. Set once by init_barriers() (and in forked children).
+extern std::atomic<bool> light_notify;
+/// Registers this process (once; again after fork). Called when a ring is
+/// attached.
+void init_barriers() noexcept;
+/// The waiter's side of F-NOTIFY/F-WAIT: membarrier(GLOBAL_EXPEDITED) where
+/// the kernel has it, else a seq_cst fence.
+void heavy_barrier() noexcept;
+
+/// Called by the side that made progress (after its release store).
+inline void notify(event_count& ec) noexcept {
+  // F-NOTIFY: orders our earlier publish before the load of `waiters`; pairs
+  // with F-WAIT (heavy_barrier) in wait_loop(). This is a store->load
+  // (Dekker) ordering that acquire/release cannot give. In registered
+  // processes the waiter's membarrier supplies the hardware half, so only
+  // the compiler must keep the order here; otherwise a seq_cst fence.
+  if (light_notify.load(std::memory_order_relaxed)) [[likely]]
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  // relaxed: the fence above supplies the ordering.
+  if (ec.waiters.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    notify_slow(ec);
+}
+
+/// Wait tuning: how many spins and yields before parking.
+struct wait_budget {
+  std::uint32_t spins;
+  std::uint32_t yields;
+};
+
+constexpr wait_budget budget_for(wait_policy p) noexcept {
+  switch (p) {
+    case wait_policy::busy_spin: return {0, 0};  // spins until done: see wait_loop
+    case wait_policy::adaptive: return {2000, 64};
+    case wait_policy::block: return {0, 0};
+  }
+  return {0, 0};
+}
+
+void yield_cpu() noexcept;
+
+/// Runs `attempt` (a non-blocking operation returning status) until it
+/// returns anything but would_block, the deadline passes (timed_out), or
+/// `peer_alive` reports that every peer died (peer_gone). Waits on `ec`.
+template <class Attempt, class PeerAlive>
+status wait_loop(event_count& ec, wait_policy policy, clock::time_point deadline, Attempt&& attempt,
+                 PeerAlive&& peer_alive) noexcept {
+  const wait_budget b = budget_for(policy);
+  auto next_peer_check = clock::time_point::min();
+  auto time_checks = [&]() noexcept -> status {
+    const auto now = clock::now();
+    if (now >= deadline) return status::timed_out;
+    if (now >= next_peer_check) {
+      if (next_peer_check != clock::time_point::min() && !peer_alive()) return status::peer_gone;
+      next_peer_check = now + peer_poll;
+    }
+    return status::would_block;
+  };
+  const bool forever = policy == wait_policy::busy_spin;
+  for (std::uint64_t i = 0; forever || i < b.spins; ++i) {
+    cpu_relax();
+    if (status s = attempt(); s != status::would_block) return s;
+    if ((i & 1023) == 1023)
+      if (status s = time_checks(); s != status::would_block) return s;
+  }
+  for (std::uint32_t i = 0; i < b.yields; ++i) {
+    yield_cpu();
+    if (status s = attempt(); s != status::would_block) return s;
+  }
+  for (;;) {
+    if (status s = time_checks(); s != status::would_block) return attempt() == status::ok ? status::ok : s;
+    // A-KEY: pairs with the release increment of seq in notify_slow().
+    const std::uint32_t key = ec.seq.load(std::memory_order_acquire);
+    ec.waiters.fetch_add(1, std::memory_order_relaxed);
+    // F-WAIT: orders the waiters increment before the retry's loads, on
+    // this CPU and (membarrier) on every CPU running a waker; pairs with
+    // F-NOTIFY in notify().
+    heavy_barrier();
+    status s = attempt();
+    if (s == status::would_block) {
+      const auto slice = clock::now() + peer_poll;
+      futex_wait_until(&ec.seq, key, deadline < slice ? deadline : slice);
+    }
+    ec.waiters.fetch_sub(1, std::memory_order_relaxed);
+    if (s != status::would_block) return s;
+    if (s = attempt(); s != status::would_block) return s;
+  }
+}
+
+}  // namespace ringport::detail

@@ -1,0 +1,37 @@
+// ringport/wait.hpp — waiting on several rings at once.
+//
+// wait_any() sleeps until one of up to 128 consumers has data (or its ring
+// closed), or the deadline passes. It registers as a waiter on every ring's
+// "not empty" event count, re-checks each, then sleeps on all of their futex
+// words with one futex_waitv (Linux >= 5.16). On older kernels it falls back
+// to polling: a sliced FUTEX_WAIT on the first ring, re-checking all of them
+// every millisecond (documented latency cost; no lost data).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <span>
+
+#include "ringport/status.hpp"
+
+namespace ringport {
+
+namespace detail {
+struct event_count;
+}
+
+/// Something wait_any() can wait on; get one from consumer_handle::readable().
+struct waitable {
+  detail::event_count* event = nullptr;
+  bool (*ready)(const void* ctx) noexcept = nullptr;
+  const void* ctx = nullptr;
+};
+
+inline constexpr std::size_t wait_any_max = 128;
+
+/// Index of a ready target, or -1 when the deadline passed first. Targets
+/// beyond wait_any_max are ignored (-1 at once if given none).
+int wait_any(std::span<const waitable> targets, std::chrono::steady_clock::time_point deadline,
+             wait_policy policy = wait_policy::adaptive) noexcept;
+
+}  // namespace ringport

@@ -1,0 +1,49 @@
+// Futex system calls for the event counts (detail/wait.hpp).
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <ctime>
+
+#include "ringport/detail/wait.hpp"
+
+namespace ringport::detail {
+
+static timespec to_timespec(clock::time_point t) noexcept {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000);
+  return ts;
+}
+
+bool futex_wait_until(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+                      clock::time_point deadline) noexcept {
+  // steady_clock is CLOCK_MONOTONIC on Linux; FUTEX_WAIT_BITSET takes an
+  // absolute time on that clock (no FUTEX_CLOCK_REALTIME). No
+  // FUTEX_PRIVATE_FLAG: the word may be shared between processes.
+  const timespec ts = to_timespec(deadline);
+  const long rc = ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_BITSET,
+                            expected, &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
+  // EAGAIN: the word changed before we slept; EINTR: a signal; both mean
+  // "re-check"; ETIMEDOUT: the deadline passed.
+  return !(rc != 0 && errno == ETIMEDOUT);
+}
+
+void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept {
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+void notify_slow(event_count& ec) noexcept {
+  // R-SEQ: pairs with A-KEY in wait_loop(); changing seq makes any waiter
+  // between its key load and FUTEX_WAIT return at once.
+  ec.seq.fetch_add(1, std::memory_order_release);
+  futex_wake_all(&ec.seq);
+}
+
+void yield_cpu() noexcept { ::sched_yield(); }
+
+}  // namespace ringport::detail

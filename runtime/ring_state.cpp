@@ -1,0 +1,271 @@
+// Ring control path: geometry, create/open/validate, roles, liveness, close.
+#include "ringport/detail/ring_state.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+namespace ringport::detail {
+namespace {
+
+constexpr std::uint64_t round_up(std::uint64_t v, std::uint64_t to) { return (v + to - 1) / to * to; }
+constexpr std::uint64_t max_capacity = std::uint64_t{1} << 32;
+constexpr std::uint64_t max_element = std::uint64_t{1} << 24;
+
+const char* role_name(role r) { return r == role::producer ? "producer" : "consumer"; }
+
+role_table& table(ring_shared* s, role r) { return r == role::producer ? s->producers : s->consumers; }
+
+// Reads /proc/<pid>/stat: state letter and start time (field 22).
+bool read_proc_stat(std::uint32_t pid, char& state, std::uint64_t& start) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1024];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');  // the command name may hold spaces and ')'
+  if (!p || p[1] != ' ') return false;
+  p += 2;
+  state = *p;
+  // After ')' come fields 3.. ; start time is field 22, i.e. 19 more fields after state.
+  for (int field = 3; field < 22; ++field) {
+    p = std::strchr(p, ' ');
+    if (!p) return false;
+    ++p;
+  }
+  start = std::strtoull(p, nullptr, 10);
+  return true;
+}
+
+constexpr std::uint64_t pid_bits = 24;
+constexpr std::uint64_t pid_mask = (std::uint64_t{1} << pid_bits) - 1;
+
+}  // namespace
+
+bool kind_has_turns(object_kind kind) noexcept { return kind != object_kind::spsc; }
+
+bool kind_single(object_kind kind, role r) noexcept {
+  if (r == role::producer) return kind == object_kind::spsc || kind == object_kind::spmc;
+  return kind == object_kind::spsc || kind == object_kind::mpsc;
+}
+
+ring_geometry make_geometry(object_kind kind, std::uint64_t capacity, std::uint64_t element_size,
+                            std::uint64_t element_align) noexcept {
+  ring_geometry g{};
+  g.capacity = capacity;
+  g.element_size = element_size;
+  g.stride = round_up(element_size == 0 ? 1 : element_size, element_align < 8 ? 8 : element_align);
+  const std::uint64_t after_control = sizeof(ring_shared);
+  g.turns_offset = kind_has_turns(kind) ? after_control : 0;
+  const std::uint64_t after_turns = after_control + (kind_has_turns(kind) ? capacity * 8 : 0);
+  g.data_offset = round_up(after_turns, cache_line);
+  g.bytes = g.data_offset + capacity * g.stride;
+  g.kind = static_cast<std::uint32_t>(kind);
+  return g;
+}
+
+static result<void> check_shape(object_kind kind, std::uint64_t capacity, std::uint64_t element_size,
+                                std::uint64_t element_align) {
+  if (capacity == 0 || capacity > max_capacity || !std::has_single_bit(capacity))
+    return result<void>(errc::invalid_argument,
+                        "ring capacity " + std::to_string(capacity) +
+                            " is not a power of two from 1 to 2^32: pick e.g. 1024");
+  if (element_size > max_element || element_align == 0 || element_align > 4096 ||
+      !std::has_single_bit(element_align))
+    return result<void>(errc::invalid_argument, "ring element of " + std::to_string(element_size) +
+                                                    " bytes (alignment " + std::to_string(element_align) +
+                                                    ") is out of range: at most 16 MiB");
+  (void)kind;
+  return {};
+}
+
+result<std::shared_ptr<ring_state>> ring_state::adopt(segment seg, object_kind kind, std::uint64_t element_size,
+                                                      std::uint64_t element_align) {
+  // Copy the geometry once, then check it against what this process would
+  // lay out for the same type and capacity: any difference is corruption
+  // or a mismatched type, and nothing is dereferenced before this passes.
+  const auto* shared_geo = reinterpret_cast<const ring_geometry*>(seg.payload());
+  ring_geometry g{};
+  std::memcpy(&g, shared_geo, sizeof g);
+  const std::string who = "ring '" + seg.info().name + "'";
+  if (auto ok = check_shape(kind, g.capacity, element_size, element_align); !ok)
+    return error(errc::corrupt, who + ": " + ok.error().message);
+  const ring_geometry want = make_geometry(kind, g.capacity, element_size, element_align);
+  if (std::memcmp(&g, &want, sizeof g) != 0)
+    return error(errc::bad_layout, who + " has a geometry that does not match a " + to_string(kind) +
+                                       " of " + std::to_string(element_size) +
+                                       "-byte elements; was it made by another build or for another type?");
+  if (want.bytes > seg.payload_size())
+    return error(errc::truncated, who + " needs " + std::to_string(want.bytes) + " bytes, the segment has " +
+                                      std::to_string(seg.payload_size()));
+  init_barriers();
+  auto st = std::make_shared<ring_state>();
+  st->kind_ = kind;
+  ring_view& v = st->view_;
+  v.shared = std::launder(reinterpret_cast<ring_shared*>(seg.payload()));
+  v.turns = kind_has_turns(kind) ? reinterpret_cast<std::atomic<std::uint64_t>*>(seg.payload() + want.turns_offset)
+                                 : nullptr;
+  v.data = seg.payload() + want.data_offset;
+  v.capacity = want.capacity;
+  v.mask = want.capacity - 1;
+  v.stride = want.stride;
+  v.shift = static_cast<unsigned>(std::countr_zero(want.capacity));
+  st->seg_ = std::move(seg);
+  return st;
+}
+
+static segment::initializer ring_initializer(const ring_geometry& g) {
+  return [g](std::byte* payload, std::size_t) {
+    auto* s = new (payload) ring_shared{};
+    s->geo = g;
+    if (g.turns_offset != 0) {
+      auto* turns = reinterpret_cast<std::atomic<std::uint64_t>*>(payload + g.turns_offset);
+      // Turn 0 (= lap 0, free) for every slot; the mapping is zero-filled
+      // already, but say it explicitly.
+      for (std::uint64_t i = 0; i < g.capacity; ++i) new (&turns[i]) std::atomic<std::uint64_t>(0);
+    }
+  };
+}
+
+static segment_options seg_options(object_kind kind, std::uint64_t element_size, const ring_options& opt) {
+  segment_options so;
+  so.domain = opt.domain;
+  so.backing = opt.backing;
+  so.group_access = opt.group_access;
+  so.lock_memory = opt.lock_memory;
+  so.kind = kind;
+  so.element_size = element_size;
+  so.capacity = opt.capacity;
+  return so;
+}
+
+result<std::shared_ptr<ring_state>> ring_state::create(std::string_view name, object_kind kind,
+                                                       std::uint64_t element_size, std::uint64_t element_align,
+                                                       const ring_options& opt) {
+  if (auto ok = check_shape(kind, opt.capacity, element_size, element_align); !ok) return ok.error();
+  const ring_geometry g = make_geometry(kind, opt.capacity, element_size, element_align);
+  auto seg = segment::create(name, g.bytes, seg_options(kind, element_size, opt), ring_initializer(g));
+  if (!seg) return std::move(seg).error();
+  return adopt(std::move(*seg), kind, element_size, element_align);
+}
+
+result<std::shared_ptr<ring_state>> ring_state::create_local(object_kind kind, std::uint64_t element_size,
+                                                             std::uint64_t element_align,
+                                                             const ring_options& opt) {
+  if (auto ok = check_shape(kind, opt.capacity, element_size, element_align); !ok) return ok.error();
+  const ring_geometry g = make_geometry(kind, opt.capacity, element_size, element_align);
+  auto seg = segment::create_anonymous(g.bytes, seg_options(kind, element_size, opt), ring_initializer(g));
+  if (!seg) return std::move(seg).error();
+  return adopt(std::move(*seg), kind, element_size, element_align);
+}
+
+result<std::shared_ptr<ring_state>> ring_state::open(std::string_view name, object_kind kind,
+                                                     std::uint64_t element_size, std::uint64_t element_align,
+                                                     std::string_view domain) {
+  segment_options so;
+  so.domain = std::string(domain);
+  so.kind = kind;
+  so.element_size = element_size;
+  auto seg = segment::open(name, so);
+  if (!seg) return std::move(seg).error();
+  return adopt(std::move(*seg), kind, element_size, element_align);
+}
+
+std::uint64_t self_owner() noexcept {
+  static const std::uint64_t cached = [] {
+    const auto pid = static_cast<std::uint32_t>(::getpid());
+    char state = 0;
+    std::uint64_t start = 0;
+    read_proc_stat(pid, state, start);
+    return (start << pid_bits) | (pid & pid_mask);
+  }();
+  // A forked child inherits the static: recompute when the pid changed.
+  if ((cached & pid_mask) != (static_cast<std::uint64_t>(::getpid()) & pid_mask)) {
+    const auto pid = static_cast<std::uint32_t>(::getpid());
+    char state = 0;
+    std::uint64_t start = 0;
+    read_proc_stat(pid, state, start);
+    return (start << pid_bits) | (pid & pid_mask);
+  }
+  return cached;
+}
+
+bool owner_alive(std::uint64_t owner) noexcept {
+  char state = 0;
+  std::uint64_t start = 0;
+  if (!read_proc_stat(static_cast<std::uint32_t>(owner & pid_mask), state, start)) return false;
+  if (state == 'Z' || state == 'X') return false;  // exited, not yet reaped
+  return start == (owner >> pid_bits);
+}
+
+result<std::size_t> ring_state::attach(role r) {
+  role_table& t = table(view_.shared, r);
+  const std::uint64_t me = self_owner();
+  const bool single = kind_single(kind_, r);
+  const std::size_t limit = single ? 1 : max_roles;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t i = 0; i < limit; ++i) {
+      // acq_rel: taking a slot is a claim; pairs with the release in detach()
+      // so a new owner sees the previous owner's last writes.
+      std::uint64_t cur = t.slots[i].owner.load(std::memory_order_acquire);
+      if (cur == 0 && pass == 0) {
+        if (t.slots[i].owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) return i;
+      } else if (cur != 0 && pass == 1 && !owner_alive(cur)) {
+        // Take over a role whose owner died (without detaching).
+        if (t.slots[i].owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) return i;
+      }
+    }
+  }
+  if (single) {
+    const std::uint64_t cur = t.slots[0].owner.load(std::memory_order_relaxed);
+    return error(errc::role_taken, std::string(to_string(kind_)) + " '" + info().name + "' already has a " +
+                                       role_name(r) + " (pid " + std::to_string(cur & pid_mask) +
+                                       "); a " + to_string(kind_) + " allows one: release that handle first");
+  }
+  return error(errc::too_many_roles, "ring '" + info().name + "' has " + std::to_string(max_roles) + " live " +
+                                         role_name(r) + "s already");
+}
+
+void ring_state::detach(role r, std::size_t slot) noexcept {
+  if (slot >= max_roles) return;
+  // R-DETACH: pairs with the acquire CAS in attach().
+  table(view_.shared, r).slots[slot].owner.store(0, std::memory_order_release);
+}
+
+bool ring_state::peers_alive(role r) const noexcept {
+  const role_table& t = table(view_.shared, r);
+  bool any_dead = false;
+  for (const auto& s : t.slots) {
+    const std::uint64_t o = s.owner.load(std::memory_order_relaxed);
+    if (o == 0) continue;
+    if (owner_alive(o)) return true;
+    any_dead = true;
+  }
+  return !any_dead;
+}
+
+void ring_state::close() noexcept {
+  // R-CLOSE: pairs with A-CLOSE in closed(); then wake every waiter so each
+  // re-checks and sees the flag.
+  view_.shared->closed.store(1, std::memory_order_release);
+  notify_slow(view_.shared->not_empty);
+  notify_slow(view_.shared->not_full);
+}
+
+std::uint64_t ring_state::size() const noexcept {
+  // relaxed: an estimate; the two loads are not a snapshot.
+  const std::uint64_t h = view_.shared->head.load(std::memory_order_relaxed);
+  const std::uint64_t t = view_.shared->tail.load(std::memory_order_relaxed);
+  const std::uint64_t n = t - h;
+  return n > view_.capacity ? (static_cast<std::int64_t>(n) < 0 ? 0 : view_.capacity) : n;
+}
+
+}  // namespace ringport::detail

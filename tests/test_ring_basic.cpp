@@ -1,0 +1,141 @@
+// Single-threaded behaviour of every ring kind: capacity, FIFO, batches,
+// zero copy, close, roles. The concurrent proofs live in test_ring_stress.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "ringport/ring.hpp"
+#include "test_util.hpp"
+
+using namespace ringport;
+
+TEST_CASE_TEMPLATE("ring basics", R, spsc<std::uint64_t>, mpsc<std::uint64_t>, spmc<std::uint64_t>,
+                   mpmc<std::uint64_t>) {
+  auto r = R::create_local(4, pages::normal);
+  REQUIRE_MESSAGE(r, r.error().message);
+  auto p = r->producer();
+  auto c = r->consumer();
+  REQUIRE(p);
+  REQUIRE(c);
+  CHECK(r->capacity() == 4);
+  CHECK(r->empty());
+
+  SUBCASE("fills to capacity, then would_block; FIFO across wrap-around") {
+    std::uint64_t next_in = 0, next_out = 0;
+    for (int round = 0; round < 10; ++round) {
+      while (p->try_push(next_in) == status::ok) ++next_in;
+      CHECK(r->size() == 4);
+      CHECK(p->try_push(99) == status::would_block);
+      std::uint64_t v = 0;
+      for (int i = 0; i < 3; ++i) {
+        REQUIRE(c->try_pop(v) == status::ok);
+        CHECK(v == next_out++);
+      }
+    }
+    std::uint64_t v = 0;
+    while (c->try_pop(v) == status::ok) CHECK(v == next_out++);
+    CHECK(next_out == next_in);
+    CHECK(c->try_pop(v) == status::would_block);
+  }
+
+  SUBCASE("batches stop at capacity and preserve order") {
+    std::array<std::uint64_t, 10> in{}, out{};
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = 100 + i;
+    CHECK(p->push_n(in.data(), in.size()) == 4);
+    CHECK(c->pop_n(out.data(), 3) == 3);
+    CHECK(p->push_n(in.data() + 4, 6) == 3);  // wraps: 1 + 2 slots
+    CHECK(c->pop_n(out.data() + 3, 10) == 4);
+    for (std::size_t i = 0; i < 7; ++i) CHECK(out[i] == 100 + i);
+  }
+
+  SUBCASE("claim/commit and peek/release are zero copy and contiguous") {
+    auto w = p->claim(3);
+    REQUIRE(w.size() == 3);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = 7 + i;
+    p->commit();
+    auto rd = c->peek(8);
+    REQUIRE(rd.size() == 3);
+    CHECK(rd[0] == 7);
+    CHECK(rd[2] == 9);
+    c->release();
+    // Position is now 3: a claim of 4 stops at the end of the buffer.
+    CHECK(p->claim(4).size() == 1);
+    p->commit();
+    CHECK(c->peek(4).size() == 1);
+    c->release();
+  }
+
+  SUBCASE("close refuses pushes, drains, then reports closed") {
+    REQUIRE(p->try_push(1) == status::ok);
+    r->close();
+    CHECK(r->closed());
+    CHECK(p->try_push(2) == status::closed);
+    CHECK(p->push(2) == status::closed);
+    std::uint64_t v = 0;
+    CHECK(c->pop(v) == status::ok);
+    CHECK(v == 1);
+    CHECK(c->try_pop(v) == status::closed);
+    CHECK(c->pop(v) == status::closed);
+  }
+
+  SUBCASE("timed pop on an empty ring times out") {
+    std::uint64_t v = 0;
+    CHECK(c->pop_for(v, std::chrono::milliseconds(5)) == status::timed_out);
+    CHECK(p->push_n_until(nullptr, 0, std::chrono::steady_clock::now()) == 0);
+  }
+}
+
+TEST_CASE("capacity must be a power of two") {
+  for (std::size_t bad : {0ul, 3ul, 1000ul, (1ul << 33)}) {
+    auto r = mpmc<int>::create_local(bad, pages::normal);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_argument);
+    CHECK(r.error().message.find("power of two") != std::string::npos);
+  }
+  CHECK(spsc<int>::create_local(1, pages::normal));
+}
+
+TEST_CASE("single-role kinds refuse a second holder, multi-role kinds do not") {
+  auto s = spsc<int>::create_local(8, pages::normal);
+  REQUIRE(s);
+  auto p1 = s->producer();
+  REQUIRE(p1);
+  auto p2 = s->producer();
+  REQUIRE_FALSE(p2);
+  CHECK(p2.error() == errc::role_taken);
+  auto c1 = s->consumer();
+  CHECK(c1);
+  CHECK_FALSE(s->consumer());
+  {  // releasing the handle frees the role
+    auto moved = std::move(*p1);
+    (void)moved;
+  }
+  CHECK(s->producer());
+
+  auto m = mpmc<int>::create_local(8, pages::normal);
+  REQUIRE(m);
+  std::vector<mpmc<int>::producer_handle> many;
+  for (int i = 0; i < 5; ++i) {
+    auto h = m->producer();
+    REQUIRE(h);
+    many.push_back(std::move(*h));
+  }
+  CHECK(many.size() == 5);
+}
+
+TEST_CASE("named ring: open checks kind and element size") {
+  auto r = spsc<std::uint64_t>::create("kinds", {.capacity = 16, .backing = pages::normal});
+  REQUIRE_MESSAGE(r, r.error().message);
+  auto wrong_kind = mpmc<std::uint64_t>::open("kinds");
+  REQUIRE_FALSE(wrong_kind);
+  CHECK(wrong_kind.error() == errc::wrong_kind);
+  auto wrong_size = spsc<std::uint32_t>::open("kinds");
+  REQUIRE_FALSE(wrong_size);
+  CHECK(wrong_size.error() == errc::wrong_kind);
+  auto ok = spsc<std::uint64_t>::open("kinds");
+  REQUIRE(ok);
+  CHECK(ok->capacity() == 16);
+  CHECK(spsc<std::uint64_t>::remove("kinds"));
+}
