@@ -57,8 +57,12 @@ bool kind_single(object_kind kind, role r) noexcept {
   return kind == object_kind::spsc || kind == object_kind::mpsc;
 }
 
+std::uint64_t extra_offset(const ring_geometry& g) noexcept {
+  return round_up(g.data_offset + g.capacity * g.stride, cache_line);
+}
+
 ring_geometry make_geometry(object_kind kind, std::uint64_t capacity, std::uint64_t element_size,
-                            std::uint64_t element_align) noexcept {
+                            std::uint64_t element_align, std::uint32_t extra_bytes) noexcept {
   ring_geometry g{};
   g.capacity = capacity;
   g.element_size = element_size;
@@ -67,8 +71,9 @@ ring_geometry make_geometry(object_kind kind, std::uint64_t capacity, std::uint6
   g.turns_offset = kind_has_turns(kind) ? after_control : 0;
   const std::uint64_t after_turns = after_control + (kind_has_turns(kind) ? capacity * 8 : 0);
   g.data_offset = round_up(after_turns, cache_line);
-  g.bytes = g.data_offset + capacity * g.stride;
   g.kind = static_cast<std::uint32_t>(kind);
+  g.extra_bytes = extra_bytes;
+  g.bytes = extra_offset(g) + extra_bytes;
   return g;
 }
 
@@ -88,7 +93,7 @@ static result<void> check_shape(object_kind kind, std::uint64_t capacity, std::u
 }
 
 result<std::shared_ptr<ring_state>> ring_state::adopt(segment seg, object_kind kind, std::uint64_t element_size,
-                                                      std::uint64_t element_align) {
+                                                      std::uint64_t element_align, std::uint32_t extra_bytes) {
   // Copy the geometry once, then check it against what this process would
   // lay out for the same type and capacity: any difference is corruption
   // or a mismatched type, and nothing is dereferenced before this passes.
@@ -98,7 +103,7 @@ result<std::shared_ptr<ring_state>> ring_state::adopt(segment seg, object_kind k
   const std::string who = "ring '" + seg.info().name + "'";
   if (auto ok = check_shape(kind, g.capacity, element_size, element_align); !ok)
     return error(errc::corrupt, who + ": " + ok.error().message);
-  const ring_geometry want = make_geometry(kind, g.capacity, element_size, element_align);
+  const ring_geometry want = make_geometry(kind, g.capacity, element_size, element_align, extra_bytes);
   if (std::memcmp(&g, &want, sizeof g) != 0)
     return error(errc::bad_layout, who + " has a geometry that does not match a " + to_string(kind) +
                                        " of " + std::to_string(element_size) +
@@ -118,6 +123,7 @@ result<std::shared_ptr<ring_state>> ring_state::adopt(segment seg, object_kind k
   v.mask = want.capacity - 1;
   v.stride = want.stride;
   v.shift = static_cast<unsigned>(std::countr_zero(want.capacity));
+  st->extra_ = extra_bytes != 0 ? seg.payload() + extra_offset(want) : nullptr;
   st->seg_ = std::move(seg);
   return st;
 }
@@ -149,34 +155,35 @@ static segment_options seg_options(object_kind kind, std::uint64_t element_size,
 
 result<std::shared_ptr<ring_state>> ring_state::create(std::string_view name, object_kind kind,
                                                        std::uint64_t element_size, std::uint64_t element_align,
-                                                       const ring_options& opt) {
+                                                       const ring_options& opt, std::uint32_t extra_bytes) {
   if (auto ok = check_shape(kind, opt.capacity, element_size, element_align); !ok) return ok.error();
-  const ring_geometry g = make_geometry(kind, opt.capacity, element_size, element_align);
+  const ring_geometry g = make_geometry(kind, opt.capacity, element_size, element_align, extra_bytes);
   auto seg = segment::create(name, g.bytes, seg_options(kind, element_size, opt), ring_initializer(g));
   if (!seg) return std::move(seg).error();
-  return adopt(std::move(*seg), kind, element_size, element_align);
+  return adopt(std::move(*seg), kind, element_size, element_align, extra_bytes);
 }
 
 result<std::shared_ptr<ring_state>> ring_state::create_local(object_kind kind, std::uint64_t element_size,
                                                              std::uint64_t element_align,
-                                                             const ring_options& opt) {
+                                                             const ring_options& opt,
+                                                             std::uint32_t extra_bytes) {
   if (auto ok = check_shape(kind, opt.capacity, element_size, element_align); !ok) return ok.error();
-  const ring_geometry g = make_geometry(kind, opt.capacity, element_size, element_align);
+  const ring_geometry g = make_geometry(kind, opt.capacity, element_size, element_align, extra_bytes);
   auto seg = segment::create_anonymous(g.bytes, seg_options(kind, element_size, opt), ring_initializer(g));
   if (!seg) return std::move(seg).error();
-  return adopt(std::move(*seg), kind, element_size, element_align);
+  return adopt(std::move(*seg), kind, element_size, element_align, extra_bytes);
 }
 
 result<std::shared_ptr<ring_state>> ring_state::open(std::string_view name, object_kind kind,
                                                      std::uint64_t element_size, std::uint64_t element_align,
-                                                     std::string_view domain) {
+                                                     std::string_view domain, std::uint32_t extra_bytes) {
   segment_options so;
   so.domain = std::string(domain);
   so.kind = kind;
   so.element_size = element_size;
   auto seg = segment::open(name, so);
   if (!seg) return std::move(seg).error();
-  return adopt(std::move(*seg), kind, element_size, element_align);
+  return adopt(std::move(*seg), kind, element_size, element_align, extra_bytes);
 }
 
 std::uint64_t self_owner() noexcept {

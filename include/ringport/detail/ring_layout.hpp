@@ -5,6 +5,8 @@
 //   turns[cap]    uint64 per slot, only for kinds with a multi-producer or
 //                 multi-consumer side (absent for spsc)
 //   data[cap]     cap slots of `stride` bytes; starts on a cache line
+//   extra         extra_bytes for the layer above (e.g. a mailbox's
+//                 synchronous-send table); starts on a cache line
 //
 // Everything here is fixed-width integers and always-lock-free atomics;
 // offsets, never pointers. Fields written by producers and by consumers live
@@ -31,7 +33,7 @@ struct ring_geometry {
   std::uint64_t data_offset;   // from payload start
   std::uint64_t bytes;         // payload bytes the ring uses
   std::uint32_t kind;          // object_kind
-  std::uint32_t reserved;
+  std::uint32_t extra_bytes;   // bytes for the layer above (mailbox tables), after the data
 };
 
 /// An event count: waiters read `seq`, register in `waiters`, re-check their

@@ -34,7 +34,9 @@ enum class role : std::uint8_t { producer, consumer };
 
 /// Bytes of payload a ring of this shape needs, and its geometry.
 ring_geometry make_geometry(object_kind kind, std::uint64_t capacity, std::uint64_t element_size,
-                            std::uint64_t element_align) noexcept;
+                            std::uint64_t element_align, std::uint32_t extra_bytes = 0) noexcept;
+/// Offset of the extra region from the payload start.
+std::uint64_t extra_offset(const ring_geometry& g) noexcept;
 bool kind_has_turns(object_kind kind) noexcept;
 bool kind_single(object_kind kind, role r) noexcept;
 
@@ -43,15 +45,19 @@ class ring_state {
   static result<std::shared_ptr<ring_state>> create(std::string_view name, object_kind kind,
                                                     std::uint64_t element_size,
                                                     std::uint64_t element_align,
-                                                    const ring_options& opt);
+                                                    const ring_options& opt, std::uint32_t extra_bytes = 0);
   static result<std::shared_ptr<ring_state>> create_local(object_kind kind, std::uint64_t element_size,
                                                           std::uint64_t element_align,
-                                                          const ring_options& opt);
+                                                          const ring_options& opt,
+                                                          std::uint32_t extra_bytes = 0);
   static result<std::shared_ptr<ring_state>> open(std::string_view name, object_kind kind,
                                                   std::uint64_t element_size,
-                                                  std::uint64_t element_align, std::string_view domain);
+                                                  std::uint64_t element_align, std::string_view domain,
+                                                  std::uint32_t extra_bytes = 0);
 
   const ring_view& view() const noexcept { return view_; }
+  /// The extra region (extra_bytes long, cache-line aligned), or null.
+  std::byte* extra() const noexcept { return extra_; }
   const segment_info& info() const noexcept { return seg_.info(); }
   object_kind kind() const noexcept { return kind_; }
 
@@ -71,8 +77,9 @@ class ring_state {
 
  private:
   static result<std::shared_ptr<ring_state>> adopt(segment seg, object_kind kind, std::uint64_t element_size,
-                                                   std::uint64_t element_align);
+                                                   std::uint64_t element_align, std::uint32_t extra_bytes);
   segment seg_;
+  std::byte* extra_ = nullptr;
   ring_view view_{};
   object_kind kind_ = object_kind::raw;
 };
