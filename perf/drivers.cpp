@@ -13,8 +13,10 @@ std::string cpus_used(const control& ctl, unsigned workers) {
   return s;
 }
 
-bool coordinate(control& ctl, team& workers, unsigned count, double seconds, measurement& out) {
+bool coordinate(control& ctl, team& workers, unsigned count, double seconds,
+                const std::function<void()>& on_start, measurement& out) {
   start(ctl, count);
+  on_start();
   if (seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   ctl.stop.store(1, std::memory_order_relaxed);
   if (!workers.join()) {

@@ -6,11 +6,13 @@
 //   static constexpr const char* impl, *wait;      names for the report
 //   static constexpr bool process_safe, multi_producer, multi_consumer, streams;
 //   ringport::result<void> init();                  in the coordinator, before workers
+//                                                   (or init(const run_context&))
 //   bool send(const message&) / bool recv(message&) blocking; false = transport failed
 // A channel whose ends need per-worker state (role handles) instead provides
 // sender(i) / receiver(i) returning result<endpoint> with send / recv; they are
 // called inside the worker, after its thread or process started. Optional:
-// std::string describe() const, copied into the report's note.
+// std::string describe() const, copied into the report's note, and
+// void started(), called once every worker has attached (e.g. to unlink a name).
 //
 // throughput: P producers stream stamped messages until the coordinator says
 // stop (checked every 64 sends); the last producer to finish sends one end
@@ -30,6 +32,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -79,6 +82,11 @@ auto receiver_for(C& c, unsigned worker) {
 }
 
 template <class C>
+void started(C& c) {
+  if constexpr (requires { c.started(); }) c.started();
+}
+
+template <class C>
 std::string describe(const C& c) {
   if constexpr (requires { c.describe(); }) {
     return c.describe();
@@ -98,8 +106,10 @@ std::string cpus_used(const control& ctl, unsigned workers);
 void summarize_throughput(const control& ctl, unsigned producers, unsigned consumers,
                           measurement& out);
 void summarize_pingpong(const control& ctl, measurement& out);
-/// Runs the coordinator's part: start, sleep, stop, join; false when a worker failed.
-bool coordinate(control& ctl, team& workers, unsigned count, double seconds, measurement& out);
+/// Runs the coordinator's part: start, on_start(), sleep, stop, join; false
+/// when a worker failed.
+bool coordinate(control& ctl, team& workers, unsigned count, double seconds,
+                const std::function<void()>& on_start, measurement& out);
 
 template <class S>
 struct throughput_state {
@@ -231,8 +241,14 @@ bool init_channel(Box& box, measurement& out) {
 }
 
 template <class C>
-bool init_one(C& c, measurement& out) {
-  auto r = c.init();
+bool init_one(C& c, const run_context& ctx, measurement& out) {
+  auto r = [&] {
+    if constexpr (requires { c.init(ctx); }) {
+      return c.init(ctx);
+    } else {
+      return c.init();
+    }
+  }();
   if (!r) out.fail(std::string(C::impl) + ": " + r.error().message);
   return static_cast<bool>(r);
 }
@@ -243,7 +259,7 @@ bool init_one(C& c, measurement& out) {
 template <class C>
 void run_throughput(const run_context& ctx, unsigned producers, unsigned consumers, measurement& out) {
   shared_box<detail::throughput_state<C>> st;
-  if (!detail::init_channel(st, out) || !detail::init_one(st->chan, out)) return;
+  if (!detail::init_channel(st, out) || !detail::init_one(st->chan, ctx, out)) return;
   set_text(out.note, detail::describe(st->chan));
   team workers(ctx, &*st, st.bytes());
   for (unsigned p = 0; p < producers; ++p)
@@ -252,7 +268,8 @@ void run_throughput(const run_context& ctx, unsigned producers, unsigned consume
     const unsigned index = producers + c;
     workers.spawn([&st, index, producers, consumers] { return detail::consume(*st, index, producers, consumers); });
   }
-  if (!detail::coordinate(st->ctl, workers, producers + consumers, ctx.seconds, out)) return;
+  const auto on_start = [&st] { detail::started(st->chan); };
+  if (!detail::coordinate(st->ctl, workers, producers + consumers, ctx.seconds, on_start, out)) return;
   detail::summarize_throughput(st->ctl, producers, consumers, out);
 }
 
@@ -260,15 +277,19 @@ void run_throughput(const run_context& ctx, unsigned producers, unsigned consume
 template <class C>
 void run_pingpong(const run_context& ctx, measurement& out) {
   shared_box<detail::pingpong_state<C>> st;
-  if (!detail::init_channel(st, out) || !detail::init_one(st->there, out) ||
-      !detail::init_one(st->back, out))
+  if (!detail::init_channel(st, out) || !detail::init_one(st->there, ctx, out) ||
+      !detail::init_one(st->back, ctx, out))
     return;
   set_text(out.note, detail::describe(st->there));
   team workers(ctx, &*st, st.bytes());
   const double seconds = ctx.seconds;
   workers.spawn([&st, seconds] { return detail::ping(*st, seconds); });
   workers.spawn([&st] { return detail::pong(*st); });
-  if (!detail::coordinate(st->ctl, workers, 2, 0.0, out)) return;
+  const auto on_start = [&st] {
+    detail::started(st->there);
+    detail::started(st->back);
+  };
+  if (!detail::coordinate(st->ctl, workers, 2, 0.0, on_start, out)) return;
   detail::summarize_pingpong(st->ctl, out);
 }
 

@@ -9,6 +9,7 @@
 
 #include "options.hpp"
 #include "report.hpp"
+#include "ringport/segment.hpp"
 #include "ringport/topology.hpp"
 #include "runner.hpp"
 #include "scenario.hpp"
@@ -71,6 +72,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ringport-bench: no scenario matches '%s' (see --list)\n", opt->filter.c_str());
     return 2;
   }
+
+  // Segment notices (e.g. the huge-page fallback) would repeat in every
+  // measuring process; each ringport row's note shows its page size instead.
+  ringport::set_notice_handler([](std::string_view) {});
 
   bench::plan p;
   p.seconds = opt->seconds;

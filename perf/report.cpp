@@ -110,7 +110,8 @@ void print_header(std::FILE* f, const machine_info& m, const plan& p) {
   std::fprintf(f, "# compiler  g++ %s; flags %s\n", m.compiler.c_str(), m.flags.c_str());
   std::fprintf(f, "# clock     steady_clock via %s, %.1f ns per read (one read per round trip, included in RTT)\n",
                m.clocksource.c_str(), m.clock_read_ns);
-  std::fprintf(f, "# memory    peers share a MAP_SHARED anonymous mapping, %ld-byte pages; queues hold %zu messages\n",
+  std::fprintf(f, "# memory    peers share a MAP_SHARED anonymous mapping, %ld-byte pages; ringport rings use\n"
+                  "#           segments with pages::any (page size in each row's note); queues hold %zu messages\n",
                m.page_size, queue_slots);
   std::fprintf(f, "# pinning   %s\n", m.placement.c_str());
   std::fprintf(f, "# method    each row: median of %u repetition(s) of %.3g s, ranked by Mmsg/s; RTT columns\n"
