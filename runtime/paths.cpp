@@ -24,8 +24,21 @@ namespace ringport {
 
 result<void> validate_name(std::string_view name, const char* what) {
   auto bad = [&](const std::string& why) {
+    // Quote the name with control and non-ASCII bytes escaped, so the message
+    // itself stays printable.
+    std::string shown;
+    for (char c : name) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u < 0x20 || u >= 0x7f) {
+        char esc[5];
+        std::snprintf(esc, sizeof esc, "\\x%02x", static_cast<unsigned>(u));
+        shown += esc;
+      } else {
+        shown += c;
+      }
+    }
     return result<void>(errc::invalid_name,
-                        std::string(what) + " '" + std::string(name) + "' " + why +
+                        std::string(what) + " '" + shown + "' " + why +
                             ": use 1 to 64 characters from [A-Za-z0-9._-], not '.' or '..'");
   };
   if (name.empty()) return bad("is empty");
@@ -94,7 +107,11 @@ result<huge_mount> check_mount(const std::string& dir) {
   struct statfs fs {};
   if (::statfs(dir.c_str(), &fs) != 0 || fs.f_type != static_cast<decltype(fs.f_type)>(HUGETLBFS_MAGIC))
     return result<huge_mount>(errc::no_huge_pages,
-                              "RINGPORT_HUGETLBFS=" + dir + " is not a hugetlbfs mount");
+                              "RINGPORT_HUGETLBFS=" + dir +
+                                  " is not a hugetlbfs mount: as root run 'mount -t hugetlbfs none " +
+                                  dir + "' and reserve pages with 'echo 64 > "
+                                  "/proc/sys/vm/nr_hugepages', unset RINGPORT_HUGETLBFS, or pass "
+                                  "pages::any");
   if (::access(dir.c_str(), W_OK) != 0)
     return result<huge_mount>(errc::no_huge_pages, "hugetlbfs mount " + dir + " is not writable");
   return huge_mount{dir, static_cast<std::uint64_t>(fs.f_bsize)};

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <new>
 #include <thread>
+#include <utility>
 
 #include "paths.hpp"
 #include "ringport/detail/cpu.hpp"
@@ -58,9 +59,14 @@ void notice_once(std::string_view msg) {
   }
 }
 
-// Closes a file descriptor on scope exit.
+// Closes a file descriptor on scope exit. Move-only: a copy would close the
+// descriptor twice, and for the domain lock release the flock early.
 struct fd_guard {
   int fd = -1;
+  fd_guard() = default;
+  fd_guard(fd_guard&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
   ~fd_guard() {
     if (fd >= 0) ::close(fd);
   }
