@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -49,6 +50,7 @@ void remove_private_domain() {
 int wait_child(pid_t pid) {
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0) {
+    if (errno != EINTR) return 255;
   }
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
@@ -62,23 +64,52 @@ int run_in_child(const std::function<int()>& fn) {
   return wait_child(pid);
 }
 
+std::uint64_t meminfo(const char* key) {
+  std::ifstream in("/proc/meminfo");
+  std::string k;
+  std::uint64_t v = 0;
+  std::string rest;
+  while (in >> k >> v) {
+    if (k == key) return v;
+    std::getline(in, rest);
+  }
+  return 0;
+}
+
+std::uint64_t default_huge_page_bytes() { return meminfo("Hugepagesize:") * 1024; }
+
 std::string arrange_huge_pages(unsigned pages) {
   if (::geteuid() != 0) return "not root: cannot reserve huge pages or mount hugetlbfs";
+  if (default_huge_page_bytes() == 0) return "this kernel reports no Hugepagesize in /proc/meminfo";
+  // nr_hugepages and HugePages_Free both count pages of the default size,
+  // which is also what a hugetlbfs mount without pagesize= uses.
   const char* nr = "/proc/sys/vm/nr_hugepages";
   const long before = read_long(nr);
-  const long free_before = read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
   if (before < 0) return "this kernel has no /proc/sys/vm/nr_hugepages";
+  const auto free_before = static_cast<long>(meminfo("HugePages_Free:"));
   if (free_before < static_cast<long>(pages)) {
-    const long want = before + static_cast<long>(pages);
-    if (!write_long(nr, want) || read_long(nr) < want)
-      return "could not reserve " + std::to_string(pages) + " huge pages (memory too fragmented?)";
-    g_added_pages = want - before;
+    const long want = before + static_cast<long>(pages) - free_before;
+    const bool wrote = write_long(nr, want);
+    const long now = read_long(nr);
+    if (now > before) g_added_pages = now - before;  // undo even a partial reservation
+    if (!wrote || now < want) {
+      release_huge_pages();
+      return "could not reserve " + std::to_string(pages) + " huge pages via " + nr +
+             " (got " + std::to_string(now) + " of " + std::to_string(want) +
+             "; memory too fragmented?)";
+    }
   }
   char tmpl[] = "/tmp/ringport-hugetlbfs-XXXXXX";
-  if (!::mkdtemp(tmpl)) return "mkdtemp failed";
+  if (!::mkdtemp(tmpl)) {
+    const int err = errno;
+    release_huge_pages();
+    return std::string("mkdtemp failed: ") + std::strerror(err);
+  }
   if (::mount("none", tmpl, "hugetlbfs", 0, "mode=0700") != 0) {
+    const int err = errno;
     ::rmdir(tmpl);
-    return std::string("mount -t hugetlbfs failed: ") + std::strerror(errno);
+    release_huge_pages();
+    return std::string("mount -t hugetlbfs failed: ") + std::strerror(err);
   }
   g_mount = tmpl;
   ::setenv("RINGPORT_HUGETLBFS", tmpl, 1);

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -24,8 +25,14 @@ int run_in_child(const std::function<int()>& fn);
 /// Waits for a child started with fork(); returns its exit code, or 128+signal.
 int wait_child(pid_t pid);
 
-/// Tries to arrange huge pages: as root reserves `pages` more huge pages and
-/// mounts a private hugetlbfs, setting RINGPORT_HUGETLBFS to it. Returns an
+/// A /proc/meminfo field (e.g. "HugePages_Free:"), 0 when absent.
+std::uint64_t meminfo(const char* key);
+/// The kernel's default huge page size in bytes (0: none).
+std::uint64_t default_huge_page_bytes();
+
+/// Tries to arrange huge pages: as root makes sure at least `pages` huge pages
+/// of the default size are free (raising /proc/sys/vm/nr_hugepages if needed)
+/// and mounts a private hugetlbfs, setting RINGPORT_HUGETLBFS to it. Returns an
 /// empty string on success, else the reason it could not.
 std::string arrange_huge_pages(unsigned pages);
 /// Undoes arrange_huge_pages().
