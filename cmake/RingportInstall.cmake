@@ -1,4 +1,15 @@
 # install(): library, public headers only, CMake package, pkg-config file.
+#
+# libringport.a is static, so whatever it links PRIVATE still has to reach the
+# final link of every consumer. Dependencies found with
+#   pkg_check_modules(<PREFIX> IMPORTED_TARGET <module>)
+# and linked as PkgConfig::<PREFIX> (plain or inside $<BUILD_INTERFACE:...>)
+# are picked up from ringport's link libraries at the end of configuration:
+#   - the exported target links PkgConfig::<PREFIX> in its install interface,
+#     and ringportConfig.cmake recreates that imported target with
+#     pkg_check_modules, so nothing build-tree-only is ever exported;
+#   - ringport.pc lists <module> in Requires.private, which
+#     `pkg-config --static --libs ringport` expands into the link flags.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -6,16 +17,64 @@ install(TARGETS ringport EXPORT ringportTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # Public headers; detail/ holds what templates must see, nothing from runtime/.
-install(DIRECTORY include/ringport DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ringport DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.hpp")
 install(EXPORT ringportTargets NAMESPACE ringport:: FILE ringportTargets.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ringport)
-configure_package_config_file(cmake/ringportConfig.cmake.in
-  ${PROJECT_BINARY_DIR}/ringportConfig.cmake
-  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ringport)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/ringportConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
-install(FILES ${PROJECT_BINARY_DIR}/ringportConfig.cmake ${PROJECT_BINARY_DIR}/ringportConfigVersion.cmake
-  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ringport)
-configure_file(cmake/ringport.pc.in ${PROJECT_BINARY_DIR}/ringport.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/ringport.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+function(ringport_write_package_files)
+  get_target_property(libs ringport LINK_LIBRARIES)
+  set(pc_requires_private "")
+  set(pc_dependencies "")  # "<PREFIX>=<module>" pairs for ringportConfig.cmake
+  foreach(lib IN LISTS libs)
+    if(NOT lib MATCHES "PkgConfig::([A-Za-z0-9_]+)")
+      continue()
+    endif()
+    set(prefix ${CMAKE_MATCH_1})
+    set(module ${${prefix}_MODULE_NAME})
+    if(NOT module)
+      message(FATAL_ERROR "ringport links PkgConfig::${prefix} but ${prefix}_MODULE_NAME is unset: "
+                          "find it with pkg_check_modules(${prefix} IMPORTED_TARGET <one module>)")
+    endif()
+    if(NOT lib STREQUAL "PkgConfig::${prefix}")
+      # Only in the build interface so far: name it for the install interface.
+      target_link_libraries(ringport INTERFACE "$<INSTALL_INTERFACE:$<LINK_ONLY:PkgConfig::${prefix}>>")
+    endif()
+    list(APPEND pc_requires_private ${module})
+    list(APPEND pc_dependencies "${prefix}=${module}")
+  endforeach()
+  list(REMOVE_DUPLICATES pc_requires_private)
+  list(JOIN pc_requires_private ", " RINGPORT_PC_REQUIRES_PRIVATE)
+  set(RINGPORT_PKG_DEPENDENCIES "${pc_dependencies}")
+
+  # A sanitized archive needs the sanitizer runtime in whatever links it.
+  set(RINGPORT_PC_SANITIZE "")
+  if(RINGPORT_SANITIZE STREQUAL "address")
+    set(RINGPORT_PC_SANITIZE " -fsanitize=address,undefined")
+  elseif(RINGPORT_SANITIZE STREQUAL "thread")
+    set(RINGPORT_PC_SANITIZE " -fsanitize=thread")
+  endif()
+
+  configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/ringportConfig.cmake.in
+    ${PROJECT_BINARY_DIR}/ringportConfig.cmake
+    INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ringport)
+  install(FILES ${PROJECT_BINARY_DIR}/ringportConfig.cmake ${PROJECT_BINARY_DIR}/ringportConfigVersion.cmake
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ringport)
+
+  # The .pc file finds its prefix from its own location, so the package works
+  # wherever it is installed (cmake --install --prefix, DESTDIR, a copy).
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+    set(RINGPORT_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  else()
+    string(REGEX REPLACE "[^/]+" ".." up "${CMAKE_INSTALL_LIBDIR}")
+    set(RINGPORT_PC_PREFIX "\${pcfiledir}/../${up}")
+  endif()
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/ringport.pc.in ${PROJECT_BINARY_DIR}/ringport.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/ringport.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endfunction()
+
+# Deferred to the end of this directory, so links added after this file was
+# included are seen too.
+cmake_language(DEFER CALL ringport_write_package_files)
