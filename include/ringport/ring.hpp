@@ -117,7 +117,7 @@ class ring {
 
     /// Pushes v if there is room; never waits.
     status try_push(const T& v) noexcept {
-      if (st().closed()) [[unlikely]] return status::closed;
+      if (closed()) [[unlikely]] return status::closed;
       if (e_.reserve(1) == 0) [[unlikely]] return e_.corrupt() ? status::corrupt : status::would_block;
       std::memcpy(e_.view().slot(e_.pos()), &v, sizeof(T));
       e_.publish();
@@ -136,7 +136,7 @@ class ring {
     /// Pushes up to n items without waiting; returns how many. One
     /// reservation and one publication per contiguous run.
     std::size_t push_n(const T* items, std::size_t n) noexcept {
-      if (st().closed()) [[unlikely]] return 0;
+      if (closed()) [[unlikely]] return 0;
       std::size_t done = 0;
       while (done < n) {
         const std::size_t k = e_.reserve(n - done);
@@ -167,7 +167,7 @@ class ring {
     /// when full or closed). Publish them with commit(); every claimed slot
     /// is published (multi-producer kinds cannot hand slots back).
     std::span<T> claim(std::size_t n) noexcept {
-      if (st().closed()) [[unlikely]] return {};
+      if (closed()) [[unlikely]] return {};
       const std::size_t k = e_.reserve(n);
       return {reinterpret_cast<T*>(e_.view().slot(e_.pos())), k};
     }
@@ -196,6 +196,11 @@ class ring {
     producer_handle(role_hold hold, wait_policy p) noexcept
         : hold_(std::move(hold)), e_(hold_.state().view()), policy_(p) {}
     detail::ring_state& st() const noexcept { return hold_.state(); }
+    bool closed() const noexcept {
+      // A-CLOSE: pairs with R-CLOSE in ring_state::close(). Read through the
+      // engine's view: one load from a line nobody writes.
+      return e_.view().shared->closed.load(std::memory_order_acquire) != 0;
+    }
     template <class Attempt>
     status wait_full(clock::time_point deadline, Attempt&& attempt) noexcept {
       return detail::wait_loop(e_.view().shared->not_full, policy_, deadline, attempt,
