@@ -1,7 +1,9 @@
 // The non-template halves of the drivers: coordination and the final checks.
 #include "drivers.hpp"
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 namespace bench::detail {
 

@@ -34,7 +34,6 @@
 #include <array>
 #include <functional>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "message.hpp"
@@ -232,7 +231,7 @@ int pong(pingpong_state<C>& st) {
 }
 
 template <class Box>
-bool init_channel(Box& box, measurement& out) {
+bool mapped(const Box& box, measurement& out) {
   if (!box) {
     out.fail("mmap of the shared state failed");
     return false;
@@ -259,7 +258,7 @@ bool init_one(C& c, const run_context& ctx, measurement& out) {
 template <class C>
 void run_throughput(const run_context& ctx, unsigned producers, unsigned consumers, measurement& out) {
   shared_box<detail::throughput_state<C>> st;
-  if (!detail::init_channel(st, out) || !detail::init_one(st->chan, ctx, out)) return;
+  if (!detail::mapped(st, out) || !detail::init_one(st->chan, ctx, out)) return;
   set_text(out.note, detail::describe(st->chan));
   team workers(ctx, &*st, st.bytes());
   for (unsigned p = 0; p < producers; ++p)
@@ -277,7 +276,7 @@ void run_throughput(const run_context& ctx, unsigned producers, unsigned consume
 template <class C>
 void run_pingpong(const run_context& ctx, measurement& out) {
   shared_box<detail::pingpong_state<C>> st;
-  if (!detail::init_channel(st, out) || !detail::init_one(st->there, ctx, out) ||
+  if (!detail::mapped(st, out) || !detail::init_one(st->there, ctx, out) ||
       !detail::init_one(st->back, ctx, out))
     return;
   set_text(out.note, detail::describe(st->there));
