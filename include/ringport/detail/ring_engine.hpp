@@ -216,6 +216,47 @@ class alignas(cache_line) consumer_engine {
     }
   }
 
+  /// Like reserve(1), but first shows the filled slot to `accept(slot)`
+  /// (kinds with turns only). When accept returns false nothing is reserved
+  /// and the item stays queued; returns 0 then, or when empty (tell the two
+  /// apart by what accept saw). accept may run on a slot that another
+  /// consumer takes meanwhile: it must only read (atomically) and must not
+  /// act on what it saw unless reserve_one_if then returns 1.
+  template <class Accept>
+  std::size_t reserve_one_if(Accept&& accept) noexcept {
+    static_assert(turns, "reserve_one_if needs per-slot turns");
+    std::uint64_t pos = MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_;
+    for (;;) {
+      if (ready_prefix(pos, 1) == 0) {  // A-TURN-FULL inside
+        if constexpr (!MultiConsumer) return 0;
+        const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
+        if (again == pos) return 0;
+        pos = again;
+        continue;
+      }
+      const bool ok = accept(static_cast<const std::byte*>(v_.slot(pos)));
+      if constexpr (!MultiConsumer) {
+        return ok ? take(pos, 1) : 0;
+      } else {
+        if (!ok) {
+          // F-ACCEPT: keeps accept's reads before the head re-load. If head
+          // still equals pos, nobody took pos, so its producer of the next
+          // lap cannot have written the slot: accept saw this item.
+          std::atomic_thread_fence(std::memory_order_acquire);
+          const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
+          if (again == pos) return 0;
+          pos = again;
+          continue;
+        }
+        // relaxed: as in reserve(); success means head was still pos, so
+        // the slot accept looked at is the one we now own.
+        if (v_.shared->head.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed,
+                                                  std::memory_order_relaxed))
+          return take(pos, 1);
+      }
+    }
+  }
+
   /// Gives the reserved slots back to the producers.
   void publish() noexcept {
     if constexpr (!turns) {
