@@ -114,6 +114,18 @@ result<node> node::join(std::string_view name, const node_options& opt) {
   return n;
 }
 
+result<std::uint32_t> node::holder(std::string_view name, std::string_view domain) {
+  if (auto ok = validate(name); !ok) return ok.error();
+  auto seg = segment::open(node_segment(name), node_segment_options(domain, false));
+  if (!seg) return std::move(seg).error();
+  if (seg->payload_size() < sizeof(detail::node_shared))
+    return error(errc::bad_layout, "node segment '" + node_segment(name) + "' is too small: remove it");
+  // relaxed: a report, not a claim.
+  const std::uint64_t cur = shared_of(*seg)->owner.load(std::memory_order_relaxed);
+  if (cur == 0 || !detail::owner_alive(cur)) return std::uint32_t{0};
+  return static_cast<std::uint32_t>(cur & pid_mask);
+}
+
 node::node(node&& o) noexcept { *this = std::move(o); }
 
 node& node::operator=(node&& o) noexcept {

@@ -104,6 +104,8 @@ class node {
 
   /// The mailbox name of the link from -> to ("link.<from>.<to>").
   static std::string link_name(std::string_view from, std::string_view to);
+  /// The pid of the live process holding node `name`, 0 when nobody does.
+  static result<std::uint32_t> holder(std::string_view name, std::string_view domain = {});
   /// Checks a node name against the rules above.
   static result<void> validate(std::string_view name);
 

@@ -1,0 +1,48 @@
+// ringport — inspect and drive mailboxes, rings and segments from a shell.
+#include <cstdio>
+#include <string_view>
+
+#include "cli.hpp"
+
+namespace {
+
+constexpr const char* usage = R"(usage: ringport <command> [options]
+
+commands:
+  ls                       list the segments of a domain
+  stat NAME                show one segment in detail
+  mailbox create NAME      create a mailbox (--capacity N, --max-size BYTES)
+  mailbox close NAME       close a mailbox: sends fail, receivers drain
+  send NAME [MESSAGE]      send MESSAGE, or each line of stdin as a message
+  recv NAME                receive messages and print them
+  rm NAME                  remove a segment (mailbox, ring, node...)
+
+every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
+and --help.
+
+exit codes:
+  0 ok   1 error   2 usage   3 would block (--nonblock)   4 timed out (--timeout)
+  5 closed
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ringport::cli;
+  const std::string_view cmd = argc > 1 ? argv[1] : "";
+  if (cmd == "ls") return cmd_ls(argc, argv, 2);
+  if (cmd == "stat") return cmd_stat(argc, argv, 2);
+  if (cmd == "rm") return cmd_rm(argc, argv, 2);
+  if (cmd == "send") return cmd_send(argc, argv, 2);
+  if (cmd == "recv") return cmd_recv(argc, argv, 2);
+  if (cmd == "mailbox" && argc > 2 && std::string_view(argv[2]) == "create")
+    return cmd_mailbox_create(argc, argv, 3);
+  if (cmd == "mailbox" && argc > 2 && std::string_view(argv[2]) == "close")
+    return cmd_mailbox_close(argc, argv, 3);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(usage, stdout);
+    return exit_ok;
+  }
+  std::fputs(usage, stderr);
+  return exit_usage;
+}
