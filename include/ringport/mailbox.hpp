@@ -73,7 +73,8 @@
 // that carry the process-local engine state and hold a role slot (pid +
 // process start time) in the segment for as long as they live. One handle
 // per thread; a handle is not thread-safe. receiver::readable() is a
-// `waitable` for wait_any() (ringport/wait.hpp).
+// `waitable` for wait_any() (ringport/wait.hpp). Moved-from handles may only
+// be destroyed or assigned to.
 //
 // close(): sends fail with status::closed; receivers drain what is queued,
 // then get status::closed; a sync sender still waiting withdraws its message
