@@ -41,7 +41,11 @@ void init_barriers() noexcept {
 }
 
 void heavy_barrier() noexcept {
+#if defined(__SANITIZE_THREAD__)
+  return;  // TSan builds pair acq_rel RMWs instead (see notify())
+#else
   std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
   if (can_issue.load(std::memory_order_relaxed) && membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0) return;
   // No membarrier: wakers in every process use the seq_cst fence (they
   // could not register either), so this fence completes the pair.

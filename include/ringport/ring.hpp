@@ -118,9 +118,10 @@ class ring {
     /// Pushes v if there is room; never waits.
     status try_push(const T& v) noexcept {
       if (closed()) [[unlikely]] return status::closed;
-      if (e_.reserve(1) == 0) [[unlikely]] return e_.corrupt() ? status::corrupt : status::would_block;
-      std::memcpy(e_.view().slot(e_.pos()), &v, sizeof(T));
-      e_.publish();
+      std::byte* slot = e_.reserve_one();
+      if (slot == nullptr) [[unlikely]] return e_.corrupt() ? status::corrupt : status::would_block;
+      std::memcpy(slot, &v, sizeof(T));
+      e_.publish_one();
       return status::ok;
     }
     status push(const T& v) noexcept { return push_until(v, clock::time_point::max()); }
@@ -218,9 +219,10 @@ class ring {
 
     /// Pops into out if an item is there; never waits.
     status try_pop(T& out) noexcept {
-      if (e_.reserve(1) == 0) [[unlikely]] return empty_status();
-      std::memcpy(&out, e_.view().slot(e_.pos()), sizeof(T));
-      e_.publish();
+      const std::byte* slot = e_.reserve_one();
+      if (slot == nullptr) [[unlikely]] return empty_status();
+      std::memcpy(&out, slot, sizeof(T));
+      e_.publish_one();
       return status::ok;
     }
     status pop(T& out) noexcept { return pop_until(out, clock::time_point::max()); }

@@ -37,4 +37,13 @@ inline std::uint64_t ticks() noexcept {
 #error "ringport supports x86-64 and ARM64; add the port to ringport/detail/cpu.hpp"
 #endif
 
+// ThreadSanitizer cannot model std::atomic_thread_fence (g++ rejects it
+// under -fsanitize=thread): TSan builds order through read-modify-writes
+// instead, which TSan understands and which are correct on their own.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool tsan_build = true;
+#else
+inline constexpr bool tsan_build = false;
+#endif
+
 }  // namespace ringport::detail

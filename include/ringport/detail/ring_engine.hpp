@@ -116,6 +116,46 @@ class alignas(cache_line) producer_engine {
     }
   }
 
+  /// Single-item fast path for try_push: the free slot to write, or null
+  /// when full (or corrupt). Pair with publish_one(), never with publish().
+  std::byte* reserve_one() noexcept {
+    if constexpr (!turns) {
+      if (own_ - cached_other_ >= v_.capacity) [[unlikely]] {
+        // A-HEAD (as in reserve()).
+        const std::uint64_t h = v_.shared->head.load(std::memory_order_acquire);
+        if (own_ - h > v_.capacity) [[unlikely]] return (fail_corrupt(), nullptr);
+        cached_other_ = h;
+        if (own_ - h == v_.capacity) return nullptr;
+      }
+      return v_.slot(own_);
+    } else if constexpr (!MultiProducer) {
+      // A-TURN-FREE (as in ready_prefix()).
+      if (v_.turn(own_).load(std::memory_order_acquire) != v_.lap2(own_)) return nullptr;
+      return v_.slot(own_);
+    } else {
+      return reserve(1) != 0 ? v_.slot(res_.pos) : nullptr;
+    }
+  }
+
+  /// Publishes the slot from reserve_one().
+  void publish_one() noexcept {
+    if constexpr (!turns) {
+      ++own_;
+      // R-TAIL (as in publish()).
+      v_.shared->tail.store(own_, std::memory_order_release);
+    } else if constexpr (!MultiProducer) {
+      // R-TURN-FULL (as in publish()).
+      v_.turn(own_).store(v_.lap2(own_) + 1, std::memory_order_release);
+      ++own_;
+      v_.shared->tail.store(own_, std::memory_order_relaxed);  // estimate for size()
+    } else {
+      // R-TURN-FULL (as in publish()).
+      v_.turn(res_.pos).store(v_.lap2(res_.pos) + 1, std::memory_order_release);
+      res_.count = 0;
+    }
+    notify(v_.shared->not_empty);
+  }
+
   /// Hands the reserved slots to the consumers.
   void publish() noexcept {
     if constexpr (!turns) {
@@ -242,8 +282,14 @@ class alignas(cache_line) consumer_engine {
           // F-ACCEPT: keeps accept's reads before the head re-load. If head
           // still equals pos, nobody took pos, so its producer of the next
           // lap cannot have written the slot: accept saw this item.
+#if defined(__SANITIZE_THREAD__)
+          // An RMW that writes head's own value: its release half keeps
+          // accept's reads before it (TSan builds only; see cpu.hpp).
+          const std::uint64_t again = v_.shared->head.fetch_add(0, std::memory_order_acq_rel);
+#else
           std::atomic_thread_fence(std::memory_order_acquire);
           const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
+#endif
           if (again == pos) return 0;
           pos = again;
           continue;
@@ -255,6 +301,46 @@ class alignas(cache_line) consumer_engine {
           return take(pos, 1);
       }
     }
+  }
+
+  /// Single-item fast path for try_pop: the filled slot to read, or null
+  /// when empty (or corrupt). Pair with publish_one(), never with publish().
+  const std::byte* reserve_one() noexcept {
+    if constexpr (!turns) {
+      if (cached_other_ == own_) [[unlikely]] {
+        // A-TAIL (as in reserve()).
+        const std::uint64_t t = v_.shared->tail.load(std::memory_order_acquire);
+        if (t - own_ > v_.capacity) [[unlikely]] return (fail_corrupt(), nullptr);
+        cached_other_ = t;
+        if (t == own_) return nullptr;
+      }
+      return v_.slot(own_);
+    } else if constexpr (!MultiConsumer) {
+      // A-TURN-FULL (as in ready_prefix()).
+      if (v_.turn(own_).load(std::memory_order_acquire) != v_.lap2(own_) + 1) return nullptr;
+      return v_.slot(own_);
+    } else {
+      return reserve(1) != 0 ? v_.slot(res_.pos) : nullptr;
+    }
+  }
+
+  /// Releases the slot from reserve_one().
+  void publish_one() noexcept {
+    if constexpr (!turns) {
+      ++own_;
+      // R-HEAD (as in publish()).
+      v_.shared->head.store(own_, std::memory_order_release);
+    } else if constexpr (!MultiConsumer) {
+      // R-TURN-FREE (as in publish()).
+      v_.turn(own_).store(v_.lap2(own_) + 2, std::memory_order_release);
+      ++own_;
+      v_.shared->head.store(own_, std::memory_order_relaxed);  // estimate for size()
+    } else {
+      // R-TURN-FREE (as in publish()).
+      v_.turn(res_.pos).store(v_.lap2(res_.pos) + 2, std::memory_order_release);
+      res_.count = 0;
+    }
+    notify(v_.shared->not_full);
   }
 
   /// Gives the reserved slots back to the producers.

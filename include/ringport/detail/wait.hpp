@@ -60,6 +60,13 @@ void heavy_barrier() noexcept;
 
 /// Called by the side that made progress (after its release store).
 inline void notify(event_count& ec) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  // TSan builds: an acq_rel RMW on `waiters` instead of the fence. Either
+  // it reads the waiter's increment (and wakes it), or it precedes that
+  // increment in waiters' modification order and synchronizes with it, so
+  // the waiter's retry sees our publish.
+  if (ec.waiters.fetch_add(0, std::memory_order_acq_rel) != 0) notify_slow(ec);
+#else
   // F-NOTIFY: orders our earlier publish before the load of `waiters`; pairs
   // with F-WAIT (heavy_barrier) in wait_loop(). This is a store->load
   // (Dekker) ordering that acquire/release cannot give. In registered
@@ -72,6 +79,7 @@ inline void notify(event_count& ec) noexcept {
   // relaxed: the fence above supplies the ordering.
   if (ec.waiters.load(std::memory_order_relaxed) != 0) [[unlikely]]
     notify_slow(ec);
+#endif
 }
 
 /// Wait tuning: how many spins and yields before parking.
@@ -123,7 +131,8 @@ status wait_loop(event_count& ec, wait_policy policy, clock::time_point deadline
     if (status s = time_checks(); s != status::would_block) return attempt() == status::ok ? status::ok : s;
     // A-KEY: pairs with the release increment of seq in notify_slow().
     const std::uint32_t key = ec.seq.load(std::memory_order_acquire);
-    ec.waiters.fetch_add(1, std::memory_order_relaxed);
+    // relaxed: heavy_barrier() orders it (acq_rel in TSan builds: see notify()).
+    ec.waiters.fetch_add(1, tsan_build ? std::memory_order_acq_rel : std::memory_order_relaxed);
     // F-WAIT: orders the waiters increment before the retry's loads, on
     // this CPU and (membarrier) on every CPU running a waker; pairs with
     // F-NOTIFY in notify().
