@@ -38,6 +38,11 @@ void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept {
 }
 
 void notify_slow(event_count& ec) noexcept {
+  // Clear the registrations this wake-up serves (see detail/wait.hpp): the
+  // waiters behind them wake or see seq change, and register again. A waiter
+  // that reads the new seq (A-KEY) also sees this clear before its own
+  // increment, so a later registration is never lost. relaxed: R-SEQ orders it.
+  ec.waiters.store(0, std::memory_order_relaxed);
   // R-SEQ: pairs with A-KEY in wait_loop(); changing seq makes any waiter
   // between its key load and FUTEX_WAIT return at once.
   ec.seq.fetch_add(1, std::memory_order_release);

@@ -83,8 +83,7 @@ int wait_any(std::span<const waitable> targets, std::chrono::steady_clock::time_
       const auto slice = std::chrono::steady_clock::now() + detail::peer_poll;
       sleep_on(targets, keys, deadline < slice ? deadline : slice);
     }
-    for (std::size_t i = 0; i < targets.size(); ++i)
-      targets[i].event->waiters.fetch_sub(1, std::memory_order_relaxed);
+    // No deregistration: wakers clear `waiters` (detail/wait.hpp).
     if (r >= 0) return r;
   }
 }

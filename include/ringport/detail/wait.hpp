@@ -2,16 +2,26 @@
 //
 // Protocol (an event count, detail::event_count, in shared memory):
 //   waker   : publish its change (release); F-NOTIFY fence (seq_cst);
-//             if waiters != 0: seq += 1 and FUTEX_WAKE(seq, all).
+//             if waiters != 0: waiters = 0, seq += 1 and FUTEX_WAKE(seq, all).
 //   waiter  : key = seq (acquire); waiters += 1; F-WAIT fence (seq_cst);
 //             retry the operation; if it still cannot proceed,
-//             FUTEX_WAIT(seq, key, deadline); waiters -= 1; loop.
+//             FUTEX_WAIT(seq, key, deadline); loop.
 // F-NOTIFY and F-WAIT form a Dekker pair: either the waker's load of
 // `waiters` sees the waiter's increment (and wakes it), or the waiter's retry
 // sees the waker's change. A wake between the waiter's key load and its
 // FUTEX_WAIT changes seq, so the kernel returns EAGAIN at once: no lost
 // wake-up. Every waiter is woken (wake-all), so a waiter that times out
 // never swallows a wake-up meant for another.
+//
+// The waker, not the waiter, clears `waiters`: every waiter registered then
+// is woken or finds seq changed, and registers again before it sleeps again
+// (a registration made after the clear saw the new seq, so the clear cannot
+// erase it). A waiter that dies while parked (SIGKILL) therefore leaves its
+// registration behind for one notify at most; if waiters deregistered
+// themselves, it would stay forever and every later publish would make a
+// FUTEX_WAKE system call. The price: a waiter that stops waiting without a
+// wake-up (success on the retry, deadline) costs the next waker one
+// needless FUTEX_WAKE.
 //
 // The cost on the fast path is a compiler fence (a seq_cst fence where
 // membarrier is missing) and one load of a line nobody writes while nobody
@@ -142,7 +152,7 @@ status wait_loop(event_count& ec, wait_policy policy, clock::time_point deadline
       const auto slice = clock::now() + peer_poll;
       futex_wait_until(&ec.seq, key, deadline < slice ? deadline : slice);
     }
-    ec.waiters.fetch_sub(1, std::memory_order_relaxed);
+    // No deregistration: the waker clears `waiters` (see the top of this file).
     if (s != status::would_block) return s;
     if (s = attempt(); s != status::would_block) return s;
   }
