@@ -1,0 +1,113 @@
+// Waiting, between the threads of one process (also run under TSan):
+// lost wake-up stress, deadlines of every timed call, close while waiting.
+// The process-mode counterparts are in test_wait_processes.cpp.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <initializer_list>
+
+#include "ringport/ring.hpp"
+#include "ringport/wait.hpp"
+#include "wait_harness.hpp"
+#include "wait_scenarios.hpp"
+
+using namespace ringport;
+using namespace wait_test;
+
+namespace {
+
+constexpr std::array<wait_policy, 2> parking_policies = {wait_policy::block, wait_policy::adaptive};
+constexpr std::array<wait_policy, 3> all_policies = {wait_policy::busy_spin, wait_policy::adaptive,
+                                                     wait_policy::block};
+
+// Calls op(deadline), which says whether the call reported a time-out, and
+// checks when it came back: never before the deadline (exact), and soon after
+// it, or soon after the call for a deadline already past (generous).
+template <class Op>
+void expect_timeout(clock::duration from_now, Op&& op) {
+  const auto start = clock::now();
+  const auto deadline = start + from_now;
+  CHECK(op(deadline));
+  const auto end = clock::now();
+  CHECK(end >= deadline);
+  CHECK(end < std::max(start, deadline) + generous);
+}
+
+}  // namespace
+
+// Eight threads on rings of 1 to 4 slots: with `block` every wait parks, with
+// `adaptive` most do once the spin and yield budgets run out (threads outnumber
+// the cores).
+TEST_CASE("lost wake-ups: 8 threads, tiny rings, every kind") {
+  for (wait_policy p : parking_policies) {
+    const std::uint64_t n = p == wait_policy::block ? 100'000 : 200'000;  // block: several system calls per item
+    run_stress<spsc<stamped>>(mode::threads, {.rings = 4, .capacity = 1, .policy = p, .items = n});
+    run_stress<mpsc<stamped>>(mode::threads, {.producers = 7, .capacity = 2, .policy = p, .items = n / 2});
+    run_stress<spmc<stamped>>(mode::threads, {.consumers = 7, .capacity = 2, .policy = p, .items = n / 2});
+    run_stress<mpmc<stamped>>(mode::threads, {.producers = 4, .consumers = 4, .capacity = 4, .policy = p, .items = n});
+  }
+}
+
+TEST_CASE_TEMPLATE("timed calls time out at their deadline, not before", R, spsc<stamped>, mpsc<stamped>,
+                   spmc<stamped>, mpmc<stamped>) {
+  for (wait_policy policy : all_policies) {
+    INFO(std::string(policy_name(policy)));
+    auto r = R::create_local(4, pages::normal);
+    REQUIRE(r);
+    auto p = r->producer(policy);
+    auto c = r->consumer(policy);
+    REQUIRE(p);
+    REQUIRE(c);
+    const waitable readable[] = {c->readable()};
+    std::array<stamped, 4> buf{};
+    stamped v{};
+    status why = status::ok;
+
+    for (auto from_now : {-50ms, 0ms, 30ms}) {
+      INFO("deadline in ", from_now.count(), " ms");
+      // Empty ring: every consumer-side wait times out.
+      expect_timeout(from_now, [&](auto d) { return c->pop_until(v, d) == status::timed_out; });
+      expect_timeout(from_now, [&](auto d) { return c->pop_n_until(buf.data(), 3, d, &why) == 0 && why == status::timed_out; });
+      expect_timeout(from_now, [&](auto d) { return c->peek_until(2, d, &why).empty() && why == status::timed_out; });
+      expect_timeout(from_now, [&](auto d) { return wait_any(readable, d, policy) == -1; });
+      // Full ring: every producer-side wait times out.
+      for (std::uint32_t i = 0; i < 4; ++i) REQUIRE(p->try_push(make_item(0, i)) == status::ok);
+      expect_timeout(from_now, [&](auto d) { return p->push_until(make_item(0, 9), d) == status::timed_out; });
+      expect_timeout(from_now, [&](auto d) { return p->push_n_until(buf.data(), 3, d, &why) == 0 && why == status::timed_out; });
+      expect_timeout(from_now, [&](auto d) { return p->claim_until(2, d, &why).empty() && why == status::timed_out; });
+      REQUIRE(c->pop_n(buf.data(), 4) == 4);
+    }
+
+    // A deadline already past does not stop a call that can be done at once.
+    const auto past = clock::now() - 1s;
+    CHECK(p->push_until(make_item(0, 1), past) == status::ok);
+    CHECK(wait_any(readable, past, policy) == 0);
+    CHECK(c->pop_until(v, past) == status::ok);
+    CHECK(v.seq == 1);
+    const std::array<stamped, 3> three = {make_item(0, 2), make_item(0, 3), make_item(0, 4)};
+    CHECK(p->push_n_until(three.data(), 3, past, &why) == 3);
+    CHECK(why == status::ok);
+    CHECK(c->pop_n_until(buf.data(), 2, past, &why) == 2);
+    CHECK(why == status::ok);
+    CHECK(buf[1].seq == 3);
+    auto w = p->claim_until(1, past, &why);
+    CHECK(w.size() == 1);
+    CHECK(why == status::ok);
+    p->commit();
+    auto rd = c->peek_until(2, past, &why);
+    REQUIRE(!rd.empty());  // one or two slots: a peek stops at the end of the buffer
+    CHECK(rd[0].seq == 4);
+    CHECK(why == status::ok);
+    c->release();
+    // ... and a batch that only partly fits stops at the deadline with what fit.
+    while (c->pop_n(buf.data(), buf.size()) != 0) {
+    }
+    for (std::uint32_t i = 0; i < 3; ++i) REQUIRE(p->try_push(make_item(0, i)) == status::ok);
+    CHECK(p->push_n_until(three.data(), 3, past, &why) == 1);
+    CHECK(why == status::timed_out);
+  }
+}
+
+TEST_CASE("close wakes every waiter (threads)") {
+  for (wait_policy p : parking_policies) run_close_while_waiting<mpmc<stamped>>(mode::threads, p);
+}
