@@ -29,7 +29,7 @@ using namespace std::chrono_literals;
 #if defined(__SANITIZE_THREAD__)
 inline constexpr std::uint64_t work_divisor = 40;
 #elif defined(__SANITIZE_ADDRESS__)
-inline constexpr std::uint64_t work_divisor = 8;
+inline constexpr std::uint64_t work_divisor = 2;
 #else
 inline constexpr std::uint64_t work_divisor = 1;
 #endif
