@@ -72,6 +72,12 @@ error system_failure(const char* what, int err);
 
 /// A value or an error. Check with `if (r)` / `r.has_value()`, then use `*r`,
 /// `r->`, or `r.error()`.
+/// The error a successful result reports: code 0, empty message.
+inline const error& no_error() noexcept {
+  static const error none;
+  return none;
+}
+
 template <class T>
 class [[nodiscard]] result {
  public:
@@ -91,8 +97,16 @@ class [[nodiscard]] result {
   T* operator->() noexcept { return std::get_if<0>(&v_); }
   const T* operator->() const noexcept { return std::get_if<0>(&v_); }
 
-  const ringport::error& error() const& noexcept { return *std::get_if<1>(&v_); }
-  ringport::error&& error() && noexcept { return std::move(*std::get_if<1>(&v_)); }
+  /// The error; an empty one (code 0, no message) when there is a value, so
+  /// that logging `r.error().message` is always safe.
+  const ringport::error& error() const& noexcept {
+    const auto* e = std::get_if<1>(&v_);
+    return e ? *e : no_error();
+  }
+  ringport::error error() && {
+    auto* e = std::get_if<1>(&v_);
+    return e ? std::move(*e) : ringport::error();
+  }
 
  private:
   std::variant<T, ringport::error> v_;
