@@ -75,12 +75,13 @@ void summarize_throughput(const control& ctl, unsigned producers, unsigned consu
   if (!out.ok) out.fail("no message was delivered");
 }
 
-void summarize_pingpong(const control& ctl, measurement& out) {
-  const worker_report& r = ctl.reports[0];
-  if (r.errors != 0) {
-    out.fail(std::to_string(r.errors) + " replies with a wrong stamp");
+void summarize_latency(const control& ctl, unsigned timer, measurement& out) {
+  const std::uint64_t errors = ctl.reports[0].errors + ctl.reports[1].errors;
+  if (errors != 0) {
+    out.fail(std::to_string(errors) + " messages with a wrong stamp");
     return;
   }
+  const worker_report& r = ctl.reports[timer];
   out.messages = r.messages;
   out.seconds = static_cast<double>(r.t_end_ns - r.t_begin_ns) / 1e9;
   out.has_rtt = true;
@@ -88,7 +89,7 @@ void summarize_pingpong(const control& ctl, measurement& out) {
   for (int i = 0; i < 4; ++i) out.rtt_ns[i] = ctl.rtt.percentile(qs[i]);
   out.rtt_ns[4] = ctl.rtt.max();
   out.ok = out.messages > 0 && out.seconds > 0;
-  if (!out.ok) out.fail("no round trip completed after the warm-up");
+  if (!out.ok) out.fail("no message was timed after the warm-up");
 }
 
 }  // namespace bench::detail

@@ -13,10 +13,14 @@
 // called inside the worker, after its thread or process started. Optional:
 // std::string describe() const, copied into the report's note, and
 // void started(), called once every worker has attached (e.g. to unlink a name).
+// Batch channels set `static constexpr std::size_t batch` > 1 and give their
+// endpoints bool send_n(const message*, n) (all n, waiting for room) and
+// std::size_t recv_n(message*, max) (waits for at least one; 0 = failed).
+// `boost_peer` names the Boost.Lockfree row the report compares a row with.
 //
-// throughput: P producers stream stamped messages until the coordinator says
-// stop (checked every 64 sends); the last producer to finish sends one end
-// marker per consumer. Consumers check every stamp: torn copies, unknown
+// throughput (also the scaling rows): P producers stream stamped messages
+// (in blocks of `batch`) until the coordinator says stop (checked every 64
+// messages); the last producer to finish sends one end marker per consumer. Consumers check every stamp: torn copies, unknown
 // producers, and per-producer order (exact succession with one consumer,
 // strictly increasing with several). Afterwards every producer's count and
 // sequence sum must match what the consumers saw, or the run fails.
@@ -26,6 +30,13 @@
 // pingpong: worker 0 sends a stamped message over one channel, worker 1
 // echoes it over a second; each round trip is timed with one clock read and
 // recorded in the histogram after a 10% warm-up.
+//
+// oneway: as pingpong, but worker 0 writes steady_clock time into the
+// message just before sending it and worker 1 records (its own clock read
+// minus that) in the histogram, then acknowledges over the second channel.
+// The next message leaves only after the acknowledgement came back, so no
+// message ever waits behind another: the figure is transfer latency, not
+// queueing.
 #pragma once
 
 #include <sched.h>
@@ -33,6 +44,7 @@
 #include <algorithm>
 #include <array>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -50,6 +62,8 @@ struct channel_defaults {
   static constexpr bool multi_producer = false;
   static constexpr bool multi_consumer = false;
   static constexpr bool streams = true;  ///< false: one message in flight (ping-pong only)
+  static constexpr std::size_t batch = 1;     ///< messages per send_n / recv_n
+  static constexpr const char* boost_peer = "";  ///< Boost.Lockfree row to compare with
 };
 
 namespace detail {
@@ -57,9 +71,20 @@ namespace detail {
 /// A channel used directly as its own endpoint.
 template <class C>
 struct self_endpoint {
+  using message = typename C::message;
   C* c;
-  bool send(const typename C::message& m) noexcept { return c->send(m); }
-  bool recv(typename C::message& m) noexcept { return c->recv(m); }
+  bool send(const message& m) noexcept { return c->send(m); }
+  bool recv(message& m) noexcept { return c->recv(m); }
+  bool send_n(const message* m, std::size_t n) noexcept
+    requires requires { c->send_n(m, n); }
+  {
+    return c->send_n(m, n);
+  }
+  std::size_t recv_n(message* m, std::size_t n) noexcept
+    requires requires { c->recv_n(m, n); }
+  {
+    return c->recv_n(m, n);
+  }
 };
 
 template <class C>
@@ -104,7 +129,8 @@ std::string cpus_used(const control& ctl, unsigned workers);
 /// Checks the consumers' tallies against the producers' counts; fills `out`.
 void summarize_throughput(const control& ctl, unsigned producers, unsigned consumers,
                           measurement& out);
-void summarize_pingpong(const control& ctl, measurement& out);
+/// Latency rows: the histogram and report of worker `timer`; errors of both.
+void summarize_latency(const control& ctl, unsigned timer, measurement& out);
 /// Runs the coordinator's part: start, on_start(), sleep, stop, join; false
 /// when a worker failed.
 bool coordinate(control& ctl, team& workers, unsigned count, double seconds,
@@ -116,26 +142,51 @@ struct throughput_state {
   S chan;
 };
 
+// Sends the block m[0..C::batch) through endpoint e, one call per block.
+template <class C, class E>
+bool send_block(E& e, const typename C::message* m) noexcept {
+  if constexpr (C::batch > 1) {
+    return e.send_n(m, C::batch);
+  } else {
+    return e.send(*m);
+  }
+}
+
+// Receives up to C::batch messages into m; how many (0: transport failed).
+template <class C, class E>
+std::size_t recv_block(E& e, typename C::message* m) noexcept {
+  if constexpr (C::batch > 1) {
+    return e.recv_n(m, C::batch);
+  } else {
+    return e.recv(*m) ? 1 : 0;
+  }
+}
+
 template <class C>
 int produce(throughput_state<C>& st, unsigned p, unsigned producers, unsigned consumers) {
+  constexpr std::size_t block = C::batch;
+  static_assert(block >= 1 && 64 % block == 0, "the stop flag is read every 64 messages");
   auto ep = sender_for(st.chan, p);
   if (!ep) return exit_endpoint;
   worker_report& rep = st.ctl.reports[p];
-  typename C::message m{};
+  std::array<typename C::message, block> m{};
   arrive(st.ctl);
   std::uint64_t seq = 0;
-  for (;; ++seq) {
-    if ((seq & 63) == 0 && st.ctl.stop.load(std::memory_order_relaxed) != 0) break;
-    m.put(make_stamp(p, seq));
-    if (!ep->send(m)) return exit_transport;
+  // Stop is read after sending, so that a producer the scheduler kept off
+  // its CPU for the whole run still delivers something to check.
+  for (;;) {
+    for (std::size_t i = 0; i < block; ++i) m[i].put(make_stamp(p, seq + i));
+    if (!send_block<C>(*ep, m.data())) return exit_transport;
+    seq += block;
+    if ((seq & 63) < block && st.ctl.stop.load(std::memory_order_relaxed) != 0) break;
   }
   rep.messages = seq;
   finish(rep);
   // acq_rel: the last producer sees every other producer's sends completed.
   if (st.ctl.producers_done.fetch_add(1, std::memory_order_acq_rel) + 1 == producers) {
-    m.put(end_stamp(p));
+    m[0].put(end_stamp(p));
     for (unsigned c = 0; c < consumers; ++c)
-      if (!ep->send(m)) return exit_transport;
+      if (!ep->send(m[0])) return exit_transport;
   }
   return exit_ok;
 }
@@ -147,27 +198,36 @@ int consume(throughput_state<C>& st, unsigned index, unsigned producers, unsigne
   worker_report tally;
   std::array<std::uint64_t, max_workers> next{};
   const bool exact = consumers == 1;
-  typename C::message m{};
+  std::array<typename C::message, C::batch> m{};
   arrive(st.ctl);
-  for (;;) {
-    if (!ep->recv(m)) return exit_transport;
-    std::uint64_t stamp = 0;
-    if (!m.get(stamp)) {
-      ++tally.errors;
-      continue;
+  for (bool ended = false; !ended;) {
+    const std::size_t got = recv_block<C>(*ep, m.data());
+    if (got == 0) return exit_transport;
+    for (std::size_t i = 0; i < got; ++i) {
+      std::uint64_t stamp = 0;
+      if (!m[i].get(stamp)) {
+        ++tally.errors;
+        continue;
+      }
+      if (is_end(stamp)) {
+        // Batch rows have one consumer (see add_throughput): its end marker
+        // is the last message sent, so nothing follows it in this block.
+        ended = true;
+        if (i + 1 != got) ++tally.errors;
+        break;
+      }
+      const unsigned p = producer_of(stamp);
+      const std::uint64_t s = seq_of(stamp);
+      if (p >= producers) {
+        ++tally.errors;
+        continue;
+      }
+      if (exact ? s != next[p] : s < next[p]) ++tally.errors;
+      next[p] = s + 1;
+      tally.seq_sum[p] += s;
+      ++tally.count_from[p];
+      ++tally.messages;
     }
-    if (is_end(stamp)) break;
-    const unsigned p = producer_of(stamp);
-    const std::uint64_t s = seq_of(stamp);
-    if (p >= producers) {
-      ++tally.errors;
-      continue;
-    }
-    if (exact ? s != next[p] : s < next[p]) ++tally.errors;
-    next[p] = s + 1;
-    tally.seq_sum[p] += s;
-    ++tally.count_from[p];
-    ++tally.messages;
   }
   finish(tally);
   st.ctl.reports[index] = tally;
@@ -205,7 +265,7 @@ int ping(pingpong_state<C>& st, double seconds) {
       ++rep.messages;
     }
     t = t2;
-    if (t >= until) break;
+    if (t >= until && rep.messages != 0) break;  // at least one round trip timed
   }
   finish(rep);
   rep.t_end_ns = t;
@@ -227,6 +287,70 @@ int pong(pingpong_state<C>& st) {
     if (!out->send(m)) return exit_transport;
   }
   finish(st.ctl.reports[1]);
+  return exit_ok;
+}
+
+// oneway, worker 0: stamps the send time into word 1, waits for the ack.
+template <class C>
+int stamp_and_send(pingpong_state<C>& st, double seconds) {
+  static_assert(C::message::bytes >= 24, "oneway needs a word between the two stamps");
+  auto out = sender_for(st.there, 0);
+  auto in = receiver_for(st.back, 0);
+  if (!out || !in) return exit_endpoint;
+  worker_report& rep = st.ctl.reports[0];
+  typename C::message m{}, ack{};
+  arrive(st.ctl);
+  const auto span = static_cast<std::int64_t>(seconds * 1e9);
+  const std::int64_t measure_from = st.ctl.t0_ns + span / 10;  // as receive_and_time's
+  const std::int64_t until = st.ctl.t0_ns + span;
+  bool timed = false;  // one message at least left after the warm-up
+  for (std::uint64_t seq = 0;; ++seq) {
+    m.put(make_stamp(0, seq));
+    const std::int64_t t = now_ns();
+    m.w[1] = static_cast<std::uint64_t>(t);
+    if (!out->send(m) || !in->recv(ack)) return exit_transport;
+    timed = timed || t >= measure_from;
+    std::uint64_t got = 0;
+    if (!ack.get(got) || got != make_stamp(0, seq)) ++rep.errors;
+    if (timed && now_ns() >= until) break;
+  }
+  finish(rep);
+  m.put(end_stamp(0));
+  return out->send(m) ? exit_ok : exit_transport;
+}
+
+// oneway, worker 1: records arrival time minus send time, then acknowledges.
+template <class C>
+int receive_and_time(pingpong_state<C>& st, double seconds) {
+  auto in = receiver_for(st.there, 1);
+  auto out = sender_for(st.back, 1);
+  if (!out || !in) return exit_endpoint;
+  worker_report& rep = st.ctl.reports[1];
+  typename C::message m{};
+  arrive(st.ctl);
+  const std::int64_t measure_from = st.ctl.t0_ns + static_cast<std::int64_t>(seconds * 1e9) / 10;
+  std::uint64_t expect = 0;
+  for (;;) {
+    if (!in->recv(m)) return exit_transport;
+    const std::int64_t t = now_ns();
+    std::uint64_t stamp = 0;
+    if (!m.get(stamp)) {
+      ++rep.errors;
+    } else if (is_end(stamp)) {
+      break;
+    } else if (seq_of(stamp) != expect++) {
+      ++rep.errors;
+    }
+    const auto sent = static_cast<std::int64_t>(m.w[1]);
+    if (sent >= measure_from) {
+      if (rep.messages == 0) rep.t_begin_ns = sent;
+      rep.t_end_ns = t;
+      st.ctl.rtt.record(t > sent ? static_cast<std::uint64_t>(t - sent) : 0);
+      ++rep.messages;
+    }
+    if (!out->send(m)) return exit_transport;
+  }
+  rep.cpu = sched_getcpu();
   return exit_ok;
 }
 
@@ -289,40 +413,97 @@ void run_pingpong(const run_context& ctx, measurement& out) {
     detail::started(st->back);
   };
   if (!detail::coordinate(st->ctl, workers, 2, 0.0, on_start, out)) return;
-  detail::summarize_pingpong(st->ctl, out);
+  detail::summarize_latency(st->ctl, 0, out);
+}
+
+/// One oneway repetition of channel C (see the top of this file).
+template <class C>
+void run_oneway(const run_context& ctx, measurement& out) {
+  shared_box<detail::pingpong_state<C>> st;
+  if (!detail::mapped(st, out) || !detail::init_one(st->there, ctx, out) ||
+      !detail::init_one(st->back, ctx, out))
+    return;
+  set_text(out.note, detail::describe(st->there));
+  team workers(ctx, &*st, st.bytes());
+  const double seconds = ctx.seconds;
+  workers.spawn([&st, seconds] { return detail::stamp_and_send(*st, seconds); });
+  workers.spawn([&st, seconds] { return detail::receive_and_time(*st, seconds); });
+  const auto on_start = [&st] {
+    detail::started(st->there);
+    detail::started(st->back);
+  };
+  if (!detail::coordinate(st->ctl, workers, 2, 0.0, on_start, out)) return;
+  detail::summarize_latency(st->ctl, 1, out);
 }
 
 // ---- registration -----------------------------------------------------------
 
 inline constexpr std::size_t pingpong_bytes = 8;
 
+/// Optional settings of the rows one add_* call registers.
+struct row_options {
+  const char* scenario = nullptr;  ///< default: the driver's own name
+  std::string note;                ///< added to the row's note
+  unsigned reps = 0;               ///< 0: the plan's repetitions
+};
+
+namespace detail {
+/// One row of channel `chan` per mode it supports.
+template <class chan>
+void add_rows(registry& r, const char* name, std::size_t bytes, unsigned producers, unsigned consumers,
+              const row_options& o,
+              const std::function<void(const run_context&, measurement&)>& run) {
+  for (run_mode m : {run_mode::thread, run_mode::process}) {
+    if (m == run_mode::process && !chan::process_safe) continue;
+    scenario s{o.scenario ? o.scenario : name, chan::impl, m, bytes, producers, consumers, chan::wait, run};
+    s.boost_peer = chan::boost_peer;
+    s.note = o.note;
+    s.reps = o.reps;
+    r.push_back(std::move(s));
+  }
+}
+}  // namespace detail
+
 /// Adds throughput rows of channel template C for every size in Sizes, in
 /// thread mode and (when C is process-safe) process mode.
 template <template <std::size_t> class C, std::size_t... Sizes>
-void add_throughput(registry& r, unsigned producers, unsigned consumers) {
+void add_throughput(registry& r, unsigned producers, unsigned consumers, const row_options& o = {}) {
   auto one = [&]<std::size_t N>() {
     using chan = C<N>;
     static_assert(chan::streams, "a single-slot channel cannot stream");
-    for (run_mode m : {run_mode::thread, run_mode::process}) {
-      if (m == run_mode::process && !chan::process_safe) continue;
-      r.push_back({"throughput", chan::impl, m, N, producers, consumers, chan::wait,
-                   [producers, consumers](const run_context& ctx, measurement& out) {
-                     run_throughput<chan>(ctx, producers, consumers, out);
-                   }});
-    }
+    // A batch consumer could take another consumer's end marker.
+    if (chan::batch > 1 && consumers > 1) throw std::logic_error("batch rows have one consumer");
+    detail::add_rows<chan>(r, "throughput", N, producers, consumers, o,
+                           [producers, consumers](const run_context& ctx, measurement& out) {
+                             run_throughput<chan>(ctx, producers, consumers, out);
+                           });
   };
   (one.template operator()<Sizes>(), ...);
 }
 
-/// Adds ping-pong rows of channel template C (one size) in both modes.
-template <template <std::size_t> class C, std::size_t N = pingpong_bytes>
-void add_pingpong(registry& r) {
-  using chan = C<N>;
-  for (run_mode m : {run_mode::thread, run_mode::process}) {
-    if (m == run_mode::process && !chan::process_safe) continue;
-    r.push_back({"pingpong", chan::impl, m, N, 1, 1, chan::wait,
-                 [](const run_context& ctx, measurement& out) { run_pingpong<chan>(ctx, out); }});
+/// Adds ping-pong rows of channel template C for every size in Sizes (8
+/// when none) in both modes.
+template <template <std::size_t> class C, std::size_t... Sizes>
+void add_pingpong(registry& r, const row_options& o = {}) {
+  auto one = [&]<std::size_t N>() {
+    detail::add_rows<C<N>>(r, "pingpong", N, 1, 1, o,
+                           [](const run_context& ctx, measurement& out) { run_pingpong<C<N>>(ctx, out); });
+  };
+  if constexpr (sizeof...(Sizes) == 0) {
+    one.template operator()<pingpong_bytes>();
+  } else {
+    (one.template operator()<Sizes>(), ...);
   }
+}
+
+/// Adds one-way latency rows of channel template C for every size in Sizes.
+template <template <std::size_t> class C, std::size_t... Sizes>
+void add_oneway(registry& r, const row_options& o = {}) {
+  auto one = [&]<std::size_t N>() {
+    detail::add_rows<C<N>>(r, "oneway", N, 1, 1, o,
+                           [](const run_context& ctx, measurement& out) { run_oneway<C<N>>(ctx, out); });
+  };
+  (one.template operator()<Sizes>(), ...);
 }
 
 }  // namespace bench

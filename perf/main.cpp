@@ -99,7 +99,9 @@ int main(int argc, char** argv) {
   std::size_t failed = 0;
   for (std::size_t i = 0; i < chosen.size(); ++i) {
     progress(i, chosen.size(), chosen[i]->key());
-    rows.push_back(bench::run_scenario(*chosen[i], p));
+    bench::row r = bench::run_scenario(*chosen[i], p);
+    bench::relate(r, rows);
+    rows.push_back(std::move(r));
     progress(chosen.size(), chosen.size(), {});
     bench::print_row(stdout, rows.back());
     std::fflush(stdout);

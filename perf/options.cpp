@@ -9,8 +9,9 @@ namespace bench {
 
 const char* usage() {
   return "usage: ringport-bench [options]\n"
-         "  --filter PATTERN  run scenarios whose scenario/impl/mode/bytes key contains\n"
-         "                    PATTERN (a glob when it has * ? [; comma = or)\n"
+         "  --filter PATTERN  run scenarios whose scenario/impl/mode/bytes/PxC/wait key\n"
+         "                    contains PATTERN (a glob on the whole key when it has * ? [;\n"
+         "                    comma = or)\n"
          "  --list            print the scenario keys and exit\n"
          "  --quick           smoke-test timings (1 repetition of 20 ms each)\n"
          "  --seconds S       measured seconds per repetition (default 0.25)\n"

@@ -8,7 +8,7 @@
 namespace bench {
 
 struct options {
-  std::string filter;   ///< substring, or glob when it has * ? [, on "scenario/impl/mode/bytes"
+  std::string filter;   ///< substring, or glob when it has * ? [, on scenario::key()
   std::string json;     ///< write results here too
   bool quick = false;   ///< smoke-test timings: the whole suite in seconds
   bool list = false;    ///< print the scenario keys and exit

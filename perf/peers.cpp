@@ -131,20 +131,36 @@ std::uint32_t futex_waiter::await_change(std::atomic<std::uint32_t>& w, std::uin
 // ---- rows ------------------------------------------------------------------------
 
 void register_peers(registry& r) {
+  // Floors first: every later row's "vs floor" divides by them.
+  add_pingpong<futex_channel>(r);
+  add_pingpong<spin_line_channel, 8, 64, 512, 4096>(r);
+  add_throughput<memcpy_sink, 8, 64, 512, 4096>(r, 1, 0);
+  add_throughput<memcpy_queue_sized, 8, 64, 512, 4096>(r, 1, 0);
+
+  // Boost.Lockfree: the peers ringport's ratios are taken against.
   add_throughput<boost_spsc, 8, 64, 512, 4096>(r, 1, 1);
+  add_throughput<boost_spsc_batch, 8, 64, 512, 4096>(r, 1, 1);
   add_pingpong<boost_spsc>(r);
   add_throughput<boost_mpmc, 8, 64, 512, 4096>(r, 1, 1);
-  add_throughput<boost_mpmc, 64>(r, 2, 2);
+  add_throughput<boost_mpmc, 64>(r, 4, 1);
+  add_throughput<boost_mpmc, 64>(r, 1, 4);
   add_pingpong<boost_mpmc>(r);
-  add_throughput<pipe_channel, 8, 64, 512, 4096>(r, 1, 1);
-  add_pingpong<pipe_channel>(r);
-  add_throughput<uds_channel, 8, 64, 512, 4096>(r, 1, 1);
-  add_pingpong<uds_channel>(r);
-  add_throughput<mq_channel, 8, 64, 512, 4096>(r, 1, 1);
-  add_pingpong<mq_channel>(r);
-  add_pingpong<futex_channel>(r);
-  add_pingpong<spin_line_channel>(r);
-  add_throughput<memcpy_sink, 8, 64, 512, 4096>(r, 1, 0);
+  const row_options no_block{"scaling", "boost::lockfree has no blocking wait: spin-yield"};
+  add_throughput<boost_mpmc, 64>(r, 1, 1, no_block);
+  add_throughput<boost_mpmc, 64>(r, 2, 2, no_block);
+  add_throughput<boost_mpmc, 64>(r, 4, 4, no_block);
+
+  // Kernel transports: two repetitions each (they spend the time budget in
+  // system calls, and no target is measured against them).
+  const row_options kernel{nullptr, "", 2};
+  add_throughput<pipe_channel, 8, 64, 512, 4096>(r, 1, 1, kernel);
+  add_pingpong<pipe_channel>(r, kernel);
+  add_throughput<uds_channel, 8, 64, 512, 4096>(r, 1, 1, kernel);
+  add_pingpong<uds_channel>(r, kernel);
+  add_oneway<uds_channel, 64, 4096>(r, kernel);
+  add_throughput<mq_channel, 8, 64, 512, 4096>(r, 1, 1, kernel);
+  add_pingpong<mq_channel>(r, kernel);
+  add_oneway<mq_channel, 64, 4096>(r, kernel);
 }
 
 }  // namespace bench

@@ -8,6 +8,9 @@
 //               Shared futexes (no FUTEX_PRIVATE_FLAG), as between processes.
 //   memcpy      a producer copying each message into a 128 KiB ring of slots
 //               (fits in L2) with nobody reading: the copy-bandwidth floor.
+//   memcpy-queue  the same into a ring of 1024 messages, the size of every
+//               queue measured (4 MiB at 4096 bytes): what copying alone costs
+//               once the working set is the queues'.
 #pragma once
 
 #include <atomic>
@@ -70,14 +73,15 @@ using spin_line_channel = slot_channel<N, spin_waiter>;
 template <std::size_t N>
 using futex_channel = slot_channel<N, futex_waiter>;
 
-template <std::size_t N>
-struct memcpy_sink : channel_defaults {
+/// A producer copying each message into a ring of Bytes (rounded down to
+/// whole messages) that nobody reads.
+template <std::size_t N, std::size_t Bytes, class Name>
+struct memcpy_ring : channel_defaults {
   using message = bench::message<N>;
-  static constexpr const char* impl = "memcpy";
+  static constexpr const char* impl = Name::impl;
   static constexpr const char* wait = "none";
   static constexpr bool process_safe = false;  // one thread: nothing to share
-  static constexpr std::size_t ring_bytes = 128 * 1024;
-  static constexpr std::size_t slots = ring_bytes / N;
+  static constexpr std::size_t slots = Bytes / N;
 
   message ring[slots];
   std::size_t next = 0;
@@ -89,7 +93,21 @@ struct memcpy_sink : channel_defaults {
     return true;
   }
   bool recv(message&) noexcept { return false; }  // a sink has no reader
-  std::string describe() const { return "into a 128 KiB ring"; }
+  std::string describe() const { return Name::describe; }
 };
+
+struct memcpy_name {
+  static constexpr const char* impl = "memcpy";
+  static constexpr const char* describe = "into a 128 KiB ring";
+};
+struct memcpy_queue_name {
+  static constexpr const char* impl = "memcpy-queue";
+  static constexpr const char* describe = "into a ring as large as the queues' (1024 messages)";
+};
+
+template <std::size_t N>
+using memcpy_sink = memcpy_ring<N, 128 * 1024, memcpy_name>;
+template <std::size_t N>
+using memcpy_queue_sized = memcpy_ring<N, queue_slots * N, memcpy_queue_name>;
 
 }  // namespace bench

@@ -77,7 +77,57 @@ double gbps(const row& r) {
   return r.m.mops() * 1e6 * static_cast<double>(r.sc->msg_bytes) / 1e9;
 }
 
+std::string ratio_json(double v) { return v > 0 ? num(v) : "null"; }
+std::string ref_json(const std::string& s) { return s.empty() ? "null" : json_string(s); }
+
+std::string latency_json(const measurement& m) {
+  return "{\"p50\": " + std::to_string(m.rtt_ns[0]) + ", \"p90\": " + std::to_string(m.rtt_ns[1]) +
+         ", \"p99\": " + std::to_string(m.rtt_ns[2]) + ", \"p999\": " + std::to_string(m.rtt_ns[3]) +
+         ", \"max\": " + std::to_string(m.rtt_ns[4]) + "}";
+}
+
+bool blocking_wait(const std::string& wait) { return wait == "block" || wait == "kernel" || wait == "futex"; }
+
 }  // namespace
+
+void relate(row& r, const std::vector<row>& earlier) {
+  if (!r.ok()) return;
+  const scenario& s = *r.sc;
+  // The first ok row of `impl` in `name` with r's bytes (and mode, and PxC).
+  auto find = [&](const std::string& impl, const std::string& name, bool same_mode, bool same_shape) -> const row* {
+    for (const row& e : earlier) {
+      const scenario& t = *e.sc;
+      if (!e.ok() || t.impl != impl || t.name != name || t.msg_bytes != s.msg_bytes) continue;
+      if (same_mode && t.mode != s.mode) continue;
+      if (same_shape && (t.producers != s.producers || t.consumers != s.consumers)) continue;
+      return &e;
+    }
+    return nullptr;
+  };
+  const row* boost = s.boost_peer.empty() ? nullptr : find(s.boost_peer, s.name, true, true);
+  if (s.streams()) {
+    if (boost != nullptr) {
+      r.vs_boost = r.m.mops() / boost->m.mops();
+      r.boost_ref = boost->sc->impl;
+    }
+    // memcpy has no workers to place: its thread row is the floor of both modes.
+    if (const row* f = s.impl == "memcpy" ? nullptr : find("memcpy", "throughput", false, false)) {
+      r.vs_floor = gbps(r) / gbps(*f);
+      r.floor_ref = f->sc->impl;
+    }
+  } else if (s.name == "pingpong") {
+    const double p50 = static_cast<double>(r.m.rtt_ns[0]);
+    if (boost != nullptr && boost->m.rtt_ns[0] > 0) {
+      r.vs_boost = p50 / static_cast<double>(boost->m.rtt_ns[0]);
+      r.boost_ref = boost->sc->impl;
+    }
+    const std::string floor = blocking_wait(s.wait) ? "futex" : "spin-line";
+    if (const row* f = s.impl == floor ? nullptr : find(floor, "pingpong", true, true); f && f->m.rtt_ns[0] > 0) {
+      r.vs_floor = p50 / static_cast<double>(f->m.rtt_ns[0]);
+      r.floor_ref = f->sc->impl;
+    }
+  }
+}
 
 machine_info describe_machine(const ringport::topology* topo, const std::string& placement) {
   machine_info m;
@@ -108,7 +158,8 @@ void print_header(std::FILE* f, const machine_info& m, const plan& p) {
   std::fprintf(f, "# cpu       %s; %s\n", m.cpu_model.c_str(), m.topology.c_str());
   std::fprintf(f, "# kernel    %s\n", m.kernel.c_str());
   std::fprintf(f, "# compiler  g++ %s; flags %s\n", m.compiler.c_str(), m.flags.c_str());
-  std::fprintf(f, "# clock     steady_clock via %s, %.1f ns per read (one read per round trip, included in RTT)\n",
+  std::fprintf(f, "# clock     steady_clock via %s, %.1f ns per read; pingpong: one read per round trip, included\n"
+                  "#           in RTT; oneway: sender and receiver read it once each, about one read's cost included\n",
                m.clocksource.c_str(), m.clock_read_ns);
   std::fprintf(f, "# memory    peers share a MAP_SHARED anonymous mapping, %ld-byte pages; ringport rings use\n"
                   "#           segments with pages::any (page size in each row's note); queues hold %zu messages\n",
@@ -118,31 +169,47 @@ void print_header(std::FILE* f, const machine_info& m, const plan& p) {
                   "#           are that repetition's (10%% warm-up excluded); watchdog %.3g s per repetition\n",
                p.reps, p.seconds, p.timeout);
   std::fprintf(f, "# units     Mmsg/s: million messages (ping-pong: round trips) per second; GB/s: 1e9 payload bytes\n"
-                  "#           per second; RTT in ns; cpus: where the workers finished\n");
+                  "#           per second; p50..max in ns: round trip (pingpong), one way (oneway); cpus: where the\n"
+                  "#           workers finished\n");
+  std::fprintf(f, "# ratios    vs boost: throughput/scaling Mmsg/s / the Boost.Lockfree row's at the same mode, bytes\n"
+                  "#           and PxC (boost-spsc[-batch32] for spsc, boost-mpmc = lockfree::queue otherwise; higher\n"
+                  "#           is better); pingpong p50 / boost's p50 (lower is better)\n"
+                  "#           vs floor: throughput GB/s / memcpy's at the same bytes; pingpong p50 / the floor's p50\n"
+                  "#           (futex for block and kernel waits, else spin-line; same mode and bytes)\n");
 }
 
 void print_table_head(std::FILE* f) {
-  std::fprintf(f, "%-10s %-14s %-7s %5s %3s %9s %9s %7s | %8s %8s %8s %8s %9s | %-5s %s\n", "scenario",
-               "impl", "mode", "bytes", "PxC", "wait", "Mmsg/s", "GB/s", "p50", "p90", "p99", "p99.9",
-               "max", "cpus", "note");
+  std::fprintf(f, "%-10s %-21s %-7s %5s %3s %10s %9s %7s | %8s %8s %8s %8s %9s | %8s %-16s | %-5s %s\n",
+               "scenario", "impl", "mode", "bytes", "PxC", "wait", "Mmsg/s", "GB/s", "p50", "p90", "p99",
+               "p99.9", "max", "vs boost", "vs floor", "cpus", "note");
 }
 
 void print_row(std::FILE* f, const row& r) {
   const scenario& s = *r.sc;
   const std::string pc = std::to_string(s.producers) + "x" + std::to_string(s.consumers);
-  std::fprintf(f, "%-10s %-14s %-7s %5zu %3s %9s ", s.name.c_str(), s.impl.c_str(), to_string(s.mode),
+  std::fprintf(f, "%-10s %-21s %-7s %5zu %3s %10s ", s.name.c_str(), s.impl.c_str(), to_string(s.mode),
                s.msg_bytes, pc.c_str(), s.wait.c_str());
   if (!r.ok()) {
     std::fprintf(f, "FAILED: %s\n", r.m.why);
     return;
   }
   std::fprintf(f, "%9.3f ", r.m.mops());
-  if (s.has_rtt()) {
+  if (s.has_latency()) {
     std::fprintf(f, "%7s | %8llu %8llu %8llu %8llu %9llu | ", "-", static_cast<unsigned long long>(r.m.rtt_ns[0]),
                  static_cast<unsigned long long>(r.m.rtt_ns[1]), static_cast<unsigned long long>(r.m.rtt_ns[2]),
                  static_cast<unsigned long long>(r.m.rtt_ns[3]), static_cast<unsigned long long>(r.m.rtt_ns[4]));
   } else {
     std::fprintf(f, "%7.3f | %8s %8s %8s %8s %9s | ", gbps(r), "-", "-", "-", "-", "-");
+  }
+  if (r.vs_boost > 0) {
+    std::fprintf(f, "%8.2f ", r.vs_boost);
+  } else {
+    std::fprintf(f, "%8s ", "-");
+  }
+  if (r.vs_floor > 0) {
+    std::fprintf(f, "%6.2f %-9s | ", r.vs_floor, r.floor_ref.c_str());
+  } else {
+    std::fprintf(f, "%-16s | ", "     -");
   }
   std::fprintf(f, "%-5s %s\n", r.m.cpus, r.m.note);
 }
@@ -165,24 +232,26 @@ bool write_json(const std::string& path, const machine_info& m, const plan& p,
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const row& r = rows[i];
     const scenario& s = *r.sc;
-    o << (i == 0 ? "\n" : ",\n") << "    {\"scenario\": " << json_string(s.name) << ", \"impl\": " << json_string(s.impl)
+    o << (i == 0 ? "\n" : ",\n") << "    {\"key\": " << json_string(s.key())
+      << ", \"scenario\": " << json_string(s.name) << ", \"impl\": " << json_string(s.impl)
       << ", \"mode\": " << json_string(to_string(s.mode)) << ", \"msg_bytes\": " << s.msg_bytes
       << ", \"producers\": " << s.producers << ", \"consumers\": " << s.consumers
       << ", \"wait\": " << json_string(s.wait) << ", \"status\": " << json_string(r.ok() ? "ok" : "failed");
     if (!r.ok()) {
       o << ", \"error\": " << json_string(r.m.why)
-        << ", \"messages\": null, \"seconds\": null, \"mops\": null, \"gbps\": null, \"rtt_ns\": null}";
+        << ", \"messages\": null, \"seconds\": null, \"mops\": null, \"gbps\": null, \"rtt_ns\": null"
+        << ", \"oneway_ns\": null, \"vs_boost\": null, \"vs_boost_ref\": null, \"vs_floor\": null"
+        << ", \"vs_floor_ref\": null}";
       continue;
     }
     o << ", \"messages\": " << r.m.messages << ", \"seconds\": " << num(r.m.seconds)
-      << ", \"mops\": " << num(r.m.mops()) << ", \"gbps\": " << (s.has_rtt() ? "null" : num(gbps(r)));
-    if (r.m.has_rtt) {
-      o << ", \"rtt_ns\": {\"p50\": " << r.m.rtt_ns[0] << ", \"p90\": " << r.m.rtt_ns[1]
-        << ", \"p99\": " << r.m.rtt_ns[2] << ", \"p999\": " << r.m.rtt_ns[3] << ", \"max\": " << r.m.rtt_ns[4] << "}";
-    } else {
-      o << ", \"rtt_ns\": null";
-    }
-    o << ", \"cpus\": " << json_string(r.m.cpus) << ", \"note\": " << json_string(r.m.note) << ", \"runs_mops\": [";
+      << ", \"mops\": " << num(r.m.mops()) << ", \"gbps\": " << (s.has_latency() ? "null" : num(gbps(r)));
+    const bool rtt = r.m.has_rtt && s.name == "pingpong", oneway = r.m.has_rtt && s.name == "oneway";
+    o << ", \"rtt_ns\": " << (rtt ? latency_json(r.m) : "null")
+      << ", \"oneway_ns\": " << (oneway ? latency_json(r.m) : "null");
+    o << ", \"vs_boost\": " << ratio_json(r.vs_boost) << ", \"vs_boost_ref\": " << ref_json(r.boost_ref)
+      << ", \"vs_floor\": " << ratio_json(r.vs_floor) << ", \"vs_floor_ref\": " << ref_json(r.floor_ref);
+    o << ", \"wall_seconds\": " << num(r.wall) << ", \"cpus\": " << json_string(r.m.cpus) << ", \"note\": " << json_string(r.m.note) << ", \"runs_mops\": [";
     for (std::size_t k = 0; k < r.runs.size(); ++k) o << (k ? ", " : "") << num(r.runs[k]);
     o << "]}";
   }

@@ -26,6 +26,17 @@ struct machine_info {
   std::string started;    ///< UTC time of the run
 };
 
+/// Fills r's ratios from the rows run before it (references are registered
+/// before the rows that use them):
+///   vs_boost  throughput/scaling: Mmsg/s over that of r.sc->boost_peer with
+///             the same scenario, mode, bytes and PxC (higher is better);
+///             pingpong: p50 over that row's p50 (lower is better).
+///   vs_floor  throughput/scaling: GB/s over memcpy's at the same bytes;
+///             pingpong: p50 over the floor's p50 at the same mode and bytes,
+///             the futex floor for blocking waits (block, kernel), else the
+///             spin-line floor.
+void relate(row& r, const std::vector<row>& earlier);
+
 machine_info describe_machine(const ringport::topology* topo, const std::string& placement);
 void print_header(std::FILE* f, const machine_info& m, const plan& p);
 void print_table_head(std::FILE* f);

@@ -104,7 +104,9 @@ row run_scenario(const scenario& sc, const plan& p) {
   const auto t0 = std::chrono::steady_clock::now();
   const run_context ctx = context_for(sc, p);
   std::vector<measurement> reps;
-  for (unsigned i = 0; i < p.reps; ++i) {
+  // A row may ask for fewer repetitions than the plan (never more).
+  const unsigned want = sc.reps != 0 ? std::min(sc.reps, p.reps) : p.reps;
+  for (unsigned i = 0; i < want; ++i) {
     measurement m = run_once(sc, ctx, p);
     if (!m.ok) {
       out.m = m;  // one failed repetition fails the scenario
@@ -121,9 +123,11 @@ row run_scenario(const scenario& sc, const plan& p) {
               [&](std::size_t a, std::size_t b) { return reps[a].mops() < reps[b].mops(); });
     out.m = reps[order[(order.size() - 1) / 2]];
   }
-  if (const std::string over = oversubscription(sc, p); !over.empty()) {
-    std::string note = out.m.note;
-    set_text(out.m.note, note.empty() ? over : note + "; " + over);
+  const std::string fewer = want != p.reps ? std::to_string(want) + " repetition(s)" : std::string();
+  for (const std::string& extra : {sc.note, fewer, oversubscription(sc, p)}) {
+    if (extra.empty()) continue;
+    const std::string note = out.m.note;
+    set_text(out.m.note, note.empty() ? extra : note + "; " + extra);
   }
   out.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;

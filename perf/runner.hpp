@@ -26,6 +26,11 @@ struct row {
   measurement m;               ///< the median repetition (when ok)
   std::vector<double> runs;    ///< Mmsg/s of every repetition, in run order
   double wall = 0;             ///< seconds the scenario took, all repetitions
+  /// Ratios to reference rows of the same run (0: no such row), see report.hpp.
+  double vs_boost = 0;
+  std::string boost_ref;       ///< impl of the row vs_boost divides by
+  double vs_floor = 0;
+  std::string floor_ref;       ///< impl of the row vs_floor divides by
   bool ok() const noexcept { return m.ok; }
 };
 

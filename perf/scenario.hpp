@@ -39,7 +39,7 @@ struct measurement {
   std::uint64_t messages = 0;  ///< messages delivered (ping-pong: round trips)
   double seconds = 0;
   bool has_rtt = false;
-  std::uint64_t rtt_ns[5] = {};  ///< p50, p90, p99, p99.9, max
+  std::uint64_t rtt_ns[5] = {};  ///< p50, p90, p99, p99.9, max: round trip, or one way (oneway rows)
   char cpus[64] = {};            ///< CPUs the workers ended on, e.g. "0,1"
   char note[120] = {};           ///< what the reader should know (capacity, fallback...)
 
@@ -51,21 +51,28 @@ struct measurement {
 };
 
 struct scenario {
-  std::string name;  ///< throughput | pingpong
+  std::string name;  ///< throughput | scaling | pingpong | oneway
   std::string impl;  ///< boost-spsc, pipe, ringport-spsc, ...
   run_mode mode = run_mode::thread;
   std::size_t msg_bytes = 0;
   unsigned producers = 1;
   unsigned consumers = 1;
-  std::string wait;  ///< spin-yield, kernel, futex, ...
+  std::string wait;  ///< spin-yield, busy_spin, adaptive, block, kernel, futex, ...
   std::function<void(const run_context&, measurement&)> run;
+  std::string boost_peer;  ///< impl of the Boost.Lockfree row this row is compared with ("": none)
+  std::string note;        ///< added to every measurement's note
+  unsigned reps = 0;       ///< repetitions; 0: the plan's
 
   unsigned workers() const noexcept { return producers + consumers; }
-  /// "name/impl/mode/bytes", what --filter matches.
+  /// "name/impl/mode/bytes/PxC/wait": unique per row, what --filter matches.
   std::string key() const {
-    return name + "/" + impl + "/" + to_string(mode) + "/" + std::to_string(msg_bytes);
+    return name + "/" + impl + "/" + to_string(mode) + "/" + std::to_string(msg_bytes) + "/" +
+           std::to_string(producers) + "x" + std::to_string(consumers) + "/" + wait;
   }
-  bool has_rtt() const noexcept { return name == "pingpong"; }
+  /// Rows that fill the latency histogram (measurement::rtt_ns).
+  bool has_latency() const noexcept { return name == "pingpong" || name == "oneway"; }
+  /// Rows whose figure is a message rate over a stream.
+  bool streams() const noexcept { return name == "throughput" || name == "scaling"; }
 };
 
 using registry = std::vector<scenario>;

@@ -20,6 +20,7 @@ namespace bench {
 
 inline constexpr unsigned max_workers = 8;
 inline constexpr std::size_t queue_slots = 1024;  ///< capacity of every in-memory queue measured
+inline constexpr std::size_t batch_size = 32;     ///< messages per call in the batch rows
 inline constexpr std::size_t line = ringport::detail::cache_line;
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -49,6 +50,22 @@ class backoff {
   static constexpr unsigned spin_limit = 256;
   unsigned spins_ = 0;
 };
+
+/// One try of a non-blocking operation.
+enum class step { done, again, failed };
+
+/// Repeats `attempt` with the bounded backoff until it is done (true) or
+/// fails (false): the spin-yield wait of every non-blocking transport.
+template <class Attempt>
+bool retry(Attempt&& attempt) noexcept {
+  backoff b;
+  for (;;) {
+    const step s = attempt();
+    if (s == step::done) return true;
+    if (s == step::failed) return false;
+    b.pause();
+  }
+}
 
 /// What one worker found, written by that worker only, read after join.
 struct alignas(line) worker_report {

@@ -1,12 +1,16 @@
 # ctest driver for ringport_bench_smoke: run the whole bench suite with
-# smoke-test timings, then check that every scenario produced figures.
+# smoke-test timings, then check that every listed scenario produced figures.
 # -D BENCH=<ringport-bench> -D PYTHON=<python3> -D CHECK=<checker.py> -D JSON=<out file>
 file(REMOVE "${JSON}")
+execute_process(COMMAND "${BENCH}" --list OUTPUT_FILE "${JSON}.keys" RESULT_VARIABLE list_rc)
+if(NOT list_rc EQUAL 0)
+  message(FATAL_ERROR "ringport-bench --list failed (exit ${list_rc})")
+endif()
 execute_process(COMMAND "${BENCH}" --quick --json "${JSON}" RESULT_VARIABLE bench_rc)
 if(NOT bench_rc EQUAL 0)
   message(FATAL_ERROR "ringport-bench --quick failed (exit ${bench_rc})")
 endif()
-execute_process(COMMAND "${PYTHON}" "${CHECK}" "${JSON}" RESULT_VARIABLE check_rc)
+execute_process(COMMAND "${PYTHON}" "${CHECK}" "${JSON}" "${JSON}.keys" RESULT_VARIABLE check_rc)
 if(NOT check_rc EQUAL 0)
   message(FATAL_ERROR "bench JSON check failed (exit ${check_rc})")
 endif()
