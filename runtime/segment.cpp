@@ -142,6 +142,32 @@ struct segment_access {
     s.payload_size_ = h.payload_size;
   }
 
+  // Writes the header of a new mapping, lets the caller initialise the
+  // payload, then marks the segment ready.
+  static void publish(segment& s, const segment_options& opt, std::uint64_t total, std::uint64_t page_size,
+                      const segment::initializer& init) {
+    auto* h = new (s.base_) segment_header{};
+    h->magic = detail::segment_magic;
+    h->version = detail::layout_version;
+    h->kind = static_cast<std::uint32_t>(opt.kind);
+    h->element_size = opt.element_size;
+    h->capacity = opt.capacity;
+    h->total_size = total;
+    h->payload_offset = header_bytes;
+    h->payload_size = total - header_bytes;
+    h->cache_line = detail::cache_line;
+    h->arch = detail::arch_id;
+    h->creator_pid = static_cast<std::uint32_t>(::getpid());
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    h->created_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+    h->page_size = page_size;
+    fill_info(s, *h);
+    if (init) init(s.payload(), s.payload_size_);
+    // R-INIT: publishes the header and payload; pairs with A-INIT in open_at().
+    h->state.store(static_cast<std::uint32_t>(detail::init_state::ready), std::memory_order_release);
+  }
+
   // Creates the file at loc (caller holds the domain lock and checked that the
   // name is free in every backing).
   static result<segment> create_at(const location& loc, const std::string& name,
@@ -183,27 +209,7 @@ struct segment_access {
     auto mapped = map_file(fd.fd, total, loc, name, domain, true, opt.lock_memory);
     if (!mapped) return fail(std::move(mapped).error());
     segment s = std::move(*mapped);
-    auto* h = new (s.base_) segment_header{};
-    h->magic = detail::segment_magic;
-    h->version = detail::layout_version;
-    h->kind = static_cast<std::uint32_t>(opt.kind);
-    h->element_size = opt.element_size;
-    h->capacity = opt.capacity;
-    h->total_size = total;
-    h->payload_offset = header_bytes;
-    h->payload_size = total - header_bytes;
-    h->cache_line = detail::cache_line;
-    h->arch = detail::arch_id;
-    h->creator_pid = static_cast<std::uint32_t>(::getpid());
-    timespec ts{};
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    h->created_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
-    h->page_size = loc.page_size;
-    fill_info(s, *h);
-    if (init) init(s.payload(), s.payload_size_);
-    // R-INIT: publishes the header and payload; pairs with the acquire load of
-    // `state` in open_validated().
-    h->state.store(static_cast<std::uint32_t>(detail::init_state::ready), std::memory_order_release);
+    publish(s, opt, total, loc.page_size, init);
     return s;
   }
 
@@ -461,28 +467,7 @@ result<segment> segment::create_anonymous(std::size_t payload_size, const segmen
   s.info_.name = "(anonymous)";
   s.info_.page_size = loc.page_size;
   s.info_.huge_pages = loc.huge;
-  auto* h = new (s.base_) segment_header{};
-  h->magic = detail::segment_magic;
-  h->version = detail::layout_version;
-  h->kind = static_cast<std::uint32_t>(opt.kind);
-  h->element_size = opt.element_size;
-  h->capacity = opt.capacity;
-  h->total_size = total;
-  h->payload_offset = header_bytes;
-  h->payload_size = total - header_bytes;
-  h->cache_line = detail::cache_line;
-  h->arch = detail::arch_id;
-  h->creator_pid = static_cast<std::uint32_t>(::getpid());
-  h->page_size = loc.page_size;
-  s.info_.kind = opt.kind;
-  s.info_.element_size = opt.element_size;
-  s.info_.capacity = opt.capacity;
-  s.info_.total_size = total;
-  s.info_.payload_size = h->payload_size;
-  s.info_.creator_pid = h->creator_pid;
-  s.payload_size_ = h->payload_size;
-  if (init) init(s.payload(), s.payload_size_);
-  h->state.store(static_cast<std::uint32_t>(detail::init_state::ready), std::memory_order_release);
+  segment_access::publish(s, opt, total, loc.page_size, init);
   return s;
 }
 
