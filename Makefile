@@ -19,7 +19,7 @@ build: deps
 	cmake --build build -j $(JOBS)
 
 bench: build
-	./build/perf/ringport-bench $(BENCH_ARGS)
+	sh perf/with-hugepages.sh ./build/perf/ringport-bench $(BENCH_ARGS)
 
 test: test-release test-asan test-tsan
 

@@ -146,7 +146,7 @@ machine_info describe_machine(const ringport::topology* topo, const std::string&
   m.flags = std::string(RINGPORT_BENCH_CXX_FLAGS) + " (" + RINGPORT_BENCH_BUILD_TYPE +
             (std::string(RINGPORT_BENCH_SANITIZE).empty() ? "" : ", sanitize=" RINGPORT_BENCH_SANITIZE) + ")";
   m.clocksource = read_word("/sys/devices/system/clocksource/clocksource0/current_clocksource");
-  m.page_size = sysconf(_SC_PAGESIZE);
+  m.page_size = static_cast<long>(peer_page_size());
   m.clock_read_ns = measure_clock_read();
   m.placement = placement;
   m.started = utc_now();
@@ -161,9 +161,9 @@ void print_header(std::FILE* f, const machine_info& m, const plan& p) {
   std::fprintf(f, "# clock     steady_clock via %s, %.1f ns per read; pingpong: one read per round trip, included\n"
                   "#           in RTT; oneway: sender and receiver read it once each, about one read's cost included\n",
                m.clocksource.c_str(), m.clock_read_ns);
-  std::fprintf(f, "# memory    peers share a MAP_SHARED anonymous mapping, %ld-byte pages; ringport rings use\n"
+  std::fprintf(f, "# memory    peers share a MAP_SHARED anonymous mapping, %zu-byte pages; ringport rings use\n"
                   "#           segments with pages::any (page size in each row's note); queues hold %zu messages\n",
-               m.page_size, queue_slots);
+               peer_page_size(), queue_slots);
   std::fprintf(f, "# pinning   %s\n", m.placement.c_str());
   std::fprintf(f, "# method    each row: median of %u repetition(s) of %.3g s, ranked by Mmsg/s; RTT columns\n"
                   "#           are that repetition's (10%% warm-up excluded); watchdog %.3g s per repetition\n",

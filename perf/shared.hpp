@@ -6,11 +6,13 @@
 
 #include <sched.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <new>
 
 #include "histogram.hpp"
@@ -105,15 +107,49 @@ inline void start(control& c, unsigned workers) noexcept {
   c.go.store(1, std::memory_order_release);
 }
 
-/// A T constructed in its own MAP_SHARED anonymous mapping: visible to
-/// threads and to processes forked after it. Destroyed by its creator only.
+/// Bytes per page of the peers' shared mappings: the default huge page size
+/// when the kernel can hand one out (MAP_HUGETLB), else the base page size.
+/// Decided once, so every peer runs on the same pages as ringport's rings
+/// (which use huge pages whenever a hugetlbfs mount offers them).
+inline std::size_t peer_page_size() noexcept {
+  static const std::size_t size = [] {
+    std::size_t huge = 0;
+    if (std::FILE* f = std::fopen("/proc/meminfo", "r")) {
+      char buf[128];
+      unsigned long kb = 0;
+      while (std::fgets(buf, sizeof buf, f))
+        if (std::sscanf(buf, "Hugepagesize: %lu kB", &kb) == 1) huge = kb * 1024;
+      std::fclose(f);
+    }
+    if (huge != 0) {
+      void* p = mmap(nullptr, huge, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE,
+                     -1, 0);
+      if (p != MAP_FAILED) {
+        munmap(p, huge);
+        return huge;
+      }
+    }
+    return static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  }();
+  return size;
+}
+
+/// A T constructed in its own MAP_SHARED anonymous mapping (huge pages when
+/// peer_page_size() says so): visible to threads and to processes forked
+/// after it. Destroyed by its creator only.
 template <class T>
 class shared_box {
  public:
   shared_box() {
+    const std::size_t page = peer_page_size();
+    len_ = (sizeof(T) + page - 1) / page * page;
+    const int huge = page != static_cast<std::size_t>(sysconf(_SC_PAGESIZE)) ? MAP_HUGETLB : 0;
     // Populated now, so no measurement pays for first-touch page faults.
-    void* p = mmap(nullptr, bytes(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE,
-                   -1, 0);
+    void* p = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE | huge, -1, 0);
+    if (p == MAP_FAILED && huge != 0) {  // the pool ran dry: fall back, still measurable
+      len_ = sizeof(T);
+      p = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    }
     if (p != MAP_FAILED) obj_ = new (p) T();
   }
   shared_box(const shared_box&) = delete;
@@ -121,15 +157,17 @@ class shared_box {
   ~shared_box() {
     if (obj_ == nullptr) return;
     obj_->~T();
-    munmap(obj_, bytes());
+    munmap(obj_, len_);
   }
   explicit operator bool() const noexcept { return obj_ != nullptr; }
   T& operator*() const noexcept { return *obj_; }
   T* operator->() const noexcept { return obj_; }
-  static constexpr std::size_t bytes() noexcept { return sizeof(T); }
+  /// Bytes mapped (a whole number of pages).
+  std::size_t bytes() const noexcept { return len_; }
 
  private:
   T* obj_ = nullptr;
+  std::size_t len_ = 0;
 };
 
 }  // namespace bench
