@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 
 #include "ringport/detail/wait.hpp"
@@ -30,7 +31,11 @@ void register_self() noexcept {
 void init_barriers() noexcept {
   static std::once_flag once;
   std::call_once(once, [] {
-    const long mask = membarrier(MEMBARRIER_CMD_QUERY);
+    // RINGPORT_MEMBARRIER=0 turns the asymmetric fence off (seq_cst fences on
+    // both sides), e.g. where membarrier's IPIs cost more than the fences.
+    const char* env = std::getenv("RINGPORT_MEMBARRIER");
+    const bool allowed = !(env && env[0] == '0');
+    const long mask = allowed ? membarrier(MEMBARRIER_CMD_QUERY) : 0;
     const long need = MEMBARRIER_CMD_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
     can_issue.store(mask > 0 && (mask & need) == need, std::memory_order_relaxed);
     register_self();
