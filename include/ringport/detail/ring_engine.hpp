@@ -63,56 +63,100 @@ struct span_pos {
   std::size_t count = 0;
 };
 
+/// What both engines share: the validated view, the process-local
+/// positions, the current reservation and the per-slot turn checks.
+/// `Ready` is the turn (relative to 2 * lap) at which a slot is ready for
+/// this side: 0 = free, for producers; 1 = full, for consumers.
+template <std::uint64_t Ready>
+class engine_base {
+ public:
+  const ring_view& view() const noexcept { return v_; }
+  std::uint64_t pos() const noexcept { return res_.pos; }
+  std::size_t reserved() const noexcept { return res_.count; }
+  bool corrupt() const noexcept { return corrupt_; }
+
+ protected:
+  engine_base() = default;
+  explicit engine_base(const ring_view& v) noexcept : v_(v) {}
+
+  // Records a reservation of up to k slots from pos, cut at the end of the
+  // buffer (reservations are contiguous).
+  std::size_t take(std::uint64_t pos, std::uint64_t k) noexcept {
+    const std::uint64_t to_end = v_.capacity - (pos & v_.mask);
+    res_ = {pos, static_cast<std::size_t>(std::min(k, to_end))};
+    return res_.count;
+  }
+
+  // A-TURN: the acquire pairs with the other side's release of the same
+  // turn: R-TURN-FREE in consumer_engine::publish() for producers (the
+  // consumer of the previous lap is done reading), R-TURN-FULL in
+  // producer_engine::publish() for consumers (the item is written).
+  bool ready(std::uint64_t pos) const noexcept {
+    return v_.turn(pos).load(std::memory_order_acquire) == v_.lap2(pos) + Ready;
+  }
+
+  // How many slots from pos are ready for this side, up to n and the end of
+  // the buffer.
+  std::size_t ready_prefix(std::uint64_t pos, std::size_t n) const noexcept {
+    const std::uint64_t lim = std::min<std::uint64_t>(n, v_.capacity - (pos & v_.mask));
+    std::size_t k = 0;
+    while (k < lim && ready(pos + k)) ++k;
+    return k;
+  }
+
+  // A multi side claims up to n ready slots by CAS on its cursor; 0 when
+  // the slot at the cursor is not ready (full for producers, empty for
+  // consumers).
+  std::size_t claim(std::atomic<std::uint64_t>& cursor, std::size_t n) noexcept {
+    // relaxed: the CAS validates the cursor; turns carry the ordering.
+    std::uint64_t pos = cursor.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::size_t k = ready_prefix(pos, n);
+      if (k == 0) {
+        const std::uint64_t again = cursor.load(std::memory_order_relaxed);
+        if (again == pos) return 0;
+        pos = again;
+        continue;
+      }
+      // relaxed: exclusivity comes from the CAS itself; the slots' turns
+      // were acquired above.
+      if (cursor.compare_exchange_weak(pos, pos + k, std::memory_order_relaxed, std::memory_order_relaxed))
+        return take(pos, k);
+    }
+  }
+
+  ring_view v_{};
+  std::uint64_t own_ = 0;           // single side: next position of this side
+  std::uint64_t cached_other_ = 0;  // spsc: the other side's position, last seen
+  span_pos res_{};
+  bool corrupt_ = false;
+};
+
 // Engines are written on every operation by their own thread: each takes
 // whole cache lines, so handles that sit next to each other (on a stack, in
 // a struct) never falsely share.
 template <bool MultiProducer, bool MultiConsumer>
-class alignas(cache_line) producer_engine {
+class alignas(cache_line) producer_engine : public engine_base<0> {
   static constexpr bool turns = MultiProducer || MultiConsumer;
 
  public:
   producer_engine() = default;
-  explicit producer_engine(const ring_view& v) noexcept : v_(v) {
+  explicit producer_engine(const ring_view& v) noexcept : engine_base(v) {
     // relaxed: read once at attach; later uses validate against head.
     own_ = v_.shared->tail.load(std::memory_order_relaxed);
-    cached_other_ = v_.shared->head.load(std::memory_order_acquire);  // A-HEAD (see below)
+    cached_other_ = v_.shared->head.load(std::memory_order_acquire);  // A-HEAD (see refresh_head)
   }
 
-  const ring_view& view() const noexcept { return v_; }
-
-  /// Takes up to n free contiguous slots; 0 when full. Sets corrupt_ when
+  /// Takes up to n free contiguous slots; 0 when full. Sets corrupt() when
   /// the shared positions are impossible.
   std::size_t reserve(std::size_t n) noexcept {
     if constexpr (!turns) {
-      std::uint64_t used = own_ - cached_other_;
-      if (v_.capacity - used < n) [[unlikely]] {
-        // A-HEAD: pairs with R-HEAD in consumer_engine::publish(): the
-        // consumer is done reading every slot before head.
-        const std::uint64_t h = v_.shared->head.load(std::memory_order_acquire);
-        if (own_ - h > v_.capacity) [[unlikely]] return fail_corrupt();
-        cached_other_ = h;
-        used = own_ - h;
-      }
-      return take(own_, std::min<std::uint64_t>(n, v_.capacity - used));
+      if (v_.capacity - (own_ - cached_other_) < n && !refresh_head()) [[unlikely]] return 0;
+      return take(own_, std::min<std::uint64_t>(n, v_.capacity - (own_ - cached_other_)));
     } else if constexpr (!MultiProducer) {
       return take(own_, ready_prefix(own_, n));
     } else {
-      // relaxed: the CAS validates the cursor; turns carry the ordering.
-      std::uint64_t pos = v_.shared->tail.load(std::memory_order_relaxed);
-      for (;;) {
-        const std::size_t k = ready_prefix(pos, n);
-        if (k == 0) {
-          const std::uint64_t again = v_.shared->tail.load(std::memory_order_relaxed);
-          if (again == pos) return 0;  // the slot at pos is still in use: full
-          pos = again;
-          continue;
-        }
-        // relaxed: exclusivity comes from the CAS itself; the slots' turns
-        // were acquired above.
-        if (v_.shared->tail.compare_exchange_weak(pos, pos + k, std::memory_order_relaxed,
-                                                  std::memory_order_relaxed))
-          return take(pos, k);
-      }
+      return claim(v_.shared->tail, n);
     }
   }
 
@@ -120,18 +164,11 @@ class alignas(cache_line) producer_engine {
   /// when full (or corrupt). Pair with publish_one(), never with publish().
   std::byte* reserve_one() noexcept {
     if constexpr (!turns) {
-      if (own_ - cached_other_ >= v_.capacity) [[unlikely]] {
-        // A-HEAD (as in reserve()).
-        const std::uint64_t h = v_.shared->head.load(std::memory_order_acquire);
-        if (own_ - h > v_.capacity) [[unlikely]] return (fail_corrupt(), nullptr);
-        cached_other_ = h;
-        if (own_ - h == v_.capacity) return nullptr;
-      }
+      if (own_ - cached_other_ >= v_.capacity) [[unlikely]]
+        if (!refresh_head() || own_ - cached_other_ == v_.capacity) return nullptr;
       return v_.slot(own_);
     } else if constexpr (!MultiProducer) {
-      // A-TURN-FREE (as in ready_prefix()).
-      if (v_.turn(own_).load(std::memory_order_acquire) != v_.lap2(own_)) return nullptr;
-      return v_.slot(own_);
+      return ready(own_) ? v_.slot(own_) : nullptr;
     } else {
       return reserve(1) != 0 ? v_.slot(res_.pos) : nullptr;
     }
@@ -160,13 +197,13 @@ class alignas(cache_line) producer_engine {
   void publish() noexcept {
     if constexpr (!turns) {
       own_ = res_.pos + res_.count;
-      // R-TAIL: pairs with A-TAIL in consumer_engine::reserve(): the slot
-      // writes above become visible with the new tail.
+      // R-TAIL: pairs with A-TAIL in consumer_engine::refresh_tail(): the
+      // slot writes above become visible with the new tail.
       v_.shared->tail.store(own_, std::memory_order_release);
     } else {
       for (std::size_t i = 0; i < res_.count; ++i) {
         const std::uint64_t p = res_.pos + i;
-        // R-TURN-FULL: pairs with A-TURN-FULL in the consumer's ready_prefix.
+        // R-TURN-FULL: pairs with A-TURN in the consumer's ready().
         v_.turn(p).store(v_.lap2(p) + 1, std::memory_order_release);
       }
       if constexpr (!MultiProducer) {
@@ -179,80 +216,42 @@ class alignas(cache_line) producer_engine {
     notify(v_.shared->not_empty);
   }
 
-  std::uint64_t pos() const noexcept { return res_.pos; }
-  std::size_t reserved() const noexcept { return res_.count; }
-  bool corrupt() const noexcept { return corrupt_; }
-
  private:
-  std::size_t take(std::uint64_t pos, std::uint64_t k) noexcept {
-    const std::uint64_t to_end = v_.capacity - (pos & v_.mask);  // contiguous slots only
-    res_ = {pos, static_cast<std::size_t>(std::min(k, to_end))};
-    return res_.count;
+  // spsc: re-reads the consumer's position; false (and corrupt()) when it
+  // is impossible.
+  bool refresh_head() noexcept {
+    // A-HEAD: pairs with R-HEAD in consumer_engine::publish(): the consumer
+    // is done reading every slot before head.
+    const std::uint64_t h = v_.shared->head.load(std::memory_order_acquire);
+    if (own_ - h > v_.capacity) [[unlikely]] {
+      corrupt_ = true;
+      return false;
+    }
+    cached_other_ = h;
+    return true;
   }
-  std::size_t fail_corrupt() noexcept {
-    corrupt_ = true;
-    return 0;
-  }
-  // How many slots from pos are free for this lap (turn == 2L), up to n and
-  // the end of the buffer.
-  std::size_t ready_prefix(std::uint64_t pos, std::size_t n) const noexcept {
-    const std::uint64_t lim = std::min<std::uint64_t>(n, v_.capacity - (pos & v_.mask));
-    std::size_t k = 0;
-    // A-TURN-FREE: pairs with R-TURN-FREE in consumer_engine::publish(): the
-    // consumer of the previous lap is done reading the slot.
-    while (k < lim && v_.turn(pos + k).load(std::memory_order_acquire) == v_.lap2(pos + k)) ++k;
-    return k;
-  }
-
-  ring_view v_{};
-  std::uint64_t own_ = 0;           // spsc / single producer: next position
-  std::uint64_t cached_other_ = 0;  // spsc: last head seen
-  span_pos res_{};
-  bool corrupt_ = false;
 };
 
 template <bool MultiProducer, bool MultiConsumer>
-class alignas(cache_line) consumer_engine {
+class alignas(cache_line) consumer_engine : public engine_base<1> {
   static constexpr bool turns = MultiProducer || MultiConsumer;
 
  public:
   consumer_engine() = default;
-  explicit consumer_engine(const ring_view& v) noexcept : v_(v) {
+  explicit consumer_engine(const ring_view& v) noexcept : engine_base(v) {
     own_ = v_.shared->head.load(std::memory_order_relaxed);
-    cached_other_ = v_.shared->tail.load(std::memory_order_acquire);  // A-TAIL (see below)
+    cached_other_ = v_.shared->tail.load(std::memory_order_acquire);  // A-TAIL (see refresh_tail)
   }
-
-  const ring_view& view() const noexcept { return v_; }
 
   /// Takes up to n filled contiguous slots; 0 when empty.
   std::size_t reserve(std::size_t n) noexcept {
     if constexpr (!turns) {
-      std::uint64_t avail = cached_other_ - own_;
-      if (avail < n) {
-        // A-TAIL: pairs with R-TAIL in producer_engine::publish(): the
-        // producer's slot writes before tail are visible.
-        const std::uint64_t t = v_.shared->tail.load(std::memory_order_acquire);
-        if (t - own_ > v_.capacity) [[unlikely]] return fail_corrupt();
-        cached_other_ = t;
-        avail = t - own_;
-      }
-      return take(own_, std::min<std::uint64_t>(n, avail));
+      if (cached_other_ - own_ < n && !refresh_tail()) [[unlikely]] return 0;
+      return take(own_, std::min<std::uint64_t>(n, cached_other_ - own_));
     } else if constexpr (!MultiConsumer) {
       return take(own_, ready_prefix(own_, n));
     } else {
-      std::uint64_t pos = v_.shared->head.load(std::memory_order_relaxed);
-      for (;;) {
-        const std::size_t k = ready_prefix(pos, n);
-        if (k == 0) {
-          const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
-          if (again == pos) return 0;  // nothing published at pos: empty
-          pos = again;
-          continue;
-        }
-        if (v_.shared->head.compare_exchange_weak(pos, pos + k, std::memory_order_relaxed,
-                                                  std::memory_order_relaxed))
-          return take(pos, k);
-      }
+      return claim(v_.shared->head, n);
     }
   }
 
@@ -267,7 +266,7 @@ class alignas(cache_line) consumer_engine {
     static_assert(turns, "reserve_one_if needs per-slot turns");
     std::uint64_t pos = MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_;
     for (;;) {
-      if (ready_prefix(pos, 1) == 0) {  // A-TURN-FULL inside
+      if (!ready(pos)) {  // A-TURN inside
         if constexpr (!MultiConsumer) return 0;
         const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
         if (again == pos) return 0;
@@ -294,8 +293,8 @@ class alignas(cache_line) consumer_engine {
           pos = again;
           continue;
         }
-        // relaxed: as in reserve(); success means head was still pos, so
-        // the slot accept looked at is the one we now own.
+        // relaxed: as in claim(); success means head was still pos, so the
+        // slot accept looked at is the one we now own.
         if (v_.shared->head.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed,
                                                   std::memory_order_relaxed))
           return take(pos, 1);
@@ -307,18 +306,11 @@ class alignas(cache_line) consumer_engine {
   /// when empty (or corrupt). Pair with publish_one(), never with publish().
   const std::byte* reserve_one() noexcept {
     if constexpr (!turns) {
-      if (cached_other_ == own_) [[unlikely]] {
-        // A-TAIL (as in reserve()).
-        const std::uint64_t t = v_.shared->tail.load(std::memory_order_acquire);
-        if (t - own_ > v_.capacity) [[unlikely]] return (fail_corrupt(), nullptr);
-        cached_other_ = t;
-        if (t == own_) return nullptr;
-      }
+      if (cached_other_ == own_) [[unlikely]]
+        if (!refresh_tail() || cached_other_ == own_) return nullptr;
       return v_.slot(own_);
     } else if constexpr (!MultiConsumer) {
-      // A-TURN-FULL (as in ready_prefix()).
-      if (v_.turn(own_).load(std::memory_order_acquire) != v_.lap2(own_) + 1) return nullptr;
-      return v_.slot(own_);
+      return ready(own_) ? v_.slot(own_) : nullptr;
     } else {
       return reserve(1) != 0 ? v_.slot(res_.pos) : nullptr;
     }
@@ -347,13 +339,13 @@ class alignas(cache_line) consumer_engine {
   void publish() noexcept {
     if constexpr (!turns) {
       own_ = res_.pos + res_.count;
-      // R-HEAD: pairs with A-HEAD in producer_engine::reserve(): our reads
-      // of the slots happen before the producer may overwrite them.
+      // R-HEAD: pairs with A-HEAD in producer_engine::refresh_head(): our
+      // reads of the slots happen before the producer may overwrite them.
       v_.shared->head.store(own_, std::memory_order_release);
     } else {
       for (std::size_t i = 0; i < res_.count; ++i) {
         const std::uint64_t p = res_.pos + i;
-        // R-TURN-FREE: pairs with A-TURN-FREE in the producer's ready_prefix.
+        // R-TURN-FREE: pairs with A-TURN in the producer's ready().
         v_.turn(p).store(v_.lap2(p) + 2, std::memory_order_release);
       }
       if constexpr (!MultiConsumer) {
@@ -370,38 +362,24 @@ class alignas(cache_line) consumer_engine {
     if constexpr (!turns) {
       return v_.shared->tail.load(std::memory_order_acquire) != own_;
     } else {
-      const std::uint64_t pos = MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_;
-      return v_.turn(pos).load(std::memory_order_acquire) == v_.lap2(pos) + 1;
+      return ready(MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_);
     }
   }
 
-  std::uint64_t pos() const noexcept { return res_.pos; }
-  std::size_t reserved() const noexcept { return res_.count; }
-  bool corrupt() const noexcept { return corrupt_; }
-
  private:
-  std::size_t take(std::uint64_t pos, std::uint64_t k) noexcept {
-    const std::uint64_t to_end = v_.capacity - (pos & v_.mask);
-    res_ = {pos, static_cast<std::size_t>(std::min(k, to_end))};
-    return res_.count;
+  // spsc: re-reads the producer's position; false (and corrupt()) when it
+  // is impossible.
+  bool refresh_tail() noexcept {
+    // A-TAIL: pairs with R-TAIL in producer_engine::publish(): the
+    // producer's slot writes before tail are visible.
+    const std::uint64_t t = v_.shared->tail.load(std::memory_order_acquire);
+    if (t - own_ > v_.capacity) [[unlikely]] {
+      corrupt_ = true;
+      return false;
+    }
+    cached_other_ = t;
+    return true;
   }
-  std::size_t fail_corrupt() noexcept {
-    corrupt_ = true;
-    return 0;
-  }
-  std::size_t ready_prefix(std::uint64_t pos, std::size_t n) const noexcept {
-    const std::uint64_t lim = std::min<std::uint64_t>(n, v_.capacity - (pos & v_.mask));
-    std::size_t k = 0;
-    // A-TURN-FULL: pairs with R-TURN-FULL in producer_engine::publish().
-    while (k < lim && v_.turn(pos + k).load(std::memory_order_acquire) == v_.lap2(pos + k) + 1) ++k;
-    return k;
-  }
-
-  ring_view v_{};
-  std::uint64_t own_ = 0;
-  std::uint64_t cached_other_ = 0;
-  span_pos res_{};
-  bool corrupt_ = false;
 };
 
 }  // namespace ringport::detail
