@@ -186,23 +186,18 @@ result<std::shared_ptr<ring_state>> ring_state::open(std::string_view name, obje
   return adopt(std::move(*seg), kind, element_size, element_align, extra_bytes);
 }
 
+static std::uint64_t owner_word_of(std::uint32_t pid) noexcept {
+  char state = 0;
+  std::uint64_t start = 0;
+  read_proc_stat(pid, state, start);
+  return (start << pid_bits) | (pid & pid_mask);
+}
+
 std::uint64_t self_owner() noexcept {
-  static const std::uint64_t cached = [] {
-    const auto pid = static_cast<std::uint32_t>(::getpid());
-    char state = 0;
-    std::uint64_t start = 0;
-    read_proc_stat(pid, state, start);
-    return (start << pid_bits) | (pid & pid_mask);
-  }();
+  static const std::uint64_t cached = owner_word_of(static_cast<std::uint32_t>(::getpid()));
   // A forked child inherits the static: recompute when the pid changed.
-  if ((cached & pid_mask) != (static_cast<std::uint64_t>(::getpid()) & pid_mask)) {
-    const auto pid = static_cast<std::uint32_t>(::getpid());
-    char state = 0;
-    std::uint64_t start = 0;
-    read_proc_stat(pid, state, start);
-    return (start << pid_bits) | (pid & pid_mask);
-  }
-  return cached;
+  const auto pid = static_cast<std::uint32_t>(::getpid());
+  return (cached & pid_mask) == (pid & pid_mask) ? cached : owner_word_of(pid);
 }
 
 bool owner_alive(std::uint64_t owner) noexcept {

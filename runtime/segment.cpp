@@ -353,6 +353,12 @@ result<domain_paths> resolve(std::string_view name, std::string_view domain_in) 
 
 long base_page_size() { return ::sysconf(_SC_PAGESIZE); }
 
+result<void> check_payload_size(std::size_t payload_size) {
+  if (payload_size == 0 || payload_size > (std::size_t{1} << 40))
+    return result<void>(errc::invalid_argument, "segment payload size must be 1 byte to 1 TiB");
+  return {};
+}
+
 result<segment> create_locked(const domain_paths& p, const std::string& name, std::size_t payload_size,
                               const segment_options& opt, const segment::initializer& init) {
   if (exists_at(p.shm_dir, name) || (p.huge && exists_at(p.huge_dir(), name)))
@@ -396,8 +402,7 @@ result<segment> segment::create(std::string_view name_in, std::size_t payload_si
                                 const segment_options& opt, const initializer& init) {
   auto p = resolve(name_in, opt.domain);
   if (!p) return p.error();
-  if (payload_size == 0 || payload_size > (std::size_t{1} << 40))
-    return error(errc::invalid_argument, "segment payload size must be 1 byte to 1 TiB");
+  if (auto ok = check_payload_size(payload_size); !ok) return ok.error();
   if (auto ok = detail::ensure_dir(p->shm_dir, opt.group_access); !ok) return ok.error();
   auto lock = domain_lock::take(p->shm_dir);
   if (!lock) return lock.error();
@@ -420,8 +425,7 @@ result<segment> segment::open_or_create(std::string_view name_in, std::size_t pa
     auto lock = domain_lock::take(p->shm_dir);
     if (!lock) return lock.error();
     if (!exists_at(p->shm_dir, name) && !(p->huge && exists_at(p->huge_dir(), name))) {
-      if (payload_size == 0 || payload_size > (std::size_t{1} << 40))
-        return error(errc::invalid_argument, "segment payload size must be 1 byte to 1 TiB");
+      if (auto ok = check_payload_size(payload_size); !ok) return ok.error();
       return create_locked(*p, name, payload_size, opt, init);
     }
   }
@@ -431,8 +435,7 @@ result<segment> segment::open_or_create(std::string_view name_in, std::size_t pa
 
 result<segment> segment::create_anonymous(std::size_t payload_size, const segment_options& opt,
                                           const initializer& init) {
-  if (payload_size == 0 || payload_size > (std::size_t{1} << 40))
-    return error(errc::invalid_argument, "segment payload size must be 1 byte to 1 TiB");
+  if (auto ok = check_payload_size(payload_size); !ok) return ok.error();
   void* p = MAP_FAILED;
   location loc{"(anonymous)", static_cast<std::uint64_t>(base_page_size()), false};
   if (opt.backing != pages::normal) {
