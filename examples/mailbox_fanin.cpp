@@ -28,7 +28,8 @@ int send_all(int id) {
   char msg[64];
   for (int n = 0; n < per_sender; ++n) {
     const int len = std::snprintf(msg, sizeof msg, "%d %d", id, n);
-    if (tx->send(std::as_bytes(std::span(msg, static_cast<std::size_t>(len)))) != ringport::status::ok) return 1;
+    if (tx->send(std::as_bytes(std::span(msg, static_cast<std::size_t>(len)))) != ringport::status::ok)
+      return 1;
   }
   return 0;
 }

@@ -14,7 +14,9 @@ namespace {
 using namespace std::chrono_literals;
 constexpr int rounds = 1000;
 
-std::span<const std::byte> bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+std::span<const std::byte> bytes(const std::string& s) {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
 
 ringport::node_options options() {
   ringport::node_options o;
@@ -58,7 +60,8 @@ int main() {
   auto p = ringport::node::join("P", options());
   if (!p) return std::fprintf(stderr, "P: %s\n", p.error().message.c_str()), 1;
   bool ok = true;
-  for (int n = 0; n < rounds && ok; ++n) ok = exchange(*p, "Q", "ping " + std::to_string(n), "pong " + std::to_string(n));
+  for (int n = 0; n < rounds && ok; ++n)
+    ok = exchange(*p, "Q", "ping " + std::to_string(n), "pong " + std::to_string(n));
   ok = example::succeeded(q) && ok;
   std::printf("node_pingpong: %d synchronous round trips: %s\n", rounds, ok ? "ok" : "FAILED");
   p->leave();

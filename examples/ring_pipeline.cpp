@@ -24,7 +24,8 @@ int consume() {
   double total = 0;
   for (std::uint64_t i = 0; i < count; ++i) {
     reading r{};
-    if (in->pop(r) != ringport::status::ok || r.seq != i) return std::fprintf(stderr, "consumer: lost order\n"), 1;
+    if (in->pop(r) != ringport::status::ok || r.seq != i)
+      return std::fprintf(stderr, "consumer: lost order\n"), 1;
     total += r.value;
   }
   const double want = static_cast<double>(count) * (count - 1) / 2 * 0.5;

@@ -51,8 +51,8 @@ std::string check_delivery(const control& ctl, unsigned producers, unsigned cons
     }
     const std::uint64_t want_sum = sent == 0 ? 0 : sent * (sent - 1) / 2;
     if (got != sent || sum != want_sum) {
-      return "producer " + std::to_string(p) + " sent " + std::to_string(sent) +
-             ", consumers received " + std::to_string(got) + " (lost or duplicated)";
+      return "producer " + std::to_string(p) + " sent " + std::to_string(sent) + ", consumers received " +
+             std::to_string(got) + " (lost or duplicated)";
     }
   }
   return {};
@@ -60,8 +60,7 @@ std::string check_delivery(const control& ctl, unsigned producers, unsigned cons
 
 }  // namespace
 
-void summarize_throughput(const control& ctl, unsigned producers, unsigned consumers,
-                          measurement& out) {
+void summarize_throughput(const control& ctl, unsigned producers, unsigned consumers, measurement& out) {
   if (consumers > 0) {
     if (const std::string bad = check_delivery(ctl, producers, consumers); !bad.empty()) {
       out.fail(bad);

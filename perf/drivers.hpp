@@ -20,12 +20,11 @@
 //
 // throughput (also the scaling rows): P producers stream stamped messages
 // (in blocks of `batch`) until the coordinator says stop (checked every 64
-// messages); the last producer to finish sends one end marker per consumer. Consumers check every stamp: torn copies, unknown
-// producers, and per-producer order (exact succession with one consumer,
-// strictly increasing with several). Afterwards every producer's count and
-// sequence sum must match what the consumers saw, or the run fails.
-// Time: from the coordinator's go to the last worker's finish.
-// With zero consumers (a sink such as memcpy) producers are timed alone.
+// messages); the last producer to finish sends one end marker per consumer. Consumers check every stamp: torn
+// copies, unknown producers, and per-producer order (exact succession with one consumer, strictly increasing
+// with several). Afterwards every producer's count and sequence sum must match what the consumers saw, or the
+// run fails. Time: from the coordinator's go to the last worker's finish. With zero consumers (a sink such as
+// memcpy) producers are timed alone.
 //
 // pingpong: worker 0 sends a stamped message over one channel, worker 1
 // echoes it over a second; each round trip is timed with one clock read and
@@ -61,8 +60,8 @@ struct channel_defaults {
   static constexpr bool process_safe = true;
   static constexpr bool multi_producer = false;
   static constexpr bool multi_consumer = false;
-  static constexpr bool streams = true;  ///< false: one message in flight (ping-pong only)
-  static constexpr std::size_t batch = 1;     ///< messages per send_n / recv_n
+  static constexpr bool streams = true;          ///< false: one message in flight (ping-pong only)
+  static constexpr std::size_t batch = 1;        ///< messages per send_n / recv_n
   static constexpr const char* boost_peer = "";  ///< Boost.Lockfree row to compare with
 };
 
@@ -75,16 +74,10 @@ struct self_endpoint {
   C* c;
   bool send(const message& m) noexcept { return c->send(m); }
   bool recv(message& m) noexcept { return c->recv(m); }
-  bool send_n(const message* m, std::size_t n) noexcept
-    requires requires { c->send_n(m, n); }
-  {
-    return c->send_n(m, n);
-  }
-  std::size_t recv_n(message* m, std::size_t n) noexcept
-    requires requires { c->recv_n(m, n); }
-  {
-    return c->recv_n(m, n);
-  }
+  bool send_n(const message* m, std::size_t n) noexcept requires requires { c->send_n(m, n); }
+  { return c->send_n(m, n); }
+  std::size_t recv_n(message* m, std::size_t n) noexcept requires requires { c->recv_n(m, n); }
+  { return c->recv_n(m, n); }
 };
 
 template <class C>
@@ -127,8 +120,7 @@ inline void finish(worker_report& r) noexcept {
 /// "0,1": the distinct CPUs the workers finished on.
 std::string cpus_used(const control& ctl, unsigned workers);
 /// Checks the consumers' tallies against the producers' counts; fills `out`.
-void summarize_throughput(const control& ctl, unsigned producers, unsigned consumers,
-                          measurement& out);
+void summarize_throughput(const control& ctl, unsigned producers, unsigned consumers, measurement& out);
 /// Latency rows: the histogram and report of worker `timer`; errors of both.
 void summarize_latency(const control& ctl, unsigned timer, measurement& out);
 /// Runs the coordinator's part: start, on_start(), sleep, stop, join; false
@@ -389,7 +381,8 @@ void run_throughput(const run_context& ctx, unsigned producers, unsigned consume
     workers.spawn([&st, p, producers, consumers] { return detail::produce(*st, p, producers, consumers); });
   for (unsigned c = 0; c < consumers; ++c) {
     const unsigned index = producers + c;
-    workers.spawn([&st, index, producers, consumers] { return detail::consume(*st, index, producers, consumers); });
+    workers.spawn(
+        [&st, index, producers, consumers] { return detail::consume(*st, index, producers, consumers); });
   }
   const auto on_start = [&st] { detail::started(st->chan); };
   if (!detail::coordinate(st->ctl, workers, producers + consumers, ctx.seconds, on_start, out)) return;
@@ -451,8 +444,7 @@ namespace detail {
 /// One row of channel `chan` per mode it supports.
 template <class chan>
 void add_rows(registry& r, const char* name, std::size_t bytes, unsigned producers, unsigned consumers,
-              const row_options& o,
-              const std::function<void(const run_context&, measurement&)>& run) {
+              const row_options& o, const std::function<void(const run_context&, measurement&)>& run) {
   for (run_mode m : {run_mode::thread, run_mode::process}) {
     if (m == run_mode::process && !chan::process_safe) continue;
     scenario s{o.scenario ? o.scenario : name, chan::impl, m, bytes, producers, consumers, chan::wait, run};

@@ -22,11 +22,15 @@ constexpr std::uint64_t make_stamp(unsigned producer, std::uint64_t seq) noexcep
 constexpr std::uint64_t end_stamp(unsigned producer) noexcept {
   return end_bit | make_stamp(producer, 0);
 }
-constexpr bool is_end(std::uint64_t s) noexcept { return (s & end_bit) != 0; }
+constexpr bool is_end(std::uint64_t s) noexcept {
+  return (s & end_bit) != 0;
+}
 constexpr unsigned producer_of(std::uint64_t s) noexcept {
   return static_cast<unsigned>((s >> 48) & 0x7fff);
 }
-constexpr std::uint64_t seq_of(std::uint64_t s) noexcept { return s & seq_mask; }
+constexpr std::uint64_t seq_of(std::uint64_t s) noexcept {
+  return s & seq_mask;
+}
 
 template <std::size_t N>
 struct message {

@@ -8,15 +8,15 @@
 namespace bench {
 
 struct options {
-  std::string filter;   ///< substring, or glob when it has * ? [, on scenario::key()
-  std::string json;     ///< write results here too
-  bool quick = false;   ///< smoke-test timings: the whole suite in seconds
-  bool list = false;    ///< print the scenario keys and exit
+  std::string filter;  ///< substring, or glob when it has * ? [, on scenario::key()
+  std::string json;    ///< write results here too
+  bool quick = false;  ///< smoke-test timings: the whole suite in seconds
+  bool list = false;   ///< print the scenario keys and exit
   bool pin = true;
   bool help = false;
   double seconds = 0.25;  ///< per repetition
   unsigned reps = 3;
-  double timeout = 10;    ///< per repetition
+  double timeout = 10;  ///< per repetition
 };
 
 ringport::result<options> parse_options(int argc, char** argv);

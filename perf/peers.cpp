@@ -77,8 +77,8 @@ long system_msg_max() {
 
 ringport::result<mqd_t> open_private_mq(std::size_t msg_bytes, long depth, long* got_depth) {
   static std::atomic<unsigned> counter{0};
-  const std::string name = "/ringport-bench." + std::to_string(::getpid()) + "." +
-                           std::to_string(counter.fetch_add(1));
+  const std::string name =
+      "/ringport-bench." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
   for (long d : {depth, system_msg_max()}) {
     mq_attr attr{};
     attr.mq_maxmsg = d;
@@ -117,7 +117,9 @@ long futex(std::atomic<std::uint32_t>& w, int op, std::uint32_t val) noexcept {
 }
 }  // namespace
 
-void futex_waiter::wake(std::atomic<std::uint32_t>& w) noexcept { futex(w, FUTEX_WAKE, 1); }
+void futex_waiter::wake(std::atomic<std::uint32_t>& w) noexcept {
+  futex(w, FUTEX_WAKE, 1);
+}
 
 std::uint32_t futex_waiter::await_change(std::atomic<std::uint32_t>& w, std::uint32_t seen) noexcept {
   for (;;) {
@@ -164,4 +166,3 @@ void register_peers(registry& r) {
 }
 
 }  // namespace bench
-

@@ -60,14 +60,15 @@ struct boost_spsc_batch : boost_spsc<N> {
     });
     return got;
   }
-  std::string describe() const { return std::to_string(queue_slots) + " slots, batch " + std::to_string(batch); }
+  std::string describe() const {
+    return std::to_string(queue_slots) + " slots, batch " + std::to_string(batch);
+  }
 };
 
 template <std::size_t N>
 struct boost_mpmc
     : channel_defaults,
-      boost_channel<boost::lockfree::queue<message<N>, boost::lockfree::capacity<queue_slots>>,
-                    message<N>> {
+      boost_channel<boost::lockfree::queue<message<N>, boost::lockfree::capacity<queue_slots>>, message<N>> {
   static constexpr const char* impl = "boost-mpmc";
   static constexpr const char* wait = "spin-yield";
   static constexpr bool process_safe = false;

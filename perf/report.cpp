@@ -77,8 +77,12 @@ double gbps(const row& r) {
   return r.m.mops() * 1e6 * static_cast<double>(r.sc->msg_bytes) / 1e9;
 }
 
-std::string ratio_json(double v) { return v > 0 ? num(v) : "null"; }
-std::string ref_json(const std::string& s) { return s.empty() ? "null" : json_string(s); }
+std::string ratio_json(double v) {
+  return v > 0 ? num(v) : "null";
+}
+std::string ref_json(const std::string& s) {
+  return s.empty() ? "null" : json_string(s);
+}
 
 std::string latency_json(const measurement& m) {
   return "{\"p50\": " + std::to_string(m.rtt_ns[0]) + ", \"p90\": " + std::to_string(m.rtt_ns[1]) +
@@ -86,7 +90,9 @@ std::string latency_json(const measurement& m) {
          ", \"max\": " + std::to_string(m.rtt_ns[4]) + "}";
 }
 
-bool blocking_wait(const std::string& wait) { return wait == "block" || wait == "kernel" || wait == "futex"; }
+bool blocking_wait(const std::string& wait) {
+  return wait == "block" || wait == "kernel" || wait == "futex";
+}
 
 }  // namespace
 
@@ -94,7 +100,8 @@ void relate(row& r, const std::vector<row>& earlier) {
   if (!r.ok()) return;
   const scenario& s = *r.sc;
   // The first ok row of `impl` in `name` with r's bytes (and mode, and PxC).
-  auto find = [&](const std::string& impl, const std::string& name, bool same_mode, bool same_shape) -> const row* {
+  auto find = [&](const std::string& impl, const std::string& name, bool same_mode,
+                  bool same_shape) -> const row* {
     for (const row& e : earlier) {
       const scenario& t = *e.sc;
       if (!e.ok() || t.impl != impl || t.name != name || t.msg_bytes != s.msg_bytes) continue;
@@ -122,7 +129,8 @@ void relate(row& r, const std::vector<row>& earlier) {
       r.boost_ref = boost->sc->impl;
     }
     const std::string floor = blocking_wait(s.wait) ? "futex" : "spin-line";
-    if (const row* f = s.impl == floor ? nullptr : find(floor, "pingpong", true, true); f && f->m.rtt_ns[0] > 0) {
+    if (const row* f = s.impl == floor ? nullptr : find(floor, "pingpong", true, true);
+        f && f->m.rtt_ns[0] > 0) {
       r.vs_floor = p50 / static_cast<double>(f->m.rtt_ns[0]);
       r.floor_ref = f->sc->impl;
     }
@@ -158,24 +166,33 @@ void print_header(std::FILE* f, const machine_info& m, const plan& p) {
   std::fprintf(f, "# cpu       %s; %s\n", m.cpu_model.c_str(), m.topology.c_str());
   std::fprintf(f, "# kernel    %s\n", m.kernel.c_str());
   std::fprintf(f, "# compiler  g++ %s; flags %s\n", m.compiler.c_str(), m.flags.c_str());
-  std::fprintf(f, "# clock     steady_clock via %s, %.1f ns per read; pingpong: one read per round trip, included\n"
-                  "#           in RTT; oneway: sender and receiver read it once each, about one read's cost included\n",
-               m.clocksource.c_str(), m.clock_read_ns);
-  std::fprintf(f, "# memory    peers share a MAP_SHARED anonymous mapping, %zu-byte pages; ringport rings use\n"
-                  "#           segments with pages::any (page size in each row's note); queues hold %zu messages\n",
-               peer_page_size(), queue_slots);
+  std::fprintf(
+      f,
+      "# clock     steady_clock via %s, %.1f ns per read; pingpong: one read per round trip, included\n"
+      "#           in RTT; oneway: sender and receiver read it once each, about one read's cost included\n",
+      m.clocksource.c_str(), m.clock_read_ns);
+  std::fprintf(
+      f,
+      "# memory    peers share a MAP_SHARED anonymous mapping, %zu-byte pages; ringport rings use\n"
+      "#           segments with pages::any (page size in each row's note); queues hold %zu messages\n",
+      peer_page_size(), queue_slots);
   std::fprintf(f, "# pinning   %s\n", m.placement.c_str());
-  std::fprintf(f, "# method    each row: median of %u repetition(s) of %.3g s, ranked by Mmsg/s; RTT columns\n"
-                  "#           are that repetition's (10%% warm-up excluded); watchdog %.3g s per repetition\n",
+  std::fprintf(f,
+               "# method    each row: median of %u repetition(s) of %.3g s, ranked by Mmsg/s; RTT columns\n"
+               "#           are that repetition's (10%% warm-up excluded); watchdog %.3g s per repetition\n",
                p.reps, p.seconds, p.timeout);
-  std::fprintf(f, "# units     Mmsg/s: million messages (ping-pong: round trips) per second; GB/s: 1e9 payload bytes\n"
-                  "#           per second; p50..max in ns: round trip (pingpong), one way (oneway); cpus: where the\n"
-                  "#           workers finished\n");
-  std::fprintf(f, "# ratios    vs boost: throughput/scaling Mmsg/s / the Boost.Lockfree row's at the same mode, bytes\n"
-                  "#           and PxC (boost-spsc[-batch32] for spsc, boost-mpmc = lockfree::queue otherwise; higher\n"
-                  "#           is better); pingpong p50 / boost's p50 (lower is better)\n"
-                  "#           vs floor: throughput GB/s / memcpy's at the same bytes; pingpong p50 / the floor's p50\n"
-                  "#           (futex for block and kernel waits, else spin-line; same mode and bytes)\n");
+  std::fprintf(
+      f,
+      "# units     Mmsg/s: million messages (ping-pong: round trips) per second; GB/s: 1e9 payload bytes\n"
+      "#           per second; p50..max in ns: round trip (pingpong), one way (oneway); cpus: where the\n"
+      "#           workers finished\n");
+  std::fprintf(
+      f,
+      "# ratios    vs boost: throughput/scaling Mmsg/s / the Boost.Lockfree row's at the same mode, bytes\n"
+      "#           and PxC (boost-spsc[-batch32] for spsc, boost-mpmc = lockfree::queue otherwise; higher\n"
+      "#           is better); pingpong p50 / boost's p50 (lower is better)\n"
+      "#           vs floor: throughput GB/s / memcpy's at the same bytes; pingpong p50 / the floor's p50\n"
+      "#           (futex for block and kernel waits, else spin-line; same mode and bytes)\n");
 }
 
 void print_table_head(std::FILE* f) {
@@ -195,9 +212,10 @@ void print_row(std::FILE* f, const row& r) {
   }
   std::fprintf(f, "%9.3f ", r.m.mops());
   if (s.has_latency()) {
-    std::fprintf(f, "%7s | %8llu %8llu %8llu %8llu %9llu | ", "-", static_cast<unsigned long long>(r.m.rtt_ns[0]),
-                 static_cast<unsigned long long>(r.m.rtt_ns[1]), static_cast<unsigned long long>(r.m.rtt_ns[2]),
-                 static_cast<unsigned long long>(r.m.rtt_ns[3]), static_cast<unsigned long long>(r.m.rtt_ns[4]));
+    std::fprintf(
+        f, "%7s | %8llu %8llu %8llu %8llu %9llu | ", "-", static_cast<unsigned long long>(r.m.rtt_ns[0]),
+        static_cast<unsigned long long>(r.m.rtt_ns[1]), static_cast<unsigned long long>(r.m.rtt_ns[2]),
+        static_cast<unsigned long long>(r.m.rtt_ns[3]), static_cast<unsigned long long>(r.m.rtt_ns[4]));
   } else {
     std::fprintf(f, "%7.3f | %8s %8s %8s %8s %9s | ", gbps(r), "-", "-", "-", "-", "-");
   }
@@ -214,8 +232,8 @@ void print_row(std::FILE* f, const row& r) {
   std::fprintf(f, "%-5s %s\n", r.m.cpus, r.m.note);
 }
 
-bool write_json(const std::string& path, const machine_info& m, const plan& p,
-                const std::vector<row>& rows, double wall_seconds, std::string* err) {
+bool write_json(const std::string& path, const machine_info& m, const plan& p, const std::vector<row>& rows,
+                double wall_seconds, std::string* err) {
   std::ostringstream o;
   o << "{\n  \"machine\": {\"cpu_model\": " << json_string(m.cpu_model)
     << ", \"topology\": " << json_string(m.topology) << ", \"kernel\": " << json_string(m.kernel)
@@ -251,7 +269,8 @@ bool write_json(const std::string& path, const machine_info& m, const plan& p,
       << ", \"oneway_ns\": " << (oneway ? latency_json(r.m) : "null");
     o << ", \"vs_boost\": " << ratio_json(r.vs_boost) << ", \"vs_boost_ref\": " << ref_json(r.boost_ref)
       << ", \"vs_floor\": " << ratio_json(r.vs_floor) << ", \"vs_floor_ref\": " << ref_json(r.floor_ref);
-    o << ", \"wall_seconds\": " << num(r.wall) << ", \"cpus\": " << json_string(r.m.cpus) << ", \"note\": " << json_string(r.m.note) << ", \"runs_mops\": [";
+    o << ", \"wall_seconds\": " << num(r.wall) << ", \"cpus\": " << json_string(r.m.cpus)
+      << ", \"note\": " << json_string(r.m.note) << ", \"runs_mops\": [";
     for (std::size_t k = 0; k < r.runs.size(); ++k) o << (k ? ", " : "") << num(r.runs[k]);
     o << "]}";
   }

@@ -289,8 +289,9 @@ struct mailbox_channel : channel_defaults {
   }
   void started() { seg.started(); }
   std::string describe() const {
-    return std::to_string(seg.obj->capacity()) + " slots of " + std::to_string(N + ringport::mailbox_header_bytes) +
-           " B, " + std::to_string(seg.obj->info().page_size >> 10) + " KiB pages";
+    return std::to_string(seg.obj->capacity()) + " slots of " +
+           std::to_string(N + ringport::mailbox_header_bytes) + " B, " +
+           std::to_string(seg.obj->info().page_size >> 10) + " KiB pages";
   }
 
   struct sender_end {

@@ -92,8 +92,8 @@ measurement run_once(const scenario& sc, const run_context& ctx, const plan& p) 
 
 std::string oversubscription(const scenario& sc, const plan& p) {
   if (sc.workers() <= p.allowed_cpus) return {};
-  return "oversubscribed: " + std::to_string(sc.workers()) + " workers on " +
-         std::to_string(p.allowed_cpus) + " CPUs";
+  return "oversubscribed: " + std::to_string(sc.workers()) + " workers on " + std::to_string(p.allowed_cpus) +
+         " CPUs";
 }
 
 }  // namespace

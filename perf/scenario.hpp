@@ -14,7 +14,9 @@
 namespace bench {
 
 enum class run_mode { thread, process };
-inline const char* to_string(run_mode m) { return m == run_mode::thread ? "thread" : "process"; }
+inline const char* to_string(run_mode m) {
+  return m == run_mode::thread ? "thread" : "process";
+}
 
 /// How one repetition runs: where each worker goes and for how long.
 struct run_context {

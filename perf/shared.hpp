@@ -71,24 +71,24 @@ bool retry(Attempt&& attempt) noexcept {
 
 /// What one worker found, written by that worker only, read after join.
 struct alignas(line) worker_report {
-  std::uint64_t messages = 0;  ///< sent (producer) or received (consumer)
-  std::uint64_t errors = 0;    ///< torn, unknown-producer or out-of-order stamps
+  std::uint64_t messages = 0;                  ///< sent (producer) or received (consumer)
+  std::uint64_t errors = 0;                    ///< torn, unknown-producer or out-of-order stamps
   std::uint64_t count_from[max_workers] = {};  ///< consumer: received per producer
   std::uint64_t seq_sum[max_workers] = {};     ///< consumer: sum of sequence numbers per producer
   std::int64_t t_begin_ns = 0;
   std::int64_t t_end_ns = 0;
-  int cpu = -1;                ///< sched_getcpu() when the worker finished
+  int cpu = -1;  ///< sched_getcpu() when the worker finished
 };
 
 /// Start barrier and stop flag, each on its own cache line.
 struct control {
-  alignas(line) std::atomic<std::uint32_t> ready{0};      ///< workers at the barrier
-  alignas(line) std::atomic<std::uint32_t> go{0};         ///< released by the coordinator
-  alignas(line) std::atomic<std::uint32_t> stop{0};       ///< producers: finish now
+  alignas(line) std::atomic<std::uint32_t> ready{0};  ///< workers at the barrier
+  alignas(line) std::atomic<std::uint32_t> go{0};     ///< released by the coordinator
+  alignas(line) std::atomic<std::uint32_t> stop{0};   ///< producers: finish now
   alignas(line) std::atomic<std::uint32_t> producers_done{0};
-  alignas(line) std::int64_t t0_ns = 0;                   ///< written before go (release)
+  alignas(line) std::int64_t t0_ns = 0;  ///< written before go (release)
   worker_report reports[max_workers];
-  histogram rtt;                                          ///< ping-pong: round trips
+  histogram rtt;  ///< ping-pong: round trips
 };
 
 /// A worker arrives and waits for the coordinator's go.
@@ -122,8 +122,8 @@ inline std::size_t peer_page_size() noexcept {
       std::fclose(f);
     }
     if (huge != 0) {
-      void* p = mmap(nullptr, huge, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE,
-                     -1, 0);
+      void* p = mmap(nullptr, huge, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
       if (p != MAP_FAILED) {
         munmap(p, huge);
         return huge;
@@ -145,7 +145,8 @@ class shared_box {
     len_ = (sizeof(T) + page - 1) / page * page;
     const int huge = page != static_cast<std::size_t>(sysconf(_SC_PAGESIZE)) ? MAP_HUGETLB : 0;
     // Populated now, so no measurement pays for first-touch page faults.
-    void* p = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE | huge, -1, 0);
+    void* p =
+        mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE | huge, -1, 0);
     if (p == MAP_FAILED && huge != 0) {  // the pool ran dry: fall back, still measurable
       len_ = sizeof(T);
       p = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);

@@ -21,10 +21,14 @@ int run_pinned(const run_context& ctx, unsigned index, const std::function<int()
 
 const char* describe(int code) {
   switch (code) {
-    case exit_pin: return "could not pin to its CPU";
-    case exit_endpoint: return "could not attach to the transport";
-    case exit_transport: return "transport call failed";
-    default: return "failed";
+    case exit_pin:
+      return "could not pin to its CPU";
+    case exit_endpoint:
+      return "could not attach to the transport";
+    case exit_transport:
+      return "transport call failed";
+    default:
+      return "failed";
   }
 }
 

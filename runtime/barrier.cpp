@@ -18,11 +18,13 @@ namespace {
 
 std::atomic<bool> can_issue{false};
 
-long membarrier(int cmd) noexcept { return ::syscall(SYS_membarrier, cmd, 0u, 0); }
+long membarrier(int cmd) noexcept {
+  return ::syscall(SYS_membarrier, cmd, 0u, 0);
+}
 
 void register_self() noexcept {
-  const bool ok = can_issue.load(std::memory_order_relaxed) &&
-                  membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+  const bool ok =
+      can_issue.load(std::memory_order_relaxed) && membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
   light_notify.store(ok, std::memory_order_relaxed);
 }
 

@@ -12,29 +12,52 @@ class category_impl final : public std::error_category {
   const char* name() const noexcept override { return "ringport"; }
   std::string message(int c) const override {
     switch (static_cast<errc>(c)) {
-      case errc::ok: return "success";
-      case errc::invalid_name: return "invalid name";
-      case errc::invalid_argument: return "invalid argument";
-      case errc::already_exists: return "already exists";
-      case errc::not_found: return "not found";
-      case errc::not_regular_file: return "not a regular file";
-      case errc::symlink_refused: return "symbolic link refused";
-      case errc::foreign_owner: return "owned by another user";
-      case errc::bad_mode: return "permissions wider than expected";
-      case errc::truncated: return "file truncated";
-      case errc::bad_magic: return "not a ringport segment";
-      case errc::bad_version: return "incompatible layout version";
-      case errc::wrong_kind: return "wrong object kind";
-      case errc::wrong_arch: return "made for another architecture";
-      case errc::bad_layout: return "inconsistent header";
-      case errc::init_timeout: return "creator did not finish initialising";
-      case errc::no_huge_pages: return "no huge pages available";
-      case errc::out_of_memory: return "out of memory";
-      case errc::role_taken: return "role held by a live process";
-      case errc::too_many_roles: return "no free role slot";
-      case errc::corrupt: return "shared state corrupt";
-      case errc::system_error: return "system call failed";
-      case errc::unsupported: return "unsupported by this kernel";
+      case errc::ok:
+        return "success";
+      case errc::invalid_name:
+        return "invalid name";
+      case errc::invalid_argument:
+        return "invalid argument";
+      case errc::already_exists:
+        return "already exists";
+      case errc::not_found:
+        return "not found";
+      case errc::not_regular_file:
+        return "not a regular file";
+      case errc::symlink_refused:
+        return "symbolic link refused";
+      case errc::foreign_owner:
+        return "owned by another user";
+      case errc::bad_mode:
+        return "permissions wider than expected";
+      case errc::truncated:
+        return "file truncated";
+      case errc::bad_magic:
+        return "not a ringport segment";
+      case errc::bad_version:
+        return "incompatible layout version";
+      case errc::wrong_kind:
+        return "wrong object kind";
+      case errc::wrong_arch:
+        return "made for another architecture";
+      case errc::bad_layout:
+        return "inconsistent header";
+      case errc::init_timeout:
+        return "creator did not finish initialising";
+      case errc::no_huge_pages:
+        return "no huge pages available";
+      case errc::out_of_memory:
+        return "out of memory";
+      case errc::role_taken:
+        return "role held by a live process";
+      case errc::too_many_roles:
+        return "no free role slot";
+      case errc::corrupt:
+        return "shared state corrupt";
+      case errc::system_error:
+        return "system call failed";
+      case errc::unsupported:
+        return "unsupported by this kernel";
     }
     return "unknown ringport error";
   }
@@ -48,8 +71,7 @@ const std::error_category& category() noexcept {
 }
 
 error system_failure(const char* what, int err) {
-  return error(std::error_code(err, std::system_category()),
-               std::string(what) + ": " + std::strerror(err));
+  return error(std::error_code(err, std::system_category()), std::string(what) + ": " + std::strerror(err));
 }
 
 }  // namespace ringport

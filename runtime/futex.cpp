@@ -26,8 +26,8 @@ bool futex_wait_until(std::atomic<std::uint32_t>* word, std::uint32_t expected,
   // absolute time on that clock (no FUTEX_CLOCK_REALTIME). No
   // FUTEX_PRIVATE_FLAG: the word may be shared between processes.
   const timespec ts = to_timespec(deadline);
-  const long rc = ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_BITSET,
-                            expected, &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
+  const long rc = ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT_BITSET, expected,
+                            &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
   // EAGAIN: the word changed before we slept; EINTR: a signal; both mean
   // "re-check"; ETIMEDOUT: the deadline passed.
   return !(rc != 0 && errno == ETIMEDOUT);
@@ -49,6 +49,8 @@ void notify_slow(event_count& ec) noexcept {
   futex_wake_all(&ec.seq);
 }
 
-void yield_cpu() noexcept { ::sched_yield(); }
+void yield_cpu() noexcept {
+  ::sched_yield();
+}
 
 }  // namespace ringport::detail

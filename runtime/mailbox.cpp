@@ -36,7 +36,9 @@ constexpr std::uint32_t ack_free = 0;
 constexpr std::uint32_t ack_pending = 1;
 constexpr std::uint32_t ack_taken = 2;
 constexpr std::uint32_t gen_mask = (std::uint32_t{1} << 30) - 1;
-constexpr std::uint32_t ack_word(std::uint32_t gen, std::uint32_t state) noexcept { return gen << 2 | state; }
+constexpr std::uint32_t ack_word(std::uint32_t gen, std::uint32_t state) noexcept {
+  return gen << 2 | state;
+}
 
 constexpr std::uint32_t extra_bytes = static_cast<std::uint32_t>(sizeof(mailbox_ack) * detail::max_roles);
 
@@ -89,7 +91,9 @@ mailbox_role& mailbox_role::operator=(mailbox_role&& o) noexcept {
   }
   return *this;
 }
-mailbox_role::~mailbox_role() { reset(); }
+mailbox_role::~mailbox_role() {
+  reset();
+}
 void mailbox_role::reset() noexcept {
   if (st_ && slot_ < max_roles) st_->detach(producer_ ? role::producer : role::consumer, slot_);
   slot_ = ~std::size_t{0};
@@ -107,8 +111,10 @@ mailbox_sender::mailbox_sender(detail::mailbox_role role, std::size_t max, wait_
       policy_(p) {}
 
 status mailbox_sender::reserve_slot() noexcept {
-  if (role_.state().closed()) [[unlikely]] return status::closed;
-  if (e_.reserve(1) == 0) [[unlikely]] return e_.corrupt() ? status::corrupt : status::would_block;
+  if (role_.state().closed()) [[unlikely]]
+    return status::closed;
+  if (e_.reserve(1) == 0) [[unlikely]]
+    return e_.corrupt() ? status::corrupt : status::would_block;
   return status::ok;
 }
 
@@ -138,15 +144,19 @@ status mailbox_sender::enqueue(std::span<const std::byte> msg, bool sync) noexce
 }
 
 status mailbox_sender::try_send(std::span<const std::byte> msg) noexcept {
-  if (claiming_) [[unlikely]] return status::would_block;
-  if (msg.size() > max_) [[unlikely]] return status::too_large;
+  if (claiming_) [[unlikely]]
+    return status::would_block;
+  if (msg.size() > max_) [[unlikely]]
+    return status::too_large;
   return enqueue(msg, false);
 }
 
 status mailbox_sender::send_until(std::span<const std::byte> msg, clock::time_point deadline,
                                   delivery d) noexcept {
-  if (claiming_) [[unlikely]] return status::would_block;
-  if (msg.size() > max_) [[unlikely]] return status::too_large;
+  if (claiming_) [[unlikely]]
+    return status::would_block;
+  if (msg.size() > max_) [[unlikely]]
+    return status::too_large;
   const bool sync = d == delivery::sync;
   status s = enqueue(msg, sync);
   if (s == status::would_block)
@@ -159,8 +169,10 @@ status mailbox_sender::send_until(std::span<const std::byte> msg, clock::time_po
 
 status mailbox_sender::try_claim(std::size_t size, std::span<std::byte>& out) noexcept {
   out = {};
-  if (claiming_) [[unlikely]] return status::would_block;
-  if (size > max_) [[unlikely]] return status::too_large;
+  if (claiming_) [[unlikely]]
+    return status::would_block;
+  if (size > max_) [[unlikely]]
+    return status::too_large;
   if (status s = reserve_slot(); s != status::ok) return s;
   claiming_ = true;
   claimed_ = size;
@@ -244,7 +256,11 @@ status mailbox_sender::await_taken(clock::time_point deadline) noexcept {
 // ---------------------------------------------------------------- receiver
 
 mailbox_receiver::mailbox_receiver(detail::mailbox_role role, std::size_t max, wait_policy p) noexcept
-    : role_(std::move(role)), e_(role_.state().view()), acks_(ack_table(role_.state())), max_(max), policy_(p) {}
+    : role_(std::move(role)),
+      e_(role_.state().view()),
+      acks_(ack_table(role_.state())),
+      max_(max),
+      policy_(p) {}
 
 status mailbox_receiver::empty_status() noexcept {
   if (e_.corrupt()) return status::corrupt;
@@ -370,8 +386,8 @@ result<mailbox> mailbox::create(std::string_view name, const mailbox_options& op
   ro.backing = opt.backing;
   ro.domain = opt.domain;
   ro.group_access = opt.group_access;
-  auto st = detail::ring_state::create(name, object_kind::mailbox, mailbox_header_bytes + opt.max_message_size, 8,
-                                       ro, extra_bytes);
+  auto st = detail::ring_state::create(name, object_kind::mailbox,
+                                       mailbox_header_bytes + opt.max_message_size, 8, ro, extra_bytes);
   if (!st) return std::move(st).error();
   return mailbox(std::move(*st), opt.max_message_size);
 }
@@ -389,8 +405,9 @@ result<mailbox> mailbox::open(std::string_view name, std::string_view domain) {
     element = seg->info().element_size;
   }
   if (element <= mailbox_header_bytes || element > mailbox_header_bytes + mailbox_max_message_limit)
-    return error(errc::bad_layout, "mailbox '" + std::string(name) + "' records " + std::to_string(element) +
-                                       "-byte slots, impossible for a mailbox: remove it and create it again");
+    return error(errc::bad_layout,
+                 "mailbox '" + std::string(name) + "' records " + std::to_string(element) +
+                     "-byte slots, impossible for a mailbox: remove it and create it again");
   auto st = detail::ring_state::open(name, object_kind::mailbox, element, 8, domain, extra_bytes);
   if (!st) return std::move(st).error();
   return mailbox(std::move(*st), static_cast<std::size_t>(element - mailbox_header_bytes));
@@ -425,9 +442,17 @@ void mailbox::close() const noexcept {
   for (std::size_t i = 0; i < detail::max_roles; ++i) detail::futex_wake_all(&acks[i].word);
 }
 
-bool mailbox::closed() const noexcept { return st_->closed(); }
-std::size_t mailbox::capacity() const noexcept { return st_->view().capacity; }
-std::size_t mailbox::size() const noexcept { return st_->size(); }
-const segment_info& mailbox::info() const noexcept { return st_->info(); }
+bool mailbox::closed() const noexcept {
+  return st_->closed();
+}
+std::size_t mailbox::capacity() const noexcept {
+  return st_->view().capacity;
+}
+std::size_t mailbox::size() const noexcept {
+  return st_->size();
+}
+const segment_info& mailbox::info() const noexcept {
+  return st_->info();
+}
 
 }  // namespace ringport

@@ -98,9 +98,10 @@ result<node> node::join(std::string_view name, const node_options& opt) {
     // previous holder's last writes.
     std::uint64_t cur = sh->owner.load(std::memory_order_acquire);
     if (cur != 0 && (cur == me || detail::owner_alive(cur)))
-      return error(errc::already_exists,
-                   "node '" + std::string(name) + "' is held by live process " + std::to_string(cur & pid_mask) +
-                       (cur == me ? " (this one)" : "") + ": pick another name, or stop that process first");
+      return error(errc::already_exists, "node '" + std::string(name) + "' is held by live process " +
+                                             std::to_string(cur & pid_mask) +
+                                             (cur == me ? " (this one)" : "") +
+                                             ": pick another name, or stop that process first");
     // Free, or its holder died: take it (one CAS decides between rivals).
     if (sh->owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) break;
   }
@@ -126,7 +127,9 @@ result<std::uint32_t> node::holder(std::string_view name, std::string_view domai
   return static_cast<std::uint32_t>(cur & pid_mask);
 }
 
-node::node(node&& o) noexcept { *this = std::move(o); }
+node::node(node&& o) noexcept {
+  *this = std::move(o);
+}
 
 node& node::operator=(node&& o) noexcept {
   if (this != &o) {
@@ -147,7 +150,9 @@ node& node::operator=(node&& o) noexcept {
   return *this;
 }
 
-node::~node() { leave(); }
+node::~node() {
+  leave();
+}
 
 void node::leave() noexcept {
   if (!sh_) return;
@@ -175,7 +180,8 @@ mailbox_options node::link_options() const {
 // ---------------------------------------------------------------- links
 
 result<node::link_out*> node::outbound(std::string_view to) {
-  if (auto it = out_.find(to); it != out_.end()) [[likely]] return &it->second;
+  if (auto it = out_.find(to); it != out_.end()) [[likely]]
+    return &it->second;
   if (!sh_) return error(errc::invalid_argument, "this node has left (or was moved from): join again");
   if (auto ok = validate(to); !ok) return ok.error();
   auto box = mailbox::open_or_create(link_name(name_, to), link_options());
@@ -198,7 +204,8 @@ result<node::link_in*> node::add_inbound(std::string_view from, mailbox box) {
 }
 
 result<node::link_in*> node::inbound(std::string_view from) {
-  if (auto it = in_.find(from); it != in_.end()) [[likely]] return it->second.get();
+  if (auto it = in_.find(from); it != in_.end()) [[likely]]
+    return it->second.get();
   if (!sh_) return error(errc::invalid_argument, "this node has left (or was moved from): join again");
   if (auto ok = validate(from); !ok) return ok.error();
   auto box = mailbox::open_or_create(link_name(from, name_), link_options());
@@ -212,7 +219,8 @@ result<void> node::refresh_inbound() {
   // A-GEN: pairs with R-GEN in ring_doorbell(); read before the scan, so a
   // link created during the scan bumps it again and we rescan next time.
   const std::uint32_t gen = sh_->links_gen.load(std::memory_order_acquire);
-  if (scanned_ && gen == seen_gen_) [[likely]] return {};
+  if (scanned_ && gen == seen_gen_) [[likely]]
+    return {};
   auto all = segment::list(opt_.domain);
   if (!all) return all.error();
   const std::string suffix = "." + name_;
@@ -240,8 +248,8 @@ result<status> node::try_send(std::string_view to, std::span<const std::byte> ms
   return (*link)->tx.try_send(msg);
 }
 
-result<status> node::send_until(std::string_view to, std::span<const std::byte> msg, clock::time_point deadline,
-                                delivery d) {
+result<status> node::send_until(std::string_view to, std::span<const std::byte> msg,
+                                clock::time_point deadline, delivery d) {
   auto link = outbound(to);
   if (!link) return std::move(link).error();
   return (*link)->tx.send_until(msg, deadline, d);

@@ -45,8 +45,8 @@ result<void> validate_name(std::string_view name, const char* what) {
   if (name.size() > 64) return bad("is too long");
   if (name == "." || name == "..") return bad("is reserved");
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
     if (!ok) return bad("contains a character outside the allowed set");
   }
   return {};
@@ -78,9 +78,8 @@ result<void> ensure_dir(const std::string& dir, bool group_access) {
     if (!S_ISDIR(st.st_mode))
       return result<void>(errc::not_regular_file, dir + " is not a directory; remove it");
     if (st.st_uid != ::geteuid())
-      return result<void>(errc::foreign_owner,
-                          dir + " belongs to uid " + std::to_string(st.st_uid) +
-                              "; use another domain (RINGPORT_DOMAIN)");
+      return result<void>(errc::foreign_owner, dir + " belongs to uid " + std::to_string(st.st_uid) +
+                                                   "; use another domain (RINGPORT_DOMAIN)");
     return {};
   }
   return system_failure(("mkdir " + dir).c_str(), errno);
@@ -108,8 +107,8 @@ result<huge_mount> check_mount(const std::string& dir) {
   if (::statfs(dir.c_str(), &fs) != 0 || fs.f_type != static_cast<decltype(fs.f_type)>(HUGETLBFS_MAGIC))
     return result<huge_mount>(errc::no_huge_pages,
                               "RINGPORT_HUGETLBFS=" + dir +
-                                  " is not a hugetlbfs mount: as root run 'mount -t hugetlbfs none " +
-                                  dir + "' and reserve pages with 'echo 64 > "
+                                  " is not a hugetlbfs mount: as root run 'mount -t hugetlbfs none " + dir +
+                                  "' and reserve pages with 'echo 64 > "
                                   "/proc/sys/vm/nr_hugepages', unset RINGPORT_HUGETLBFS, or pass "
                                   "pages::any");
   if (::access(dir.c_str(), W_OK) != 0)

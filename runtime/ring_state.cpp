@@ -12,13 +12,19 @@
 namespace ringport::detail {
 namespace {
 
-constexpr std::uint64_t round_up(std::uint64_t v, std::uint64_t to) { return (v + to - 1) / to * to; }
+constexpr std::uint64_t round_up(std::uint64_t v, std::uint64_t to) {
+  return (v + to - 1) / to * to;
+}
 constexpr std::uint64_t max_capacity = std::uint64_t{1} << 32;
 constexpr std::uint64_t max_element = std::uint64_t{1} << 24;
 
-const char* role_name(role r) { return r == role::producer ? "producer" : "consumer"; }
+const char* role_name(role r) {
+  return r == role::producer ? "producer" : "consumer";
+}
 
-role_table& table(ring_shared* s, role r) { return r == role::producer ? s->producers : s->consumers; }
+role_table& table(ring_shared* s, role r) {
+  return r == role::producer ? s->producers : s->consumers;
+}
 
 // Reads /proc/<pid>/stat: state letter and start time (field 22).
 bool read_proc_stat(std::uint32_t pid, char& state, std::uint64_t& start) noexcept {
@@ -50,7 +56,9 @@ constexpr std::uint64_t pid_mask = (std::uint64_t{1} << pid_bits) - 1;
 
 }  // namespace
 
-bool kind_has_turns(object_kind kind) noexcept { return kind != object_kind::spsc; }
+bool kind_has_turns(object_kind kind) noexcept {
+  return kind != object_kind::spsc;
+}
 
 bool kind_single(object_kind kind, role r) noexcept {
   if (r == role::producer) return kind == object_kind::spsc || kind == object_kind::spmc;
@@ -80,9 +88,8 @@ ring_geometry make_geometry(object_kind kind, std::uint64_t capacity, std::uint6
 static result<void> check_shape(object_kind kind, std::uint64_t capacity, std::uint64_t element_size,
                                 std::uint64_t element_align) {
   if (capacity == 0 || capacity > max_capacity || !std::has_single_bit(capacity))
-    return result<void>(errc::invalid_argument,
-                        "ring capacity " + std::to_string(capacity) +
-                            " is not a power of two from 1 to 2^32: pick e.g. 1024");
+    return result<void>(errc::invalid_argument, "ring capacity " + std::to_string(capacity) +
+                                                    " is not a power of two from 1 to 2^32: pick e.g. 1024");
   if (element_size > max_element || element_align == 0 || element_align > 4096 ||
       !std::has_single_bit(element_align))
     return result<void>(errc::invalid_argument, "ring element of " + std::to_string(element_size) +
@@ -92,8 +99,9 @@ static result<void> check_shape(object_kind kind, std::uint64_t capacity, std::u
   return {};
 }
 
-result<std::shared_ptr<ring_state>> ring_state::adopt(segment seg, object_kind kind, std::uint64_t element_size,
-                                                      std::uint64_t element_align, std::uint32_t extra_bytes) {
+result<std::shared_ptr<ring_state>> ring_state::adopt(segment seg, object_kind kind,
+                                                      std::uint64_t element_size, std::uint64_t element_align,
+                                                      std::uint32_t extra_bytes) {
   // Copy the geometry once, then check it against what this process would
   // lay out for the same type and capacity: any difference is corruption
   // or a mismatched type, and nothing is dereferenced before this passes.
@@ -105,8 +113,8 @@ result<std::shared_ptr<ring_state>> ring_state::adopt(segment seg, object_kind k
     return error(errc::corrupt, who + ": " + ok.error().message);
   const ring_geometry want = make_geometry(kind, g.capacity, element_size, element_align, extra_bytes);
   if (std::memcmp(&g, &want, sizeof g) != 0)
-    return error(errc::bad_layout, who + " has a geometry that does not match a " + to_string(kind) +
-                                       " of " + std::to_string(element_size) +
+    return error(errc::bad_layout, who + " has a geometry that does not match a " + to_string(kind) + " of " +
+                                       std::to_string(element_size) +
                                        "-byte elements; was it made by another build or for another type?");
   if (want.bytes > seg.payload_size())
     return error(errc::truncated, who + " needs " + std::to_string(want.bytes) + " bytes, the segment has " +
@@ -116,8 +124,9 @@ result<std::shared_ptr<ring_state>> ring_state::adopt(segment seg, object_kind k
   st->kind_ = kind;
   ring_view& v = st->view_;
   v.shared = std::launder(reinterpret_cast<ring_shared*>(seg.payload()));
-  v.turns = kind_has_turns(kind) ? reinterpret_cast<std::atomic<std::uint64_t>*>(seg.payload() + want.turns_offset)
-                                 : nullptr;
+  v.turns = kind_has_turns(kind)
+                ? reinterpret_cast<std::atomic<std::uint64_t>*>(seg.payload() + want.turns_offset)
+                : nullptr;
   v.data = seg.payload() + want.data_offset;
   v.capacity = want.capacity;
   v.mask = want.capacity - 1;
@@ -154,8 +163,9 @@ static segment_options seg_options(object_kind kind, std::uint64_t element_size,
 }
 
 result<std::shared_ptr<ring_state>> ring_state::create(std::string_view name, object_kind kind,
-                                                       std::uint64_t element_size, std::uint64_t element_align,
-                                                       const ring_options& opt, std::uint32_t extra_bytes) {
+                                                       std::uint64_t element_size,
+                                                       std::uint64_t element_align, const ring_options& opt,
+                                                       std::uint32_t extra_bytes) {
   if (auto ok = check_shape(kind, opt.capacity, element_size, element_align); !ok) return ok.error();
   const ring_geometry g = make_geometry(kind, opt.capacity, element_size, element_align, extra_bytes);
   auto seg = segment::create(name, g.bytes, seg_options(kind, element_size, opt), ring_initializer(g));
@@ -229,11 +239,11 @@ result<std::size_t> ring_state::attach(role r) {
   if (single) {
     const std::uint64_t cur = t.slots[0].owner.load(std::memory_order_relaxed);
     return error(errc::role_taken, std::string(to_string(kind_)) + " '" + info().name + "' already has a " +
-                                       role_name(r) + " (pid " + std::to_string(cur & pid_mask) +
-                                       "); a " + to_string(kind_) + " allows one: release that handle first");
+                                       role_name(r) + " (pid " + std::to_string(cur & pid_mask) + "); a " +
+                                       to_string(kind_) + " allows one: release that handle first");
   }
-  return error(errc::too_many_roles, "ring '" + info().name + "' has " + std::to_string(max_roles) + " live " +
-                                         role_name(r) + "s already");
+  return error(errc::too_many_roles, "ring '" + info().name + "' has " + std::to_string(max_roles) +
+                                         " live " + role_name(r) + "s already");
 }
 
 void ring_state::detach(role r, std::size_t slot) noexcept {

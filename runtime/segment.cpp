@@ -29,13 +29,20 @@ using detail::segment_header;
 
 const char* to_string(object_kind k) noexcept {
   switch (k) {
-    case object_kind::raw: return "raw";
-    case object_kind::spsc: return "spsc";
-    case object_kind::mpsc: return "mpsc";
-    case object_kind::spmc: return "spmc";
-    case object_kind::mpmc: return "mpmc";
-    case object_kind::mailbox: return "mailbox";
-    case object_kind::node: return "node";
+    case object_kind::raw:
+      return "raw";
+    case object_kind::spsc:
+      return "spsc";
+    case object_kind::mpsc:
+      return "mpsc";
+    case object_kind::spmc:
+      return "spmc";
+    case object_kind::mpmc:
+      return "mpmc";
+    case object_kind::mailbox:
+      return "mailbox";
+    case object_kind::node:
+      return "node";
   }
   return "unknown";
 }
@@ -86,7 +93,9 @@ struct domain_lock {
   }
 };
 
-std::uint64_t round_up(std::uint64_t v, std::uint64_t to) { return (v + to - 1) / to * to; }
+std::uint64_t round_up(std::uint64_t v, std::uint64_t to) {
+  return (v + to - 1) / to * to;
+}
 
 struct location {
   std::string dir;
@@ -107,18 +116,16 @@ void set_notice_handler(notice_handler h) {
 }
 
 struct segment_access {
-  static result<segment> map_file(int fd, std::size_t size, const location& loc,
-                                  const std::string& name, const std::string& domain,
-                                  bool populate, bool lock_memory) {
+  static result<segment> map_file(int fd, std::size_t size, const location& loc, const std::string& name,
+                                  const std::string& domain, bool populate, bool lock_memory) {
     const int flags = MAP_SHARED | (populate ? MAP_POPULATE : 0);
     void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, fd, 0);
     if (p == MAP_FAILED) return system_failure("mmap segment", errno);
     if (lock_memory && ::mlock(p, size) != 0) {
       const int err = errno;
       ::munmap(p, size);
-      return error(errc::out_of_memory,
-                   std::string("mlock failed (") + std::strerror(err) +
-                       "): raise RLIMIT_MEMLOCK (ulimit -l) or drop lock_memory");
+      return error(errc::out_of_memory, std::string("mlock failed (") + std::strerror(err) +
+                                            "): raise RLIMIT_MEMLOCK (ulimit -l) or drop lock_memory");
     }
     segment s;
     s.base_ = static_cast<std::byte*>(p);
@@ -160,7 +167,8 @@ struct segment_access {
     h->creator_pid = static_cast<std::uint32_t>(::getpid());
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);
-    h->created_ns = static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+    h->created_ns =
+        static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
     h->page_size = page_size;
     fill_info(s, *h);
     if (init) init(s.payload(), s.payload_size_);
@@ -170,9 +178,9 @@ struct segment_access {
 
   // Creates the file at loc (caller holds the domain lock and checked that the
   // name is free in every backing).
-  static result<segment> create_at(const location& loc, const std::string& name,
-                                   const std::string& domain, std::size_t payload_size,
-                                   const segment_options& opt, const segment::initializer& init) {
+  static result<segment> create_at(const location& loc, const std::string& name, const std::string& domain,
+                                   std::size_t payload_size, const segment_options& opt,
+                                   const segment::initializer& init) {
     const std::uint64_t total = round_up(header_bytes + payload_size, loc.page_size);
     const std::string path = loc.dir + "/" + name;
     fd_guard fd;
@@ -180,8 +188,8 @@ struct segment_access {
                    opt.group_access ? 0660 : 0600);
     if (fd.fd < 0) {
       if (errno == EEXIST)
-        return error(errc::already_exists, "segment '" + name + "' already exists in domain '" +
-                                               domain + "' (" + path + ")");
+        return error(errc::already_exists,
+                     "segment '" + name + "' already exists in domain '" + domain + "' (" + path + ")");
       return system_failure(("create " + path).c_str(), errno);
     }
     // fchmod: the umask must not narrow group access the caller asked for.
@@ -193,15 +201,14 @@ struct segment_access {
     // Reserve every page now: a shortage is an error here, never SIGBUS later.
     if (int rc = ::posix_fallocate(fd.fd, 0, static_cast<off_t>(total)); rc != 0) {
       if (loc.huge && (rc == ENOSPC || rc == ENOMEM))
-        return fail(error(errc::no_huge_pages,
-                          "not enough free huge pages for " + std::to_string(total) +
-                              " bytes (" + detail::huge_page_summary() +
-                              "): reserve more with 'echo N > /proc/sys/vm/nr_hugepages' "
-                              "or pass pages::any"));
+        return fail(
+            error(errc::no_huge_pages, "not enough free huge pages for " + std::to_string(total) +
+                                           " bytes (" + detail::huge_page_summary() +
+                                           "): reserve more with 'echo N > /proc/sys/vm/nr_hugepages' "
+                                           "or pass pages::any"));
       if (rc == ENOSPC || rc == ENOMEM)
-        return fail(error(errc::out_of_memory,
-                          "no space for " + std::to_string(total) + " bytes in " + loc.dir +
-                              ": free memory or enlarge the tmpfs"));
+        return fail(error(errc::out_of_memory, "no space for " + std::to_string(total) + " bytes in " +
+                                                   loc.dir + ": free memory or enlarge the tmpfs"));
       return fail(system_failure(("fallocate " + path).c_str(), rc));
     }
     if (!loc.huge && ::ftruncate(fd.fd, static_cast<off_t>(total)) != 0)
@@ -232,9 +239,8 @@ struct segment_access {
         h.page_size == 0 || (h.page_size & (h.page_size - 1)) != 0 || h.total_size % h.page_size != 0)
       return result<void>(errc::bad_layout, who + " has an inconsistent header; remove and recreate it");
     if (opt.kind != object_kind::raw && h.kind != static_cast<std::uint32_t>(opt.kind))
-      return result<void>(errc::wrong_kind,
-                          who + " holds a " + to_string(static_cast<object_kind>(h.kind)) + ", not a " +
-                              to_string(opt.kind));
+      return result<void>(errc::wrong_kind, who + " holds a " + to_string(static_cast<object_kind>(h.kind)) +
+                                                ", not a " + to_string(opt.kind));
     if (opt.element_size != 0 && h.element_size != opt.element_size)
       return result<void>(errc::wrong_kind, who + " has " + std::to_string(h.element_size) +
                                                 "-byte elements, expected " +
@@ -242,8 +248,8 @@ struct segment_access {
     return {};
   }
 
-  static result<segment> open_at(const location& loc, const std::string& name,
-                                 const std::string& domain, const segment_options& opt) {
+  static result<segment> open_at(const location& loc, const std::string& name, const std::string& domain,
+                                 const segment_options& opt) {
     const std::string path = loc.dir + "/" + name;
     fd_guard fd;
     // O_NONBLOCK: opening a fifo planted at the name must not hang; it is
@@ -251,8 +257,9 @@ struct segment_access {
     fd.fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd.fd < 0) {
       if (errno == ELOOP)
-        return error(errc::symlink_refused, path + " is a symbolic link; ringport never follows "
-                                                   "links: remove it");
+        return error(errc::symlink_refused, path +
+                                                " is a symbolic link; ringport never follows "
+                                                "links: remove it");
       if (errno == ENOENT) return error(errc::not_found, "no segment '" + name + "'");
       if (errno == EISDIR)
         return error(errc::not_regular_file, path + " is a directory, not a segment; remove it");
@@ -268,8 +275,8 @@ struct segment_access {
     if ((st.st_mode & 07777 & ~0660u) != 0) {
       char mode[8];
       std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
-      return error(errc::bad_mode, path + " has mode " + mode +
-                                       ", wider than 0660; refusing it: chmod 600 it or remove it");
+      return error(errc::bad_mode,
+                   path + " has mode " + mode + ", wider than 0660; refusing it: chmod 600 it or remove it");
     }
     const auto file_size = static_cast<std::uint64_t>(st.st_size);
     if (file_size < header_bytes)
@@ -285,10 +292,10 @@ struct segment_access {
       if (h.state.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(detail::init_state::ready))
         break;
       if (std::chrono::steady_clock::now() >= deadline)
-        return error(errc::init_timeout,
-                     "segment '" + name + "' is still initialising (creator pid " +
-                         std::to_string(h.creator_pid) +
-                         " may have died); retry, or remove it with 'ringport rm " + name + "'");
+        return error(errc::init_timeout, "segment '" + name + "' is still initialising (creator pid " +
+                                             std::to_string(h.creator_pid) +
+                                             " may have died); retry, or remove it with 'ringport rm " +
+                                             name + "'");
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (auto ok = check_header(h, file_size, opt, name); !ok) return ok.error();
@@ -330,7 +337,9 @@ segment::~segment() {
   if (base_) ::munmap(base_, map_size_);
 }
 
-std::byte* segment::payload() const noexcept { return base_ ? base_ + header_bytes : nullptr; }
+std::byte* segment::payload() const noexcept {
+  return base_ ? base_ + header_bytes : nullptr;
+}
 
 namespace {
 
@@ -351,7 +360,9 @@ result<domain_paths> resolve(std::string_view name, std::string_view domain_in) 
   return p;
 }
 
-long base_page_size() { return ::sysconf(_SC_PAGESIZE); }
+long base_page_size() {
+  return ::sysconf(_SC_PAGESIZE);
+}
 
 result<void> check_payload_size(std::size_t payload_size) {
   if (payload_size == 0 || payload_size > (std::size_t{1} << 40))
@@ -362,8 +373,7 @@ result<void> check_payload_size(std::size_t payload_size) {
 result<segment> create_locked(const domain_paths& p, const std::string& name, std::size_t payload_size,
                               const segment_options& opt, const segment::initializer& init) {
   if (exists_at(p.shm_dir, name) || (p.huge && exists_at(p.huge_dir(), name)))
-    return error(errc::already_exists,
-                 "segment '" + name + "' already exists in domain '" + p.domain + "'");
+    return error(errc::already_exists, "segment '" + name + "' already exists in domain '" + p.domain + "'");
   if (opt.backing != pages::normal) {
     if (p.huge) {
       if (auto ok = detail::ensure_dir(p.huge_dir(), opt.group_access); !ok) return ok.error();
@@ -371,7 +381,8 @@ result<segment> create_locked(const domain_paths& p, const std::string& name, st
                                          payload_size, opt, init);
       if (s || opt.backing == pages::huge || !(s.error() == errc::no_huge_pages)) return s;
       notice_once("huge pages unavailable (" + s.error().message + "); using " +
-                  std::to_string(base_page_size()) + "-byte pages for '" + name + "' and later segments may too");
+                  std::to_string(base_page_size()) + "-byte pages for '" + name +
+                  "' and later segments may too");
     } else if (opt.backing == pages::huge) {
       return p.huge.error();
     } else {
@@ -379,20 +390,18 @@ result<segment> create_locked(const domain_paths& p, const std::string& name, st
                   std::to_string(base_page_size()) + "-byte pages");
     }
   }
-  return segment_access::create_at({p.shm_dir, static_cast<std::uint64_t>(base_page_size()), false},
-                                   name, p.domain, payload_size, opt, init);
+  return segment_access::create_at({p.shm_dir, static_cast<std::uint64_t>(base_page_size()), false}, name,
+                                   p.domain, payload_size, opt, init);
 }
 
-result<segment> open_resolved(const domain_paths& p, const std::string& name,
-                              const segment_options& opt) {
+result<segment> open_resolved(const domain_paths& p, const std::string& name, const segment_options& opt) {
   if (p.huge && exists_at(p.huge_dir(), name))
     return segment_access::open_at({p.huge_dir(), p.huge->page_size, true}, name, p.domain, opt);
-  auto s = segment_access::open_at({p.shm_dir, static_cast<std::uint64_t>(base_page_size()), false},
-                                   name, p.domain, opt);
+  auto s = segment_access::open_at({p.shm_dir, static_cast<std::uint64_t>(base_page_size()), false}, name,
+                                   p.domain, opt);
   if (!s && s.error() == errc::not_found)
-    return error(errc::not_found, "no segment '" + name + "' in domain '" + p.domain +
-                                      "' (looked in " + p.shm_dir +
-                                      (p.huge ? " and " + p.huge_dir() : std::string()) + ")");
+    return error(errc::not_found, "no segment '" + name + "' in domain '" + p.domain + "' (looked in " +
+                                      p.shm_dir + (p.huge ? " and " + p.huge_dir() : std::string()) + ")");
   return s;
 }
 

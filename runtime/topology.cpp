@@ -26,10 +26,14 @@ topology::~topology() = default;
 
 const char* to_string(pair_kind k) noexcept {
   switch (k) {
-    case pair_kind::different_cores: return "different cores";
-    case pair_kind::different_numa_nodes: return "different NUMA nodes";
-    case pair_kind::smt_siblings: return "SMT siblings";
-    case pair_kind::same_pu: return "same PU";
+    case pair_kind::different_cores:
+      return "different cores";
+    case pair_kind::different_numa_nodes:
+      return "different NUMA nodes";
+    case pair_kind::smt_siblings:
+      return "SMT siblings";
+    case pair_kind::same_pu:
+      return "same PU";
   }
   return "unknown";
 }
@@ -97,7 +101,9 @@ std::vector<processing_unit> read_pus(hwloc_topology_t t) {
   return pus;
 }
 
-bool shares(const cache_ref& a, const cache_ref& b) { return a.id >= 0 && a.id == b.id; }
+bool shares(const cache_ref& a, const cache_ref& b) {
+  return a.id >= 0 && a.id == b.id;
+}
 
 // How close two PUs are: 5 shared L1, 4 L2, 3 L3, 2 NUMA node, 1 package, 0 none.
 int closeness(const processing_unit& a, const processing_unit& b) {
@@ -114,8 +120,8 @@ bool same_node(const processing_unit& a, const processing_unit& b) {
 
 // The allowed pair (on different cores) with the highest score, if any.
 template <class Score>
-std::optional<std::pair<processing_unit, processing_unit>> best_pair(
-    const std::vector<processing_unit>& pus, Score score) {
+std::optional<std::pair<processing_unit, processing_unit>> best_pair(const std::vector<processing_unit>& pus,
+                                                                     Score score) {
   std::optional<std::pair<processing_unit, processing_unit>> best;
   int best_score = INT_MIN;
   for (std::size_t i = 0; i < pus.size(); ++i) {
@@ -159,7 +165,9 @@ struct topology_builder {
   }
 };
 
-result<topology> topology::discover() { return topology_builder::load(); }
+result<topology> topology::discover() {
+  return topology_builder::load();
+}
 
 std::vector<unsigned> topology::allowed_cpus() const {
   std::vector<unsigned> out;
@@ -174,8 +182,7 @@ const processing_unit* topology::find(unsigned cpu) const noexcept {
   return nullptr;
 }
 
-int topology::shared_cache_level(const processing_unit& a,
-                                 const processing_unit& b) const noexcept {
+int topology::shared_cache_level(const processing_unit& a, const processing_unit& b) const noexcept {
   if (shares(a.l1d, b.l1d)) return 1;
   if (shares(a.l2, b.l2)) return 2;
   if (shares(a.l3, b.l3)) return 3;
@@ -184,8 +191,7 @@ int topology::shared_cache_level(const processing_unit& a,
 
 namespace {
 
-cpu_pair make_pair(const topology& t, const processing_unit& a, const processing_unit& b,
-                   pair_kind kind) {
+cpu_pair make_pair(const topology& t, const processing_unit& a, const processing_unit& b, pair_kind kind) {
   cpu_pair p;
   p.first = a.cpu;
   p.second = b.cpu;
@@ -243,8 +249,8 @@ result<cpu_pair> topology::pair_on_different_numa_nodes() const {
   auto alt = pair_on_different_cores();
   if (!alt) return alt;
   const std::string why = numa_nodes_ <= 1 ? "one NUMA node" : "no allowed CPUs on two NUMA nodes";
-  alt->note = why + "; using " + to_string(alt->kind) +
-              (alt->note.empty() ? std::string() : " (" + alt->note + ")");
+  alt->note =
+      why + "; using " + to_string(alt->kind) + (alt->note.empty() ? std::string() : " (" + alt->note + ")");
   alt->fallback = true;
   return alt;
 }
@@ -257,8 +263,7 @@ result<void> topology::bind_memory(void* addr, std::size_t len, int numa_node) c
     if (numa_node >= 0 && o->os_index == static_cast<unsigned>(numa_node)) node = o;
   }
   if (node == nullptr) {
-    return error(errc::invalid_argument,
-                 "no NUMA node " + std::to_string(numa_node) + " on this machine");
+    return error(errc::invalid_argument, "no NUMA node " + std::to_string(numa_node) + " on this machine");
   }
   if (numa_nodes_ <= 1 || len == 0) return {};  // nowhere else to put the pages
   const int rc = hwloc_set_area_membind(h, addr, len, node->nodeset, HWLOC_MEMBIND_BIND,
@@ -268,17 +273,15 @@ result<void> topology::bind_memory(void* addr, std::size_t len, int numa_node) c
 }
 
 std::string topology::describe() const {
-  std::string s = std::to_string(packages_) + " package(s), " + std::to_string(cores_) +
-                  " core(s), " + std::to_string(pus_.size()) + " PU(s) (" +
-                  std::to_string(allowed_cpus().size()) + " allowed), " +
-                  std::to_string(numa_nodes_) + " NUMA node(s)\n";
+  std::string s = std::to_string(packages_) + " package(s), " + std::to_string(cores_) + " core(s), " +
+                  std::to_string(pus_.size()) + " PU(s) (" + std::to_string(allowed_cpus().size()) +
+                  " allowed), " + std::to_string(numa_nodes_) + " NUMA node(s)\n";
   const std::size_t shown = std::min<std::size_t>(pus_.size(), 64);
   for (std::size_t i = 0; i < shown; ++i) {
     const processing_unit& p = pus_[i];
     s += "  cpu " + std::to_string(p.cpu) + ": core " + std::to_string(p.core) + ", package " +
          std::to_string(p.package) + ", node " + std::to_string(p.numa_node);
-    const std::pair<const char*, const cache_ref*> caches[] = {
-        {"L1d", &p.l1d}, {"L2", &p.l2}, {"L3", &p.l3}};
+    const std::pair<const char*, const cache_ref*> caches[] = {{"L1d", &p.l1d}, {"L2", &p.l2}, {"L3", &p.l3}};
     for (const auto& [name, c] : caches) {
       if (c->id >= 0) s += std::string(", ") + name + "#" + std::to_string(c->id) + " " + kib(c->size_bytes);
     }
@@ -324,7 +327,9 @@ result<void> pin_this_thread(const std::vector<unsigned>& cpus) {
   return {};
 }
 
-result<void> pin_this_thread(unsigned cpu) { return pin_this_thread(std::vector<unsigned>{cpu}); }
+result<void> pin_this_thread(unsigned cpu) {
+  return pin_this_thread(std::vector<unsigned>{cpu});
+}
 
 result<std::vector<unsigned>> this_thread_cpus() {
   for (std::size_t n = CPU_SETSIZE; n <= (1U << 20); n *= 2) {

@@ -64,7 +64,10 @@ int wait_any(std::span<const waitable> targets, std::chrono::steady_clock::time_
   const detail::wait_budget b = detail::budget_for(policy);
   for (std::uint32_t i = 0; i < b.spins + b.yields; ++i) {
     if (int r = first_ready(targets); r >= 0) return r;
-    if (i < b.spins) detail::cpu_relax(); else detail::yield_cpu();
+    if (i < b.spins)
+      detail::cpu_relax();
+    else
+      detail::yield_cpu();
   }
   std::uint32_t keys[wait_any_max];
   for (;;) {
@@ -73,8 +76,8 @@ int wait_any(std::span<const waitable> targets, std::chrono::steady_clock::time_
     for (std::size_t i = 0; i < targets.size(); ++i) {
       // A-KEY: as in detail::wait_loop().
       keys[i] = targets[i].event->seq.load(std::memory_order_acquire);
-      targets[i].event->waiters.fetch_add(1, detail::tsan_build ? std::memory_order_acq_rel
-                                                                : std::memory_order_relaxed);
+      targets[i].event->waiters.fetch_add(
+          1, detail::tsan_build ? std::memory_order_acq_rel : std::memory_order_relaxed);
     }
     // F-WAIT: pairs with F-NOTIFY in detail::notify().
     detail::heavy_barrier();

@@ -65,16 +65,23 @@ constexpr std::uint64_t total_weight = 1 + 1 + 1 + 97;
 
 const char* to_string(path p) noexcept {
   switch (p) {
-    case path::single: return "single";
-    case path::blocking: return "blocking";
-    case path::batch: return "batch";
-    case path::zero_copy: return "zero_copy";
-    case path::mixed: return "mixed";
+    case path::single:
+      return "single";
+    case path::blocking:
+      return "blocking";
+    case path::batch:
+      return "batch";
+    case path::zero_copy:
+      return "zero_copy";
+    case path::mixed:
+      return "mixed";
   }
   return "?";
 }
 
-const char* to_string(mode m) noexcept { return m == mode::threads ? "thread" : "process"; }
+const char* to_string(mode m) noexcept {
+  return m == mode::threads ? "thread" : "process";
+}
 
 std::uint32_t producers_for(ringport::object_kind k) noexcept {
   return k == ringport::object_kind::mpsc || k == ringport::object_kind::mpmc ? 4 : 1;
@@ -113,7 +120,9 @@ std::vector<scenario> plan(ringport::object_kind kind, std::uint64_t items) {
   return out;
 }
 
-std::uint64_t items_per_kind() { return env_number("RINGPORT_STRESS_ITEMS", default_items); }
+std::uint64_t items_per_kind() {
+  return env_number("RINGPORT_STRESS_ITEMS", default_items);
+}
 
 bool verbose() {
   const char* v = std::getenv("RINGPORT_STRESS_VERBOSE");
@@ -152,7 +161,8 @@ board_map::board_map(std::uint64_t counters) : bytes_(sizeof(board) + counters) 
   // MAP_SHARED: forked workers write the same pages; anonymous memory
   // starts zeroed, so every counter starts at 0.
   void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::runtime_error(std::string("mmap of the stress board: ") + std::strerror(errno));
+  if (p == MAP_FAILED)
+    throw std::runtime_error(std::string("mmap of the stress board: ") + std::strerror(errno));
   b_ = new (p) board;
 }
 
@@ -268,8 +278,8 @@ std::string count_check(board& b, const scenario& sc) {
   }
   if (lost == 0 && extra == 0) return {};
   return std::to_string(lost) + " items lost, " + std::to_string(extra) +
-         " delivered more than once; first: producer " + std::to_string(first_bad / sc.per_producer) + " seq " +
-         std::to_string(first_bad % sc.per_producer);
+         " delivered more than once; first: producer " + std::to_string(first_bad / sc.per_producer) +
+         " seq " + std::to_string(first_bad % sc.per_producer);
 }
 
 }  // namespace ringport_test::stress

@@ -278,8 +278,8 @@ int produce(const R& ring, const scenario& sc, board& b, std::uint32_t id) {
   std::vector<item> buf(sc.capacity + 3);
   std::uint64_t seq = 0;
   while (seq < sc.per_producer) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(r.batch(sc.capacity),
-                                                                              sc.per_producer - seq));
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(r.batch(sc.capacity), sc.per_producer - seq));
     ringport::status s = ringport::status::ok;
     std::size_t done = 0;
     switch (r.pick(sc.push_path)) {
@@ -302,14 +302,15 @@ int produce(const R& ring, const scenario& sc, board& b, std::uint32_t id) {
         done = slots.size();
         break;
       }
-      case path::mixed: break;  // pick() never returns it
+      case path::mixed:
+        break;  // pick() never returns it
     }
     seq += done;
     if (s == ringport::status::ok) {
       idle.reset();
     } else if (s != ringport::status::would_block) {
-      return b.fail("%s: producer %u at seq %llu: %s", sc.label.c_str(), id, static_cast<unsigned long long>(seq),
-                    ringport::to_string(s));
+      return b.fail("%s: producer %u at seq %llu: %s", sc.label.c_str(), id,
+                    static_cast<unsigned long long>(seq), ringport::to_string(s));
     } else if (!idle.pause()) {
       return b.fail("%s: producer %u aborted at seq %llu", sc.label.c_str(), id,
                     static_cast<unsigned long long>(seq));
@@ -357,7 +358,8 @@ int consume(const R& ring, const scenario& sc, board& b, std::uint32_t id) {
         h->release();
         break;
       }
-      case path::mixed: break;
+      case path::mixed:
+        break;
     }
     if (!good) return 1;
     if (s == ringport::status::closed) return 0;
@@ -383,8 +385,9 @@ void run(mode m, const scenario& sc, std::size_t index) {
   board_map map(sc.total());
   board& b = map.get();
   const std::string name = "stress-" + std::to_string(index);
-  auto made = m == mode::threads ? R::create_local(sc.capacity, ringport::pages::normal)
-                                 : R::create(name, {.capacity = sc.capacity, .backing = ringport::pages::normal});
+  auto made = m == mode::threads
+                  ? R::create_local(sc.capacity, ringport::pages::normal)
+                  : R::create(name, {.capacity = sc.capacity, .backing = ringport::pages::normal});
   REQUIRE_MESSAGE(made, why(made));
   const R& ring = *made;
   struct unlink_at_exit {

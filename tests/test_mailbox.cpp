@@ -23,13 +23,17 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-std::span<const std::byte> bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
+std::span<const std::byte> bytes(std::string_view s) {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
 std::string label(int i) {  // (not "m" + to_string: GCC 12 -Wrestrict false positive)
   std::string s = "m";
   s += std::to_string(i);
   return s;
 }
-std::string text(std::span<const std::byte> b, std::size_t n) { return std::string(reinterpret_cast<const char*>(b.data()), n); }
+std::string text(std::span<const std::byte> b, std::size_t n) {
+  return std::string(reinterpret_cast<const char*>(b.data()), n);
+}
 
 struct fixture {
   mailbox box;

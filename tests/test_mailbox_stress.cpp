@@ -7,7 +7,6 @@
 // counted (exactly once by count). A watchdog fails the test instead of
 // hanging.
 #include <doctest/doctest.h>
-
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -72,12 +71,12 @@ struct shared_results {
   std::uint8_t seen[senders][per_sender];  // times each (sender, seq) arrived
 };
 
-#define STRESS_FAIL(res)                                                 \
-  do {                                                                   \
-    std::uint32_t zero = 0;                                              \
-    (res)->first_error_line.compare_exchange_strong(zero, __LINE__);     \
-    (res)->errors.fetch_add(1);                                          \
-    return 1;                                                            \
+#define STRESS_FAIL(res)                                             \
+  do {                                                               \
+    std::uint32_t zero = 0;                                          \
+    (res)->first_error_line.compare_exchange_strong(zero, __LINE__); \
+    (res)->errors.fetch_add(1);                                      \
+    return 1;                                                        \
   } while (0)
 
 int run_sender(const char* name, std::uint32_t id, shared_results* res) {
@@ -95,7 +94,8 @@ int run_sender(const char* name, std::uint32_t id, shared_results* res) {
     // Every 64th message goes through the zero-copy path, every 997th is sync.
     if (seq % 64 == 0) {
       std::span<std::byte> w;
-      if (tx->claim_until(len, w, std::chrono::steady_clock::now() + watchdog) != status::ok) STRESS_FAIL(res);
+      if (tx->claim_until(len, w, std::chrono::steady_clock::now() + watchdog) != status::ok)
+        STRESS_FAIL(res);
       std::memcpy(w.data(), msg.data(), len);
       if (tx->commit(len) != status::ok) STRESS_FAIL(res);
     } else if (tx->send_for(std::span<const std::byte>(msg.data(), len), watchdog,
@@ -147,7 +147,8 @@ TEST_CASE("mailbox stress: 3 sender and 3 receiver processes, exactly once, per-
   auto box = mailbox::create(name, o);
   REQUIRE_MESSAGE(box, box.error().message);
 
-  void* mem = ::mmap(nullptr, sizeof(shared_results), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* mem =
+      ::mmap(nullptr, sizeof(shared_results), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   REQUIRE(mem != MAP_FAILED);
   auto* res = new (mem) shared_results{};
 

@@ -1,7 +1,6 @@
 // Nodes: names, reclaiming a dead owner's name, links created once per
 // ordered pair (also when both sides race), direct and any-source receives.
 #include <doctest/doctest.h>
-
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -22,8 +21,12 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-std::span<const std::byte> bytes(std::string_view s) { return std::as_bytes(std::span(s.data(), s.size())); }
-std::string text(std::span<const std::byte> b, std::size_t n) { return std::string(reinterpret_cast<const char*>(b.data()), n); }
+std::span<const std::byte> bytes(std::string_view s) {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
+std::string text(std::span<const std::byte> b, std::size_t n) {
+  return std::string(reinterpret_cast<const char*>(b.data()), n);
+}
 
 // Joins two strings (not "lit" + std::string: GCC 12 -Wrestrict false positive).
 std::string cat(std::string_view a, std::string_view b) {
@@ -31,7 +34,9 @@ std::string cat(std::string_view a, std::string_view b) {
   s += b;
   return s;
 }
-std::string numbered(const char* prefix, int i) { return cat(prefix, std::to_string(i)); }
+std::string numbered(const char* prefix, int i) {
+  return cat(prefix, std::to_string(i));
+}
 
 node_options small_links() {
   node_options o;

@@ -52,7 +52,8 @@ class holder {
     }
     ::close(fds[1]);
     pollfd pfd{fds[0], POLLIN, 0};
-    if (::poll(&pfd, 1, 30'000) != 1 || ::read(fds[0], &report_, sizeof report_) != sizeof report_) report_ = -1;
+    if (::poll(&pfd, 1, 30'000) != 1 || ::read(fds[0], &report_, sizeof report_) != sizeof report_)
+      report_ = -1;
     ::close(fds[0]);
   }
   ~holder() {

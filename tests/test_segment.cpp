@@ -168,10 +168,18 @@ TEST_CASE("segment round trip across fork") {
 
 // --- names -----------------------------------------------------------------
 
-TEST_CASE("name '/' is refused") { check_bad_name("/"); }
-TEST_CASE("name '..' is refused") { check_bad_name(".."); }
-TEST_CASE("name '.' is refused") { check_bad_name("."); }
-TEST_CASE("empty name is refused") { check_bad_name(""); }
+TEST_CASE("name '/' is refused") {
+  check_bad_name("/");
+}
+TEST_CASE("name '..' is refused") {
+  check_bad_name("..");
+}
+TEST_CASE("name '.' is refused") {
+  check_bad_name(".");
+}
+TEST_CASE("empty name is refused") {
+  check_bad_name("");
+}
 TEST_CASE("65-character name is refused, 64 accepted") {
   check_bad_name(long_name);
   const std::string max(64, 'n');
@@ -183,11 +191,19 @@ TEST_CASE("name with a control character is refused, escaped in the message") {
   check_bad_name("a\nb");
   expect_error(segment::open("a\nb"), errc::invalid_name, "'a\\x0ab'");
 }
-TEST_CASE("name with a space is refused") { check_bad_name("a b"); }
+TEST_CASE("name with a space is refused") {
+  check_bad_name("a b");
+}
 
-TEST_CASE("domain '/' is refused") { check_bad_domain("/"); }
-TEST_CASE("domain '..' is refused") { check_bad_domain(".."); }
-TEST_CASE("domain '.' is refused") { check_bad_domain("."); }
+TEST_CASE("domain '/' is refused") {
+  check_bad_domain("/");
+}
+TEST_CASE("domain '..' is refused") {
+  check_bad_domain("..");
+}
+TEST_CASE("domain '.' is refused") {
+  check_bad_domain(".");
+}
 TEST_CASE("empty domain means the effective domain, never a directory named ''") {
   // An empty domain in the options is documented to mean RINGPORT_DOMAIN;
   // the validator itself refuses "" so it can never reach a path.
@@ -204,9 +220,15 @@ TEST_CASE("empty domain means the effective domain, never a directory named ''")
   CHECK(s->info().domain == ringport_test::domain());
   CHECK(segment::remove("empty-domain"));
 }
-TEST_CASE("65-character domain is refused") { check_bad_domain(long_name); }
-TEST_CASE("domain with a control character is refused") { check_bad_domain("a\tb"); }
-TEST_CASE("domain with a space is refused") { check_bad_domain("a b"); }
+TEST_CASE("65-character domain is refused") {
+  check_bad_domain(long_name);
+}
+TEST_CASE("domain with a control character is refused") {
+  check_bad_domain("a\tb");
+}
+TEST_CASE("domain with a space is refused") {
+  check_bad_domain("a b");
+}
 TEST_CASE("a bad RINGPORT_DOMAIN is refused like a bad option") {
   env_override env("RINGPORT_DOMAIN", "../escape");
   expect_error(segment::create("ok", 4096, normal_pages()), errc::invalid_name, "../escape");
@@ -392,8 +414,7 @@ TEST_CASE("an impossible payload offset is an inconsistent layout") {
 
 TEST_CASE("a header still initialising times out") {
   const std::string path = make_file("stuck");
-  patch(path, offsetof(segment_header, state),
-        static_cast<std::uint32_t>(detail::init_state::initialising));
+  patch(path, offsetof(segment_header, state), static_cast<std::uint32_t>(detail::init_state::initialising));
   auto opt = normal_pages();
   opt.open_timeout = std::chrono::milliseconds(50);
   expect_error(segment::open("stuck", opt), errc::init_timeout, "still initialising");
@@ -481,8 +502,8 @@ TEST_CASE("8 processes racing in open_or_create all see the one creator's segmen
     std::memcpy(&rec[0], s->payload(), sizeof rec[0]);
     rec[1] = static_cast<std::uint32_t>(::getpid());
     if (rec[0] != s->info().creator_pid) {
-      std::fprintf(stderr, "child %d: payload names pid %u, header pid %u\n",
-                   static_cast<int>(::getpid()), rec[0], s->info().creator_pid);
+      std::fprintf(stderr, "child %d: payload names pid %u, header pid %u\n", static_cast<int>(::getpid()),
+                   rec[0], s->info().creator_pid);
       return 2;
     }
     if (::write(report[1], rec, sizeof rec) != static_cast<ssize_t>(sizeof rec)) return 2;

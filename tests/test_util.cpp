@@ -38,7 +38,9 @@ void use_private_domain() {
   ::setenv("RINGPORT_DOMAIN", g_domain.c_str(), 1);
 }
 
-const std::string& domain() { return g_domain; }
+const std::string& domain() {
+  return g_domain;
+}
 
 void remove_private_domain() {
   std::error_code ec;
@@ -76,7 +78,9 @@ std::uint64_t meminfo(const char* key) {
   return 0;
 }
 
-std::uint64_t default_huge_page_bytes() { return meminfo("Hugepagesize:") * 1024; }
+std::uint64_t default_huge_page_bytes() {
+  return meminfo("Hugepagesize:") * 1024;
+}
 
 std::string arrange_huge_pages(unsigned pages) {
   if (::geteuid() != 0) return "not root: cannot reserve huge pages or mount hugetlbfs";
@@ -94,9 +98,8 @@ std::string arrange_huge_pages(unsigned pages) {
     if (now > before) g_added_pages = now - before;  // undo even a partial reservation
     if (!wrote || now < want) {
       release_huge_pages();
-      return "could not reserve " + std::to_string(pages) + " huge pages via " + nr +
-             " (got " + std::to_string(now) + " of " + std::to_string(want) +
-             "; memory too fragmented?)";
+      return "could not reserve " + std::to_string(pages) + " huge pages via " + nr + " (got " +
+             std::to_string(now) + " of " + std::to_string(want) + "; memory too fragmented?)";
     }
   }
   char tmpl[] = "/tmp/ringport-hugetlbfs-XXXXXX";

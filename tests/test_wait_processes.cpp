@@ -122,9 +122,11 @@ void peer_dies_while_parked(bool parent_consumes, wait_policy policy) {
 // on one mpmc ring.
 TEST_CASE("lost wake-ups: 4 processes, tiny rings") {
   for (wait_policy p : parking_policies) {
-    const std::uint64_t n = p == wait_policy::block ? 100'000 : 200'000;  // block: several system calls per item
+    const std::uint64_t n =
+        p == wait_policy::block ? 100'000 : 200'000;  // block: several system calls per item
     run_stress<spsc<stamped>>(mode::processes, {.rings = 2, .capacity = 1, .policy = p, .items = n});
-    run_stress<mpmc<stamped>>(mode::processes, {.producers = 2, .consumers = 2, .capacity = 2, .policy = p, .items = n});
+    run_stress<mpmc<stamped>>(mode::processes,
+                              {.producers = 2, .consumers = 2, .capacity = 2, .policy = p, .items = n});
     run_stress<mpsc<stamped>>(mode::processes, {.producers = 3, .capacity = 4, .policy = p, .items = n / 2});
   }
 }
@@ -219,10 +221,14 @@ TEST_CASE("wait_any over three rings fed by three processes") {
       if (!ring.valid()) return 1;
       auto p = ring.producer(policy);
       if (!p) return 2;
-      const std::uint32_t my_step = static_cast<std::uint32_t>(std::find(order.begin(), order.end(), k) - order.begin());
+      const std::uint32_t my_step =
+          static_cast<std::uint32_t>(std::find(order.begin(), order.end(), k) - order.begin());
       const auto give_up = clock::now() + 20s;
       while (step[0].load() != my_step)
-        if (clock::now() > give_up) return 3; else std::this_thread::sleep_for(200us);
+        if (clock::now() > give_up)
+          return 3;
+        else
+          std::this_thread::sleep_for(200us);
       if (!wait_until_in_syscall(parent, SYS_futex_waitv)) return 4;
       for (std::uint64_t seq = 0; seq < 2; ++seq)
         if (p->push(make_item(k, seq)) != status::ok) return 5;

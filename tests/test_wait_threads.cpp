@@ -40,11 +40,13 @@ void expect_timeout(clock::duration from_now, Op&& op) {
 // the cores).
 TEST_CASE("lost wake-ups: 8 threads, tiny rings, every kind") {
   for (wait_policy p : parking_policies) {
-    const std::uint64_t n = p == wait_policy::block ? 100'000 : 200'000;  // block: several system calls per item
+    const std::uint64_t n =
+        p == wait_policy::block ? 100'000 : 200'000;  // block: several system calls per item
     run_stress<spsc<stamped>>(mode::threads, {.rings = 4, .capacity = 1, .policy = p, .items = n});
     run_stress<mpsc<stamped>>(mode::threads, {.producers = 7, .capacity = 2, .policy = p, .items = n / 2});
     run_stress<spmc<stamped>>(mode::threads, {.consumers = 7, .capacity = 2, .policy = p, .items = n / 2});
-    run_stress<mpmc<stamped>>(mode::threads, {.producers = 4, .consumers = 4, .capacity = 4, .policy = p, .items = n});
+    run_stress<mpmc<stamped>>(mode::threads,
+                              {.producers = 4, .consumers = 4, .capacity = 4, .policy = p, .items = n});
   }
 }
 
@@ -67,14 +69,21 @@ TEST_CASE_TEMPLATE("timed calls time out at their deadline, not before", R, spsc
       INFO("deadline in ", from_now.count(), " ms");
       // Empty ring: every consumer-side wait times out.
       expect_timeout(from_now, [&](auto d) { return c->pop_until(v, d) == status::timed_out; });
-      expect_timeout(from_now, [&](auto d) { return c->pop_n_until(buf.data(), 3, d, &why) == 0 && why == status::timed_out; });
-      expect_timeout(from_now, [&](auto d) { return c->peek_until(2, d, &why).empty() && why == status::timed_out; });
+      expect_timeout(from_now, [&](auto d) {
+        return c->pop_n_until(buf.data(), 3, d, &why) == 0 && why == status::timed_out;
+      });
+      expect_timeout(from_now,
+                     [&](auto d) { return c->peek_until(2, d, &why).empty() && why == status::timed_out; });
       expect_timeout(from_now, [&](auto d) { return wait_any(readable, d, policy) == -1; });
       // Full ring: every producer-side wait times out.
       for (std::uint32_t i = 0; i < 4; ++i) REQUIRE(p->try_push(make_item(0, i)) == status::ok);
-      expect_timeout(from_now, [&](auto d) { return p->push_until(make_item(0, 9), d) == status::timed_out; });
-      expect_timeout(from_now, [&](auto d) { return p->push_n_until(buf.data(), 3, d, &why) == 0 && why == status::timed_out; });
-      expect_timeout(from_now, [&](auto d) { return p->claim_until(2, d, &why).empty() && why == status::timed_out; });
+      expect_timeout(from_now,
+                     [&](auto d) { return p->push_until(make_item(0, 9), d) == status::timed_out; });
+      expect_timeout(from_now, [&](auto d) {
+        return p->push_n_until(buf.data(), 3, d, &why) == 0 && why == status::timed_out;
+      });
+      expect_timeout(from_now,
+                     [&](auto d) { return p->claim_until(2, d, &why).empty() && why == status::timed_out; });
       REQUIRE(c->pop_n(buf.data(), 4) == 4);
     }
 

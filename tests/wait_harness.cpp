@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <condition_variable>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -20,7 +20,9 @@
 
 namespace wait_test {
 
-pid_t this_tid() noexcept { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+pid_t this_tid() noexcept {
+  return static_cast<pid_t>(::syscall(SYS_gettid));
+}
 
 bool in_syscall(pid_t tid, long nr) {
   // /proc/<tid>/syscall: "<nr> <args...>" while blocked, "running" or
@@ -47,12 +49,15 @@ bool wait_until_in_syscall(pid_t tid, long nr, clock::duration limit) {
 }
 
 void* map_shared_bytes(std::size_t bytes) {
-  void* p = ::mmap(nullptr, bytes == 0 ? 1 : bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* p =
+      ::mmap(nullptr, bytes == 0 ? 1 : bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::runtime_error("mmap of a shared test area failed");
   return p;
 }
 
-void unmap_shared_bytes(void* p, std::size_t bytes) noexcept { ::munmap(p, bytes == 0 ? 1 : bytes); }
+void unmap_shared_bytes(void* p, std::size_t bytes) noexcept {
+  ::munmap(p, bytes == 0 ? 1 : bytes);
+}
 
 void fail(failure_log& log, const char* fmt, ...) noexcept {
   if (log.count.fetch_add(1) != 0) return;  // keep the first; later ones are mostly its echoes
@@ -62,7 +67,9 @@ void fail(failure_log& log, const char* fmt, ...) noexcept {
   va_end(ap);
 }
 
-const char* to_string(mode m) noexcept { return m == mode::threads ? "threads" : "processes"; }
+const char* to_string(mode m) noexcept {
+  return m == mode::threads ? "threads" : "processes";
+}
 
 // ---- workers --------------------------------------------------------------
 

@@ -23,9 +23,12 @@ namespace wait_test {
 
 constexpr const char* policy_name(ringport::wait_policy p) noexcept {
   switch (p) {
-    case ringport::wait_policy::busy_spin: return "busy_spin";
-    case ringport::wait_policy::adaptive: return "adaptive";
-    case ringport::wait_policy::block: return "block";
+    case ringport::wait_policy::busy_spin:
+      return "busy_spin";
+    case ringport::wait_policy::adaptive:
+      return "adaptive";
+    case ringport::wait_policy::block:
+      return "block";
   }
   return "?";
 }
@@ -87,8 +90,8 @@ void run_stress(mode m, const stress_config& cfg) {
   const std::uint64_t total = per_producer * producers_total;
   const std::string what = std::string(to_string(R::kind)) + " x" + std::to_string(cfg.rings) + " " +
                            std::to_string(cfg.producers) + "P/" + std::to_string(cfg.consumers) + "C cap " +
-                           std::to_string(cfg.capacity) + " " + policy_name(cfg.policy) + " (" + to_string(m) +
-                           ", " + std::to_string(total) + " items)";
+                           std::to_string(cfg.capacity) + " " + policy_name(cfg.policy) + " (" +
+                           to_string(m) + ", " + std::to_string(total) + " items)";
   INFO(what);
 
   shared_array<stress_counters> counters;
@@ -102,7 +105,8 @@ void run_stress(mode m, const stress_config& cfg) {
 
   workers w(m);
   auto describe = [&] {
-    std::string d = what + ": popped " + std::to_string(counters->popped.load()) + " of " + std::to_string(total);
+    std::string d =
+        what + ": popped " + std::to_string(counters->popped.load()) + " of " + std::to_string(total);
     for (std::size_t k = 0; k < cfg.rings; ++k)
       d += "; ring " + std::to_string(k) + " holds " + std::to_string(rings[k].size()) +
            (rings[k].closed() ? " (closed)" : "");
@@ -131,7 +135,8 @@ void run_stress(mode m, const stress_config& cfg) {
       else if (v.check != check_word(v.producer, v.seq))
         bad = "a torn item";
       else if (cfg.consumers == 1 ? v.seq != next[local] : v.seq < next[local])
-        bad = "an item out of its producer's order";  // one consumer sees all of them, several see a rising subset
+        bad = "an item out of its producer's order";  // one consumer sees all of them, several see a rising
+                                                      // subset
       else if (seen[v.producer * per_producer + v.seq].fetch_add(1) != 0)
         bad = "a duplicate";
       if (bad) {
@@ -163,7 +168,8 @@ void run_stress(mode m, const stress_config& cfg) {
   // Consumers first, so that they park on empty rings before anything moves.
   std::vector<std::size_t> consumers, producers;
   for (std::size_t k = 0; k < cfg.rings; ++k)
-    for (std::size_t j = 0; j < cfg.consumers; ++j) consumers.push_back(w.start([&, k] { return consume(k); }));
+    for (std::size_t j = 0; j < cfg.consumers; ++j)
+      consumers.push_back(w.start([&, k] { return consume(k); }));
   for (std::size_t k = 0; k < cfg.rings; ++k)
     for (std::size_t j = 0; j < cfg.producers; ++j) {
       const auto id = static_cast<std::uint32_t>(k * cfg.producers + j);

@@ -112,7 +112,7 @@ inline constexpr std::size_t mailbox_header_bytes = 16;
 inline constexpr std::size_t mailbox_max_message_limit = (std::size_t{1} << 24) - mailbox_header_bytes;
 
 struct mailbox_options {
-  std::size_t capacity = 1024;  ///< messages; a power of two from 1 to 2^32
+  std::size_t capacity = 1024;                                 ///< messages; a power of two from 1 to 2^32
   std::size_t max_message_size = 4096 - mailbox_header_bytes;  ///< 1 .. mailbox_max_message_limit
   pages backing = pages::any;
   bool group_access = false;  ///< mode 0660 instead of 0600
@@ -220,7 +220,8 @@ class mailbox_receiver {
   }
   status receive_until(std::span<std::byte> buf, std::size_t& len, clock::time_point deadline) noexcept;
   template <class Rep, class Period>
-  status receive_for(std::span<std::byte> buf, std::size_t& len, std::chrono::duration<Rep, Period> d) noexcept {
+  status receive_for(std::span<std::byte> buf, std::size_t& len,
+                     std::chrono::duration<Rep, Period> d) noexcept {
     return receive_until(buf, len, clock::now() + d);
   }
 

@@ -72,10 +72,10 @@ namespace ringport {
 inline constexpr std::size_t node_name_max = 29;
 
 struct node_options {
-  std::string domain;               ///< empty: RINGPORT_DOMAIN, else "default"
-  std::size_t link_capacity = 256;  ///< messages per link this node creates
+  std::string domain;                                          ///< empty: RINGPORT_DOMAIN, else "default"
+  std::size_t link_capacity = 256;                             ///< messages per link this node creates
   std::size_t max_message_size = 4096 - mailbox_header_bytes;  ///< for links this node creates
-  pages backing = pages::any;       ///< for links this node creates
+  pages backing = pages::any;                                  ///< for links this node creates
   bool group_access = false;
   wait_policy policy = wait_policy::adaptive;
 };
@@ -174,10 +174,10 @@ class node {
   std::uint64_t owner_ = 0;
   std::map<std::string, link_out, std::less<>> out_;
   std::map<std::string, std::unique_ptr<link_in>, std::less<>> in_;
-  std::vector<link_in*> in_order_;   // round-robin order of in_
-  std::vector<waitable> targets_;    // scratch for receive_any (no allocation once sized)
-  std::size_t next_ = 0;             // round-robin start
-  std::uint32_t seen_gen_ = 0;       // links generation of the last scan
+  std::vector<link_in*> in_order_;  // round-robin order of in_
+  std::vector<waitable> targets_;   // scratch for receive_any (no allocation once sized)
+  std::size_t next_ = 0;            // round-robin start
+  std::uint32_t seen_gen_ = 0;      // links generation of the last scan
   bool scanned_ = false;
 };
 

@@ -18,28 +18,28 @@ namespace ringport {
 /// with the usual cause; the error's message carries the specifics.
 enum class errc : int {
   ok = 0,
-  invalid_name = 1,      ///< name or domain outside [A-Za-z0-9._-]{1,64}, or "." / ".."
-  invalid_argument,      ///< a size, capacity or option out of range
-  already_exists,        ///< create() found the name taken
-  not_found,             ///< open() found no such name in the domain
-  not_regular_file,      ///< something other than a regular file sits at the name
-  symlink_refused,       ///< a symbolic link sits at the name
-  foreign_owner,         ///< the file belongs to another user
-  bad_mode,              ///< the file's permissions are wider than ringport creates
-  truncated,             ///< the file is shorter than its header says
-  bad_magic,             ///< not a ringport segment
-  bad_version,           ///< made by an incompatible layout version
-  wrong_kind,            ///< a segment of another object kind (e.g. mpmc opened as spsc)
-  wrong_arch,            ///< made on another architecture or cache-line size
-  bad_layout,            ///< header fields that do not add up
-  init_timeout,          ///< the creator did not finish initialising in time
-  no_huge_pages,         ///< huge pages requested but none reserved / mounted
-  out_of_memory,         ///< the backing store could not supply the memory
-  role_taken,            ///< the single producer/consumer role is held by a live process
-  too_many_roles,        ///< every role slot of a multi-producer/consumer ring is in use
-  corrupt,               ///< shared state failed validation
-  system_error,          ///< a system call failed (message names it, with errno text)
-  unsupported,           ///< the kernel lacks a feature this call needs
+  invalid_name = 1,  ///< name or domain outside [A-Za-z0-9._-]{1,64}, or "." / ".."
+  invalid_argument,  ///< a size, capacity or option out of range
+  already_exists,    ///< create() found the name taken
+  not_found,         ///< open() found no such name in the domain
+  not_regular_file,  ///< something other than a regular file sits at the name
+  symlink_refused,   ///< a symbolic link sits at the name
+  foreign_owner,     ///< the file belongs to another user
+  bad_mode,          ///< the file's permissions are wider than ringport creates
+  truncated,         ///< the file is shorter than its header says
+  bad_magic,         ///< not a ringport segment
+  bad_version,       ///< made by an incompatible layout version
+  wrong_kind,        ///< a segment of another object kind (e.g. mpmc opened as spsc)
+  wrong_arch,        ///< made on another architecture or cache-line size
+  bad_layout,        ///< header fields that do not add up
+  init_timeout,      ///< the creator did not finish initialising in time
+  no_huge_pages,     ///< huge pages requested but none reserved / mounted
+  out_of_memory,     ///< the backing store could not supply the memory
+  role_taken,        ///< the single producer/consumer role is held by a live process
+  too_many_roles,    ///< every role slot of a multi-producer/consumer ring is in use
+  corrupt,           ///< shared state failed validation
+  system_error,      ///< a system call failed (message names it, with errno text)
+  unsupported,       ///< the kernel lacks a feature this call needs
 };
 
 const std::error_category& category() noexcept;

@@ -117,9 +117,11 @@ class ring {
 
     /// Pushes v if there is room; never waits.
     status try_push(const T& v) noexcept {
-      if (closed()) [[unlikely]] return status::closed;
+      if (closed()) [[unlikely]]
+        return status::closed;
       std::byte* slot = e_.reserve_one();
-      if (slot == nullptr) [[unlikely]] return e_.corrupt() ? status::corrupt : status::would_block;
+      if (slot == nullptr) [[unlikely]]
+        return e_.corrupt() ? status::corrupt : status::would_block;
       std::memcpy(slot, &v, sizeof(T));
       e_.publish_one();
       return status::ok;
@@ -137,7 +139,8 @@ class ring {
     /// Pushes up to n items without waiting; returns how many. One
     /// reservation and one publication per contiguous run.
     std::size_t push_n(const T* items, std::size_t n) noexcept {
-      if (closed()) [[unlikely]] return 0;
+      if (closed()) [[unlikely]]
+        return 0;
       std::size_t done = 0;
       while (done < n) {
         const std::size_t k = e_.reserve(n - done);
@@ -168,7 +171,8 @@ class ring {
     /// when full or closed). Publish them with commit(); every claimed slot
     /// is published (multi-producer kinds cannot hand slots back).
     std::span<T> claim(std::size_t n) noexcept {
-      if (closed()) [[unlikely]] return {};
+      if (closed()) [[unlikely]]
+        return {};
       const std::size_t k = e_.reserve(n);
       return {reinterpret_cast<T*>(e_.view().slot(e_.pos())), k};
     }
@@ -220,7 +224,8 @@ class ring {
     /// Pops into out if an item is there; never waits.
     status try_pop(T& out) noexcept {
       const std::byte* slot = e_.reserve_one();
-      if (slot == nullptr) [[unlikely]] return empty_status();
+      if (slot == nullptr) [[unlikely]]
+        return empty_status();
       std::memcpy(&out, slot, sizeof(T));
       e_.publish_one();
       return status::ok;
@@ -249,7 +254,8 @@ class ring {
     }
     /// Waits until at least one item is there, then pops up to n; returns
     /// how many (0 on deadline, close of a drained ring or peer death).
-    std::size_t pop_n_until(T* out, std::size_t n, clock::time_point deadline, status* why = nullptr) noexcept {
+    std::size_t pop_n_until(T* out, std::size_t n, clock::time_point deadline,
+                            status* why = nullptr) noexcept {
       std::size_t done = pop_n(out, n);
       status s = status::ok;
       if (done == 0 && n != 0)

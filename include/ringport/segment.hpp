@@ -67,10 +67,10 @@ using notice_handler = std::function<void(std::string_view message)>;
 void set_notice_handler(notice_handler h);
 
 struct segment_options {
-  std::string domain;          ///< empty: RINGPORT_DOMAIN, else "default"
+  std::string domain;  ///< empty: RINGPORT_DOMAIN, else "default"
   pages backing = pages::any;
-  bool group_access = false;   ///< mode 0660 instead of 0600
-  bool lock_memory = false;    ///< mlock the mapping (needs RLIMIT_MEMLOCK)
+  bool group_access = false;                     ///< mode 0660 instead of 0600
+  bool lock_memory = false;                      ///< mlock the mapping (needs RLIMIT_MEMLOCK)
   std::chrono::milliseconds open_timeout{2000};  ///< wait for a creator still initialising
   object_kind kind = object_kind::raw;
   std::uint64_t element_size = 0;  ///< recorded in the header, checked on open
@@ -112,8 +112,7 @@ class segment {
   static result<segment> open(std::string_view name, const segment_options& opt = {});
   /// create(), or open() if another process created it first.
   static result<segment> open_or_create(std::string_view name, std::size_t payload_size,
-                                        const segment_options& opt = {},
-                                        const initializer& init = {});
+                                        const segment_options& opt = {}, const initializer& init = {});
   static result<void> remove(std::string_view name, std::string_view domain = {});
   /// An unnamed segment for threads of this process (and children forked
   /// after it): MAP_SHARED|MAP_ANONYMOUS, MAP_HUGETLB when backing allows.

@@ -18,13 +18,20 @@ enum class status : std::uint8_t {
 
 constexpr const char* to_string(status s) noexcept {
   switch (s) {
-    case status::ok: return "ok";
-    case status::would_block: return "would_block";
-    case status::timed_out: return "timed_out";
-    case status::closed: return "closed";
-    case status::too_large: return "too_large";
-    case status::corrupt: return "corrupt";
-    case status::peer_gone: return "peer_gone";
+    case status::ok:
+      return "ok";
+    case status::would_block:
+      return "would_block";
+    case status::timed_out:
+      return "timed_out";
+    case status::closed:
+      return "closed";
+    case status::too_large:
+      return "too_large";
+    case status::corrupt:
+      return "corrupt";
+    case status::peer_gone:
+      return "peer_gone";
   }
   return "unknown";
 }

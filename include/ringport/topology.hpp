@@ -53,12 +53,12 @@ struct cache_ref {
 
 /// A hardware thread (what Linux calls a CPU).
 struct processing_unit {
-  unsigned cpu = 0;        ///< OS index: what sched_setaffinity and /proc use
-  unsigned core = 0;       ///< logical index of its core (SMT siblings share it)
-  unsigned package = 0;    ///< logical index of its package (socket)
-  int numa_node = -1;      ///< OS index of its NUMA node; -1 when unknown
+  unsigned cpu = 0;      ///< OS index: what sched_setaffinity and /proc use
+  unsigned core = 0;     ///< logical index of its core (SMT siblings share it)
+  unsigned package = 0;  ///< logical index of its package (socket)
+  int numa_node = -1;    ///< OS index of its NUMA node; -1 when unknown
   cache_ref l1d, l2, l3;
-  bool allowed = false;    ///< in the cgroup cpuset and the process's binding
+  bool allowed = false;  ///< in the cgroup cpuset and the process's binding
 };
 
 /// How far apart a chosen pair of PUs is.
@@ -72,12 +72,12 @@ const char* to_string(pair_kind k) noexcept;
 
 /// A producer–consumer placement.
 struct cpu_pair {
-  unsigned first = 0;           ///< OS index (e.g. the producer)
-  unsigned second = 0;          ///< OS index (e.g. the consumer)
+  unsigned first = 0;   ///< OS index (e.g. the producer)
+  unsigned second = 0;  ///< OS index (e.g. the consumer)
   pair_kind kind = pair_kind::different_cores;
-  int shared_cache_level = 0;   ///< deepest cache level both share (1..3), 0: none
-  bool fallback = false;        ///< true when the request could not be met
-  std::string note;             ///< why, when fallback; empty otherwise
+  int shared_cache_level = 0;  ///< deepest cache level both share (1..3), 0: none
+  bool fallback = false;       ///< true when the request could not be met
+  std::string note;            ///< why, when fallback; empty otherwise
 };
 
 class topology {

@@ -74,19 +74,28 @@ int fail(std::string_view command, std::string_view message, int code) {
   return code;
 }
 
-int fail(std::string_view command, const ringport::error& e) { return fail(command, e.message); }
+int fail(std::string_view command, const ringport::error& e) {
+  return fail(command, e.message);
+}
 
 int fail_status(std::string_view command, status s, std::string_view what) {
   std::string m(what);
   if (!m.empty()) m += ": ";
   switch (s) {
-    case status::would_block: return fail(command, m + "would block (--nonblock)", exit_would_block);
-    case status::timed_out: return fail(command, m + "timed out", exit_timed_out);
-    case status::closed: return fail(command, m + "the mailbox is closed", exit_closed);
-    case status::too_large: return fail(command, m + "message too large for the mailbox", exit_error);
-    case status::corrupt: return fail(command, m + "corrupt shared state (recreate the mailbox)", exit_error);
-    case status::peer_gone: return fail(command, m + "every peer died", exit_error);
-    case status::ok: break;
+    case status::would_block:
+      return fail(command, m + "would block (--nonblock)", exit_would_block);
+    case status::timed_out:
+      return fail(command, m + "timed out", exit_timed_out);
+    case status::closed:
+      return fail(command, m + "the mailbox is closed", exit_closed);
+    case status::too_large:
+      return fail(command, m + "message too large for the mailbox", exit_error);
+    case status::corrupt:
+      return fail(command, m + "corrupt shared state (recreate the mailbox)", exit_error);
+    case status::peer_gone:
+      return fail(command, m + "every peer died", exit_error);
+    case status::ok:
+      break;
   }
   return exit_ok;
 }

@@ -15,8 +15,8 @@ namespace ringport::cli {
 namespace {
 
 bool is_ring_kind(object_kind k) {
-  return k == object_kind::spsc || k == object_kind::mpsc || k == object_kind::spmc || k == object_kind::mpmc ||
-         k == object_kind::mailbox;
+  return k == object_kind::spsc || k == object_kind::mpsc || k == object_kind::spmc ||
+         k == object_kind::mpmc || k == object_kind::mailbox;
 }
 
 // Live numbers of a ring or mailbox, read (once each, then checked) from its
@@ -97,13 +97,15 @@ int cmd_ls(int argc, char** argv, int first) {
   if (!a->positional.empty()) return fail("ls", "takes no arguments (see --help)", exit_usage);
   auto all = segment::list(a->get("--domain"));
   if (!all) return fail("ls", all.error());
-  std::printf("%-40s %-8s %10s %10s %10s %6s %s\n", "NAME", "KIND", "CAPACITY", "FILL", "MAXMSG", "PAGE", "OWNER");
+  std::printf("%-40s %-8s %10s %10s %10s %6s %s\n", "NAME", "KIND", "CAPACITY", "FILL", "MAXMSG", "PAGE",
+              "OWNER");
   for (const segment_info& info : *all) {
     const ring_numbers r = read_ring(info);
     const std::string fill = r.valid ? std::to_string(r.fill) : "-";
     const std::string cap = is_ring_kind(info.kind) ? std::to_string(info.capacity) : "-";
     std::printf("%-40s %-8s %10s %10s %10s %6s %s\n", info.name.c_str(), to_string(info.kind), cap.c_str(),
-                fill.c_str(), max_message(info).c_str(), page_size(info.page_size).c_str(), owner(info).c_str());
+                fill.c_str(), max_message(info).c_str(), page_size(info.page_size).c_str(),
+                owner(info).c_str());
   }
   return exit_ok;
 }
@@ -137,7 +139,8 @@ int cmd_stat(int argc, char** argv, int first) {
     std::printf("closed:        %s\n", r.closed ? "yes" : "no");
   }
   std::printf("size:          %llu bytes\n", static_cast<unsigned long long>(info.total_size));
-  std::printf("page size:     %s%s\n", page_size(info.page_size).c_str(), info.huge_pages ? " (huge pages)" : "");
+  std::printf("page size:     %s%s\n", page_size(info.page_size).c_str(),
+              info.huge_pages ? " (huge pages)" : "");
   std::printf("owner:         %s\n", owner(info).c_str());
   std::printf("created:       %s by pid %u\n", when, info.creator_pid);
   return exit_ok;

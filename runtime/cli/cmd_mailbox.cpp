@@ -22,21 +22,25 @@ const char* help_close = R"(usage: ringport mailbox close NAME [--domain D]
 Closes a mailbox for every process: sends fail (exit 5), receivers drain
 what is queued, then get closed (exit 5).
 )";
-const char* help_send = R"(usage: ringport send NAME [MESSAGE] [--sync] [--timeout MS] [--nonblock] [--domain D]
+const char* help_send =
+    R"(usage: ringport send NAME [MESSAGE] [--sync] [--timeout MS] [--nonblock] [--domain D]
 Sends MESSAGE, or else each line of stdin (without its newline) as one
 message. --sync waits until a receiver took each message; --timeout MS
 bounds each send (a timed-out --sync message is never delivered);
 --nonblock fails at once when the mailbox is full (not with --sync).
 exit: 0 ok, 1 error, 2 usage, 3 would block, 4 timed out, 5 closed.
 )";
-const char* help_recv = R"(usage: ringport recv NAME [-n COUNT] [--timeout MS] [--nonblock] [--raw] [--domain D]
+const char* help_recv =
+    R"(usage: ringport recv NAME [-n COUNT] [--timeout MS] [--nonblock] [--raw] [--domain D]
 Receives COUNT messages (default 1) and prints each on its own line, or,
 with --raw, writes their bytes as they are. --timeout MS bounds the whole
 command; --nonblock fails at once when no message is queued.
 exit: 0 ok, 1 error, 2 usage, 3 would block, 4 timed out, 5 closed.
 )";
 
-std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
+std::span<const std::byte> as_bytes(const std::string& s) {
+  return std::as_bytes(std::span(s.data(), s.size()));
+}
 
 // The deadline from --timeout MS (none: wait forever).
 std::optional<clock::time_point> deadline_of(const args& a, std::string_view cmd) {
@@ -50,8 +54,9 @@ std::optional<clock::time_point> deadline_of(const args& a, std::string_view cmd
 
 int cmd_mailbox_create(int argc, char** argv, int first) {
   constexpr std::string_view cmd = "mailbox create";
-  auto a = parse(argc, argv, first, cmd,
-                 {{"--capacity", "", true}, {"--max-size", "", true}, {"--pages", "", true}, {"--group", "", false}});
+  auto a = parse(
+      argc, argv, first, cmd,
+      {{"--capacity", "", true}, {"--max-size", "", true}, {"--pages", "", true}, {"--group", "", false}});
   if (!a) return exit_usage;
   if (a->has("--help")) return std::fputs(help_create, stdout), exit_ok;
   if (a->positional.size() != 1) return fail(cmd, "wants exactly one NAME (see --help)", exit_usage);
@@ -64,10 +69,14 @@ int cmd_mailbox_create(int argc, char** argv, int first) {
   o.capacity = static_cast<std::size_t>(*cap);
   o.max_message_size = static_cast<std::size_t>(*max);
   const std::string pages_arg = a->get("--pages", "any");
-  if (pages_arg == "any") o.backing = pages::any;
-  else if (pages_arg == "huge") o.backing = pages::huge;
-  else if (pages_arg == "normal") o.backing = pages::normal;
-  else return fail(cmd, "--pages wants any, huge or normal", exit_usage);
+  if (pages_arg == "any")
+    o.backing = pages::any;
+  else if (pages_arg == "huge")
+    o.backing = pages::huge;
+  else if (pages_arg == "normal")
+    o.backing = pages::normal;
+  else
+    return fail(cmd, "--pages wants any, huge or normal", exit_usage);
   auto box = mailbox::create(a->positional[0], o);
   if (!box) return fail(cmd, box.error());
   return exit_ok;
@@ -87,7 +96,8 @@ int cmd_mailbox_close(int argc, char** argv, int first) {
 
 int cmd_send(int argc, char** argv, int first) {
   constexpr std::string_view cmd = "send";
-  auto a = parse(argc, argv, first, cmd, {{"--sync", "", false}, {"--timeout", "", true}, {"--nonblock", "", false}});
+  auto a = parse(argc, argv, first, cmd,
+                 {{"--sync", "", false}, {"--timeout", "", true}, {"--nonblock", "", false}});
   if (!a) return exit_usage;
   if (a->has("--help")) return std::fputs(help_send, stdout), exit_ok;
   if (a->positional.empty() || a->positional.size() > 2)
@@ -100,12 +110,14 @@ int cmd_send(int argc, char** argv, int first) {
   if (!tx) return fail(cmd, tx.error());
   auto send_one = [&](const std::string& msg) -> int {
     if (msg.size() > tx->max_message_size())
-      return fail(cmd, "a message of " + std::to_string(msg.size()) + " bytes exceeds the mailbox's maximum of " +
+      return fail(cmd, "a message of " + std::to_string(msg.size()) +
+                           " bytes exceeds the mailbox's maximum of " +
                            std::to_string(tx->max_message_size()) + " bytes; nothing was sent");
     const auto deadline = deadline_of(*a, cmd);
     if (!deadline) return exit_usage;
-    const status s = nonblock ? tx->try_send(as_bytes(msg))
-                              : tx->send_until(as_bytes(msg), *deadline, sync ? delivery::sync : delivery::async);
+    const status s = nonblock
+                         ? tx->try_send(as_bytes(msg))
+                         : tx->send_until(as_bytes(msg), *deadline, sync ? delivery::sync : delivery::async);
     return s == status::ok ? exit_ok : fail_status(cmd, s, "");
   };
   if (a->positional.size() == 2) return send_one(a->positional[1]);
@@ -117,8 +129,9 @@ int cmd_send(int argc, char** argv, int first) {
 
 int cmd_recv(int argc, char** argv, int first) {
   constexpr std::string_view cmd = "recv";
-  auto a = parse(argc, argv, first, cmd,
-                 {{"--count", "-n", true}, {"--timeout", "", true}, {"--nonblock", "", false}, {"--raw", "", false}});
+  auto a = parse(
+      argc, argv, first, cmd,
+      {{"--count", "-n", true}, {"--timeout", "", true}, {"--nonblock", "", false}, {"--raw", "", false}});
   if (!a) return exit_usage;
   if (a->has("--help")) return std::fputs(help_recv, stdout), exit_ok;
   if (a->positional.size() != 1) return fail(cmd, "wants exactly one NAME (see --help)", exit_usage);
@@ -133,7 +146,8 @@ int cmd_recv(int argc, char** argv, int first) {
   const bool raw = a->has("--raw");
   for (unsigned long long i = 0; i < *count; ++i) {
     std::size_t len = 0;
-    const status s = a->has("--nonblock") ? rx->try_receive(buf, len) : rx->receive_until(buf, len, *deadline);
+    const status s =
+        a->has("--nonblock") ? rx->try_receive(buf, len) : rx->receive_until(buf, len, *deadline);
     if (s != status::ok) return fail_status(cmd, s, "");
     std::fwrite(buf.data(), 1, len, stdout);
     if (!raw) std::fputc('\n', stdout);

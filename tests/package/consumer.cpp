@@ -2,13 +2,12 @@
 // installed (or add_subdirectory'd) package. It creates a segment in a domain
 // of its own, opens it a second time, checks the bytes, removes the segment
 // and its domain directory, and exits non-zero on any failure.
-#include <ringport/segment.hpp>
-
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ringport/segment.hpp>
 #include <string>
 
 namespace {
@@ -24,9 +23,8 @@ int main() {
 
   ringport::segment_options opt;
   opt.backing = ringport::pages::normal;
-  auto made = ringport::segment::create("hello", 4096, opt, [](std::byte* p, std::size_t) {
-    std::memcpy(p, "hello from the package", 23);
-  });
+  auto made = ringport::segment::create(
+      "hello", 4096, opt, [](std::byte* p, std::size_t) { std::memcpy(p, "hello from the package", 23); });
   if (!made) return fail("create", made.error());
   auto seen = ringport::segment::open("hello");
   if (!seen) return fail("open", seen.error());

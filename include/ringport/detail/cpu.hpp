@@ -21,13 +21,19 @@ namespace ringport::detail {
 inline constexpr std::size_t cache_line = 64;
 inline constexpr std::uint32_t arch_id = 1;  // recorded in segment headers
 inline constexpr const char* arch_name = "x86-64";
-inline void cpu_relax() noexcept { _mm_pause(); }
-inline std::uint64_t ticks() noexcept { return __rdtsc(); }
+inline void cpu_relax() noexcept {
+  _mm_pause();
+}
+inline std::uint64_t ticks() noexcept {
+  return __rdtsc();
+}
 #elif defined(__aarch64__)
 inline constexpr std::size_t cache_line = 128;
 inline constexpr std::uint32_t arch_id = 2;
 inline constexpr const char* arch_name = "arm64";
-inline void cpu_relax() noexcept { asm volatile("yield" ::: "memory"); }
+inline void cpu_relax() noexcept {
+  asm volatile("yield" ::: "memory");
+}
 inline std::uint64_t ticks() noexcept {
   std::uint64_t v;
   asm volatile("mrs %0, cntvct_el0" : "=r"(v));

@@ -151,7 +151,8 @@ class alignas(cache_line) producer_engine : public engine_base<0> {
   /// the shared positions are impossible.
   std::size_t reserve(std::size_t n) noexcept {
     if constexpr (!turns) {
-      if (v_.capacity - (own_ - cached_other_) < n && !refresh_head()) [[unlikely]] return 0;
+      if (v_.capacity - (own_ - cached_other_) < n && !refresh_head()) [[unlikely]]
+        return 0;
       return take(own_, std::min<std::uint64_t>(n, v_.capacity - (own_ - cached_other_)));
     } else if constexpr (!MultiProducer) {
       return take(own_, ready_prefix(own_, n));
@@ -246,7 +247,8 @@ class alignas(cache_line) consumer_engine : public engine_base<1> {
   /// Takes up to n filled contiguous slots; 0 when empty.
   std::size_t reserve(std::size_t n) noexcept {
     if constexpr (!turns) {
-      if (cached_other_ - own_ < n && !refresh_tail()) [[unlikely]] return 0;
+      if (cached_other_ - own_ < n && !refresh_tail()) [[unlikely]]
+        return 0;
       return take(own_, std::min<std::uint64_t>(n, cached_other_ - own_));
     } else if constexpr (!MultiConsumer) {
       return take(own_, ready_prefix(own_, n));

@@ -23,9 +23,9 @@ namespace ringport {
 struct ring_options {
   std::size_t capacity = 1024;  ///< slots; a power of two from 1 to 2^32
   pages backing = pages::any;
-  std::string domain;           ///< empty: RINGPORT_DOMAIN, else "default"
-  bool group_access = false;    ///< mode 0660 instead of 0600
-  bool lock_memory = false;     ///< mlock the ring
+  std::string domain;         ///< empty: RINGPORT_DOMAIN, else "default"
+  bool group_access = false;  ///< mode 0660 instead of 0600
+  bool lock_memory = false;   ///< mlock the ring
 };
 
 namespace detail {
@@ -43,17 +43,15 @@ bool kind_single(object_kind kind, role r) noexcept;
 class ring_state {
  public:
   static result<std::shared_ptr<ring_state>> create(std::string_view name, object_kind kind,
-                                                    std::uint64_t element_size,
-                                                    std::uint64_t element_align,
+                                                    std::uint64_t element_size, std::uint64_t element_align,
                                                     const ring_options& opt, std::uint32_t extra_bytes = 0);
   static result<std::shared_ptr<ring_state>> create_local(object_kind kind, std::uint64_t element_size,
                                                           std::uint64_t element_align,
                                                           const ring_options& opt,
                                                           std::uint32_t extra_bytes = 0);
   static result<std::shared_ptr<ring_state>> open(std::string_view name, object_kind kind,
-                                                  std::uint64_t element_size,
-                                                  std::uint64_t element_align, std::string_view domain,
-                                                  std::uint32_t extra_bytes = 0);
+                                                  std::uint64_t element_size, std::uint64_t element_align,
+                                                  std::string_view domain, std::uint32_t extra_bytes = 0);
 
   const ring_view& view() const noexcept { return view_; }
   /// The extra region (extra_bytes long, cache-line aligned), or null.

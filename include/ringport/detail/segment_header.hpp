@@ -23,18 +23,18 @@ enum class init_state : std::uint32_t { initialising = 0, ready = 1, failed = 2 
 struct segment_header {
   std::uint64_t magic;
   std::uint32_t version;
-  std::uint32_t kind;           // ringport::object_kind
-  std::uint64_t element_size;   // bytes per slot, 0 for raw segments
-  std::uint64_t capacity;       // slots, 0 for raw segments
-  std::uint64_t total_size;     // whole file, header included
-  std::uint64_t payload_offset; // == header_bytes
-  std::uint64_t payload_size;   // bytes the object may use
-  std::uint32_t cache_line;     // detail::cache_line of the creator
-  std::uint32_t arch;           // detail::arch_id of the creator
+  std::uint32_t kind;            // ringport::object_kind
+  std::uint64_t element_size;    // bytes per slot, 0 for raw segments
+  std::uint64_t capacity;        // slots, 0 for raw segments
+  std::uint64_t total_size;      // whole file, header included
+  std::uint64_t payload_offset;  // == header_bytes
+  std::uint64_t payload_size;    // bytes the object may use
+  std::uint32_t cache_line;      // detail::cache_line of the creator
+  std::uint32_t arch;            // detail::arch_id of the creator
   std::uint32_t creator_pid;
-  std::uint32_t flags;          // reserved, 0
-  std::uint64_t created_ns;     // CLOCK_REALTIME at creation
-  std::uint64_t page_size;      // page size backing the mapping
+  std::uint32_t flags;               // reserved, 0
+  std::uint64_t created_ns;          // CLOCK_REALTIME at creation
+  std::uint64_t page_size;           // page size backing the mapping
   std::atomic<std::uint32_t> state;  // init_state; written last (release)
   std::uint32_t reserved0;
 };

@@ -100,9 +100,12 @@ struct wait_budget {
 
 constexpr wait_budget budget_for(wait_policy p) noexcept {
   switch (p) {
-    case wait_policy::busy_spin: return {0, 0};  // spins until done: see wait_loop
-    case wait_policy::adaptive: return {2000, 64};
-    case wait_policy::block: return {0, 0};
+    case wait_policy::busy_spin:
+      return {0, 0};  // spins until done: see wait_loop
+    case wait_policy::adaptive:
+      return {2000, 64};
+    case wait_policy::block:
+      return {0, 0};
   }
   return {0, 0};
 }
