@@ -367,7 +367,7 @@ bool mailbox_receiver::ready(const void* self) noexcept {
 }
 
 waitable mailbox_receiver::readable() const noexcept {
-  return waitable{&e_.view().shared->not_empty, &mailbox_receiver::ready, this};
+  return waitable{&e_.view().shared->not_empty, &mailbox_receiver::ready, this, e_.view().bells};
 }
 
 // ---------------------------------------------------------------- mailbox

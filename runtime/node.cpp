@@ -6,6 +6,7 @@
 #include <atomic>
 #include <new>
 
+#include "ringport/detail/doorbell.hpp"
 #include "ringport/detail/ring_layout.hpp"
 #include "ringport/detail/ring_state.hpp"
 #include "ringport/detail/wait.hpp"
@@ -59,7 +60,7 @@ void ring_doorbell(std::string_view to, std::string_view domain) {
   // R-GEN: the link is fully created before this; pairs with A-GEN in
   // refresh_inbound() / doorbell_ready().
   sh->links_gen.fetch_add(1, std::memory_order_release);
-  detail::notify(sh->doorbell);
+  detail::notify(sh->doorbell, detail::doorbell_site_of(*seg));
 }
 
 }  // namespace
@@ -111,6 +112,7 @@ result<node> node::join(std::string_view name, const node_options& opt) {
   n.opt_.domain = effective_domain(opt.domain);
   n.seg_ = std::move(*seg);
   n.sh_ = sh;
+  n.bells_ = detail::doorbell_site_of(n.seg_);
   n.owner_ = me;
   return n;
 }
@@ -138,6 +140,7 @@ node& node::operator=(node&& o) noexcept {
     opt_ = std::move(o.opt_);
     seg_ = std::move(o.seg_);
     sh_ = std::exchange(o.sh_, nullptr);
+    bells_ = o.bells_;
     owner_ = std::exchange(o.owner_, 0);
     out_ = std::move(o.out_);
     in_ = std::move(o.in_);
@@ -304,7 +307,7 @@ result<status> node::receive_any_until(std::span<std::byte> buf, std::size_t& le
     // Sleep on the doorbell and on every inbound link (rebuilt each time:
     // `this` may have moved; the vector keeps its capacity).
     targets_.clear();
-    targets_.push_back(waitable{&sh_->doorbell, &node::doorbell_ready, this});
+    targets_.push_back(waitable{&sh_->doorbell, &node::doorbell_ready, this, bells_});
     for (link_in* l : in_order_) {
       if (targets_.size() == wait_any_max) break;
       if (!l->box.closed()) targets_.push_back(l->rx.readable());  // a closed one is always "ready"

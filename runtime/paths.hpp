@@ -25,6 +25,8 @@ result<huge_mount> find_huge_mount();
 std::string domain_dir(const std::string& root, const std::string& domain);
 /// mkdir -p for the domain directory (mode 0700, or 0770 with group access).
 result<void> ensure_dir(const std::string& dir, bool group_access);
+/// Reports a notice on the handler set by set_notice_handler (stderr by default).
+void notice(std::string_view msg);
 /// Huge page sizes the kernel offers, in bytes (from /sys/kernel/mm/hugepages).
 std::string huge_page_summary();
 

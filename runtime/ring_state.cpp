@@ -9,6 +9,8 @@
 #include <cstring>
 #include <new>
 
+#include "ringport/detail/doorbell.hpp"
+
 namespace ringport::detail {
 namespace {
 
@@ -132,6 +134,7 @@ result<std::shared_ptr<ring_state>> ring_state::adopt(segment seg, object_kind k
   v.mask = want.capacity - 1;
   v.stride = want.stride;
   v.shift = static_cast<unsigned>(std::countr_zero(want.capacity));
+  v.bells = doorbell_site_of(seg);
   st->extra_ = extra_bytes != 0 ? seg.payload() + extra_offset(want) : nullptr;
   st->seg_ = std::move(seg);
   return st;
@@ -268,8 +271,8 @@ void ring_state::close() noexcept {
   // R-CLOSE: pairs with A-CLOSE in closed(); then wake every waiter so each
   // re-checks and sees the flag.
   view_.shared->closed.store(1, std::memory_order_release);
-  notify_slow(view_.shared->not_empty);
-  notify_slow(view_.shared->not_full);
+  notify_slow(view_.shared->not_empty, view_.bells);
+  notify_slow(view_.shared->not_full, view_.bells);
 }
 
 std::uint64_t ring_state::size() const noexcept {

@@ -48,22 +48,28 @@ const char* to_string(object_kind k) noexcept {
 }
 
 namespace {
-
 std::mutex notice_mutex;
 notice_handler& notice_sink() {
   static notice_handler h;
   return h;
 }
+}  // namespace
 
-void notice_once(std::string_view msg) {
-  static std::atomic<bool> said{false};
-  if (said.exchange(true, std::memory_order_relaxed)) return;
+void detail::notice(std::string_view msg) {
   std::lock_guard lock(notice_mutex);
   if (notice_sink()) {
     notice_sink()(msg);
   } else {
     std::fprintf(stderr, "ringport: %.*s\n", static_cast<int>(msg.size()), msg.data());
   }
+}
+
+namespace {
+
+void notice_once(std::string_view msg) {
+  static std::atomic<bool> said{false};
+  if (said.exchange(true, std::memory_order_relaxed)) return;
+  detail::notice(msg);
 }
 
 // Closes a file descriptor on scope exit. Move-only: a copy would close the

@@ -6,8 +6,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <ctime>
 
+#include "ringport/detail/doorbell.hpp"
 #include "ringport/detail/wait.hpp"
 #include "ringport/wait.hpp"
 
@@ -16,6 +18,25 @@
 #endif
 
 namespace ringport {
+
+namespace detail {
+
+// 0: not decided yet; 1: use futex_waitv; 2: do not (the kernel lacks it,
+// RINGPORT_FUTEX_WAITV=0, or set_futex_waitv(false)).
+static std::atomic<int> waitv_mode{0};
+
+void set_futex_waitv(bool enabled) noexcept {
+  waitv_mode.store(enabled ? 1 : 2, std::memory_order_relaxed);
+}
+
+static std::atomic<std::int64_t> slice_ns{std::chrono::nanoseconds(peer_poll).count()};
+
+void set_wait_any_slice(std::chrono::nanoseconds slice) noexcept {
+  slice_ns.store(slice.count() > 0 ? slice.count() : 1, std::memory_order_relaxed);
+}
+
+}  // namespace detail
+
 namespace {
 
 // The kernel's struct futex_waitv (include/uapi/linux/futex.h, 5.16+).
@@ -27,7 +48,25 @@ struct waitv_entry {
 };
 constexpr std::uint32_t futex2_size_u32 = 0x02;
 
-std::atomic<bool> waitv_missing{false};
+bool use_waitv() noexcept {
+  int m = detail::waitv_mode.load(std::memory_order_relaxed);
+  if (m == 0) {
+    const char* env = std::getenv("RINGPORT_FUTEX_WAITV");
+    int expected = 0;
+    detail::waitv_mode.compare_exchange_strong(expected, env && env[0] == '0' ? 2 : 1,
+                                               std::memory_order_relaxed);
+    m = detail::waitv_mode.load(std::memory_order_relaxed);
+  }
+  return m == 1;
+}
+
+}  // namespace
+
+bool detail::futex_waitv_enabled() noexcept {
+  return use_waitv();
+}
+
+namespace {
 
 int first_ready(std::span<const waitable> t) noexcept {
   for (std::size_t i = 0; i < t.size(); ++i)
@@ -35,24 +74,67 @@ int first_ready(std::span<const waitable> t) noexcept {
   return -1;
 }
 
-// Sleeps until a key changes, a wake-up, or `until`. Returns false when the
-// kernel has no futex_waitv.
-bool sleep_on(std::span<const waitable> t, const std::uint32_t* keys,
+// How one round sleeps: on every event count at once (futex_waitv), on this
+// thread's doorbell in the targets' common table, or, when they have none in
+// common, on the first target in 1 ms slices.
+struct sleeper {
+  detail::doorbell_table* table = nullptr;  // doorbell mode when set
+  std::size_t bell = 0;
+  std::uint32_t bell_key = 0;
+  bool waitv = false;
+  std::uint32_t keys[wait_any_max];
+};
+
+detail::doorbell_table* common_table(std::span<const waitable> t) noexcept {
+  for (const waitable& w : t)
+    if (w.bells != t[0].bells) return nullptr;
+  return detail::doorbell_table_of(t[0].bells);
+}
+
+// Registers as a waiter on every target and records what to sleep on.
+void register_all(std::span<const waitable> t, sleeper& s) noexcept {
+  s.waitv = use_waitv();
+  s.table = s.waitv ? nullptr : common_table(t);
+  if (s.table) {
+    s.bell = detail::own_doorbell();
+    // A-BELL: pairs with R-BELL in ring_doorbells(); read before our bit is
+    // set anywhere, so every ring that takes the bit changes seq after it.
+    s.bell_key = s.table->bells[s.bell].seq.load(std::memory_order_acquire);
+  }
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    // A-KEY: as in detail::wait_loop().
+    s.keys[i] = t[i].event->seq.load(std::memory_order_acquire);
+    // R-BELLS: pairs with A-BELLS in notify_slow(); orders the key load
+    // above before any waker's ring for this bit.
+    if (s.table) t[i].event->bells.fetch_or(std::uint64_t{1} << s.bell, std::memory_order_release);
+    // release: a waker that reads this (or a later) count sees our bit
+    // (acq_rel in TSan builds: see detail::notify()).
+    t[i].event->waiters.fetch_add(1,
+                                  detail::tsan_build ? std::memory_order_acq_rel : std::memory_order_release);
+  }
+}
+
+// Sleeps until a word changes, a wake-up, or `until`.
+void sleep_on(std::span<const waitable> t, const sleeper& s,
               std::chrono::steady_clock::time_point until) noexcept {
-  if (!waitv_missing.load(std::memory_order_relaxed)) {
+  if (s.waitv) {
     waitv_entry v[wait_any_max];
     for (std::size_t i = 0; i < t.size(); ++i)
-      v[i] = {keys[i], reinterpret_cast<std::uint64_t>(&t[i].event->seq), futex2_size_u32, 0};
+      v[i] = {s.keys[i], reinterpret_cast<std::uint64_t>(&t[i].event->seq), futex2_size_u32, 0};
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
     timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
     const long rc = ::syscall(SYS_futex_waitv, v, static_cast<unsigned>(t.size()), 0u, &ts, CLOCK_MONOTONIC);
-    if (rc >= 0 || errno != ENOSYS) return true;
-    waitv_missing.store(true, std::memory_order_relaxed);
+    // ENOSYS: a kernel before 5.16. Return at once; the next round
+    // registers on the doorbells instead.
+    if (rc < 0 && errno == ENOSYS) detail::set_futex_waitv(false);
+    return;
   }
-  // Fallback: poll every millisecond, sleeping on the first ring's word.
+  if (s.table) {
+    detail::futex_wait_until(&s.table->bells[s.bell].seq, s.bell_key, until);
+    return;
+  }
   const auto slice = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
-  detail::futex_wait_until(&t[0].event->seq, keys[0], until < slice ? until : slice);
-  return true;
+  detail::futex_wait_until(&t[0].event->seq, s.keys[0], until < slice ? until : slice);
 }
 
 }  // namespace
@@ -69,25 +151,17 @@ int wait_any(std::span<const waitable> targets, std::chrono::steady_clock::time_
     else
       detail::yield_cpu();
   }
-  std::uint32_t keys[wait_any_max];
+  sleeper s;
   for (;;) {
     if (int r = first_ready(targets); r >= 0) return r;
     if (std::chrono::steady_clock::now() >= deadline) return -1;
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-      // A-KEY: as in detail::wait_loop().
-      keys[i] = targets[i].event->seq.load(std::memory_order_acquire);
-      targets[i].event->waiters.fetch_add(
-          1, detail::tsan_build ? std::memory_order_acq_rel : std::memory_order_relaxed);
-    }
+    register_all(targets, s);
     // F-WAIT: pairs with F-NOTIFY in detail::notify().
     detail::heavy_barrier();
-    int r = first_ready(targets);
-    if (r < 0) {
-      const auto slice = std::chrono::steady_clock::now() + detail::peer_poll;
-      sleep_on(targets, keys, deadline < slice ? deadline : slice);
-    }
-    // No deregistration: wakers clear `waiters` (detail/wait.hpp).
-    if (r >= 0) return r;
+    if (int r = first_ready(targets); r >= 0) return r;  // no deregistration: wakers clear it
+    const auto now = std::chrono::steady_clock::now();
+    const auto slice = std::chrono::nanoseconds(detail::slice_ns.load(std::memory_order_relaxed));
+    sleep_on(targets, s, deadline - now < slice ? deadline : now + slice);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "ringport/detail/doorbell.hpp"
 #include "ringport/ring.hpp"
 #include "ringport/wait.hpp"
 #include "wait_harness.hpp"
@@ -131,6 +132,15 @@ TEST_CASE("lost wake-ups: 4 processes, tiny rings") {
   }
 }
 
+// One waiter in wait_any over four rings of one slot, each fed by its own
+// producer process, through futex_waitv and through the doorbell fallback.
+TEST_CASE("wait_any lost wake-ups: 4 producer processes, one waiter") {
+  for (sleep_via via : {sleep_via::futex_waitv, sleep_via::doorbell})
+    for (wait_policy p : parking_policies)
+      run_wait_any_stress<spsc<stamped>>(mode::processes, via,
+                                         {.rings = 4, .capacity = 1, .policy = p, .items = 100'000});
+}
+
 TEST_CASE("close wakes every waiter (processes)") {
   for (wait_policy p : parking_policies) run_close_while_waiting<mpmc<stamped>>(mode::processes, p);
 }
@@ -198,11 +208,17 @@ TEST_CASE("a parked call returns peer_gone when its only peer is killed") {
 }
 
 // Three children feed three rings (three kinds) one after the other, each
-// only once the parent sleeps in futex_waitv; every wake-up names the ring
-// that has data. Then, with nothing arriving, wait_any gives -1 at the deadline.
+// only once the parent sleeps (in futex_waitv, or in FUTEX_WAIT on its own
+// doorbell for the fallback); every wake-up names the ring that has data, and
+// in the fallback each one comes with a ring of the parent's doorbell. Then,
+// with nothing arriving, wait_any gives -1 at the deadline.
 TEST_CASE("wait_any over three rings fed by three processes") {
-  for (wait_policy policy : parking_policies) {
-    INFO(std::string(policy_name(policy)));
+  for (auto [via, policy] : {std::pair{sleep_via::futex_waitv, wait_policy::block},
+                             std::pair{sleep_via::futex_waitv, wait_policy::adaptive},
+                             std::pair{sleep_via::doorbell, wait_policy::block},
+                             std::pair{sleep_via::doorbell, wait_policy::adaptive}}) {
+    INFO(to_string(via), ", ", policy_name(policy));
+    wait_any_setup setup(via);
     const std::array<std::string, 3> names = {unique_name("any"), unique_name("any"), unique_name("any")};
     auto r0 = create_ring<spsc<stamped>>(names[0], 4);
     auto r1 = create_ring<mpsc<stamped>>(names[1], 4);
@@ -213,6 +229,20 @@ TEST_CASE("wait_any over three rings fed by three processes") {
     REQUIRE((c0 && c1 && c2));
     const std::array<waitable, 3> targets = {c0->readable(), c1->readable(), c2->readable()};
     constexpr std::array<std::uint32_t, 3> order = {2, 0, 1};  // which ring is fed at each step
+    // Where the parent sleeps: futex_waitv (any arguments), or FUTEX_WAIT on
+    // this thread's doorbell in the domain's table, shared by all three rings.
+    long sleep_call = SYS_futex_waitv;
+    std::uintptr_t sleep_word = 0;
+    std::atomic<std::uint32_t>* bell = nullptr;
+    if (via == sleep_via::doorbell) {
+      REQUIRE(targets[0].bells != nullptr);
+      REQUIRE((targets[1].bells == targets[0].bells && targets[2].bells == targets[0].bells));
+      detail::doorbell_table* table = detail::doorbell_table_of(targets[0].bells);
+      REQUIRE(table != nullptr);
+      bell = &table->bells[detail::own_doorbell()].seq;
+      sleep_call = SYS_futex;
+      sleep_word = reinterpret_cast<std::uintptr_t>(bell);
+    }
 
     shared_array<std::atomic<std::uint32_t>> step;
     const pid_t parent = this_tid();
@@ -229,7 +259,7 @@ TEST_CASE("wait_any over three rings fed by three processes") {
           return 3;
         else
           std::this_thread::sleep_for(200us);
-      if (!wait_until_in_syscall(parent, SYS_futex_waitv)) return 4;
+      if (!wait_until_in_syscall(parent, sleep_call, 20s, sleep_word)) return 4;
       for (std::uint64_t seq = 0; seq < 2; ++seq)
         if (p->push(make_item(k, seq)) != status::ok) return 5;
       return 0;
@@ -248,8 +278,10 @@ TEST_CASE("wait_any over three rings fed by three processes") {
       }
     };
     for (std::uint32_t s = 0; s < 3; ++s) {
+      const std::uint32_t rung_before = bell ? bell->load() : 0;
       const int ready = wait_any(targets, clock::now() + 20s, policy);
       REQUIRE(ready == static_cast<int>(order[s]));
+      if (bell) CHECK(bell->load() != rung_before);  // the feeder's push rang our doorbell
       if (ready == 0) take_two(c0, 0);
       if (ready == 1) take_two(c1, 1);
       if (ready == 2) take_two(c2, 2);

@@ -4,12 +4,21 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <cstdlib>
+#include <filesystem>
 #include <initializer_list>
+#include <thread>
 
+#include "ringport/detail/doorbell.hpp"
 #include "ringport/ring.hpp"
 #include "ringport/wait.hpp"
+#include "test_util.hpp"
 #include "wait_harness.hpp"
 #include "wait_scenarios.hpp"
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
 
 using namespace ringport;
 using namespace wait_test;
@@ -48,6 +57,102 @@ TEST_CASE("lost wake-ups: 8 threads, tiny rings, every kind") {
     run_stress<mpmc<stamped>>(mode::threads,
                               {.producers = 4, .consumers = 4, .capacity = 4, .policy = p, .items = n});
   }
+}
+
+// One waiter in wait_any over eight rings, each fed by its own producer
+// thread (nine threads on two cores), through futex_waitv and through the
+// doorbell fallback; named rings share their domain's doorbells.
+TEST_CASE("wait_any lost wake-ups: 8 producer threads, one waiter") {
+  for (sleep_via via : {sleep_via::futex_waitv, sleep_via::doorbell})
+    for (wait_policy p : parking_policies) {
+      run_wait_any_stress<spsc<stamped>>(mode::threads, via,
+                                         {.rings = 8, .capacity = 1, .policy = p, .items = 200'000});
+      run_wait_any_stress<mpmc<stamped>>(mode::threads, via,
+                                         {.rings = 8, .capacity = 2, .policy = p, .items = 100'000});
+    }
+}
+
+// Anonymous rings share the process's doorbells; rings of two domains have
+// no doorbell in common, so wait_any polls them (and still finds the data).
+TEST_CASE("wait_any fallback: anonymous rings and rings of two domains") {
+  wait_any_setup setup(sleep_via::doorbell);
+  auto a = spsc<stamped>::create_local(4, pages::normal);
+  auto b = mpmc<stamped>::create_local(4, pages::normal);
+  REQUIRE((a && b));
+  auto ca = a->consumer(wait_policy::block);
+  auto cb = b->consumer(wait_policy::block);
+  auto pb = b->producer(wait_policy::block);
+  REQUIRE((ca && cb && pb));
+  const std::array<waitable, 2> local = {ca->readable(), cb->readable()};
+  CHECK(local[0].bells != nullptr);
+  CHECK(local[0].bells == local[1].bells);
+  CHECK(detail::doorbell_table_of(local[0].bells) != nullptr);
+  std::atomic<pid_t> waiter{0};
+  std::atomic<int> got{-2};
+  std::thread t([&] {
+    waiter = this_tid();
+    got = wait_any(local, clock::now() + 20s, wait_policy::block);
+  });
+  while (waiter.load() == 0) std::this_thread::yield();
+  CHECK(wait_until_in_syscall(waiter.load(), SYS_futex));
+  REQUIRE(pb->push(make_item(1, 0)) == status::ok);
+  t.join();
+  CHECK(got.load() == 1);
+
+  const std::string n1 = unique_name("dom"), n2 = unique_name("dom");
+  const std::string other = ringport_test::domain() + "-b";
+  auto r1 = spsc<stamped>::create(n1, {.capacity = 4, .backing = pages::normal});
+  auto r2 = spsc<stamped>::create(n2, {.capacity = 4, .backing = pages::normal, .domain = other});
+  REQUIRE_MESSAGE(r1, r1.error().message);
+  REQUIRE_MESSAGE(r2, r2.error().message);
+  auto c1 = r1->consumer(wait_policy::block);
+  auto c2 = r2->consumer(wait_policy::block);
+  auto p2 = r2->producer(wait_policy::block);
+  REQUIRE((c1 && c2 && p2));
+  const std::array<waitable, 2> mixed = {c1->readable(), c2->readable()};
+  CHECK(mixed[0].bells != mixed[1].bells);
+  got = -2;
+  std::thread u([&] { got = wait_any(mixed, clock::now() + 20s, wait_policy::block); });
+  std::this_thread::sleep_for(20ms);
+  REQUIRE(p2->push(make_item(2, 0)) == status::ok);
+  u.join();
+  CHECK(got.load() == 1);
+  CHECK(spsc<stamped>::remove(n1));
+  CHECK(spsc<stamped>::remove(n2, other));
+  std::error_code ec;
+  std::filesystem::remove_all("/dev/shm/ringport." + other, ec);  // its doorbell file
+}
+
+// CTest runs this binary once more with RINGPORT_FUTEX_WAITV=0 (and the
+// node and mailbox tests too): there wait_any must sleep on a doorbell.
+TEST_CASE("wait_any sleeps where RINGPORT_FUTEX_WAITV says") {
+  const char* env = std::getenv("RINGPORT_FUTEX_WAITV");
+  const bool doorbell = env && env[0] == '0';
+  MESSAGE("RINGPORT_FUTEX_WAITV=" << (env ? env : "(unset)") << ": expecting "
+                                  << (doorbell ? "the doorbell fallback" : "futex_waitv"));
+  CHECK(detail::futex_waitv_enabled() == !doorbell);
+  auto r = spsc<stamped>::create_local(4, pages::normal);
+  REQUIRE(r);
+  auto c = r->consumer(wait_policy::block);
+  auto p = r->producer(wait_policy::block);
+  REQUIRE((c && p));
+  const waitable one[] = {c->readable()};
+  std::atomic<std::uintptr_t> word{0};
+  std::atomic<pid_t> waiter{0};
+  std::atomic<int> got{-2};
+  std::thread t([&] {
+    // The doorbell this thread will sleep on (any word for futex_waitv).
+    word = doorbell ? reinterpret_cast<std::uintptr_t>(
+                          &detail::doorbell_table_of(one[0].bells)->bells[detail::own_doorbell()].seq)
+                    : 0;
+    waiter = this_tid();
+    got = wait_any(one, clock::now() + 20s, wait_policy::block);
+  });
+  while (waiter.load() == 0) std::this_thread::yield();
+  CHECK(wait_until_in_syscall(waiter.load(), doorbell ? SYS_futex : SYS_futex_waitv, 20s, word.load()));
+  REQUIRE(p->push(make_item(0, 0)) == status::ok);
+  t.join();
+  CHECK(got.load() == 0);
 }
 
 TEST_CASE_TEMPLATE("timed calls time out at their deadline, not before", R, spsc<stamped>, mpsc<stamped>,

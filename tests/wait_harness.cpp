@@ -24,24 +24,28 @@ pid_t this_tid() noexcept {
   return static_cast<pid_t>(::syscall(SYS_gettid));
 }
 
-bool in_syscall(pid_t tid, long nr) {
+bool in_syscall(pid_t tid, long nr, std::uintptr_t arg0) {
   // /proc/<tid>/syscall: "<nr> <args...>" while blocked, "running" or
   // "-1 ..." otherwise. /proc/<tid> also resolves threads of this process.
   const std::string path = "/proc/" + std::to_string(tid) + "/syscall";
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  char buf[64] = {};
+  char buf[256] = {};
   const ssize_t n = ::read(fd, buf, sizeof buf - 1);
   ::close(fd);
   if (n <= 0) return false;
   char* end = nullptr;
   const long got = std::strtol(buf, &end, 10);
-  return end != buf && got == nr;
+  if (end == buf || got != nr) return false;
+  if (arg0 == 0) return true;
+  char* end2 = nullptr;
+  const unsigned long long a = std::strtoull(end, &end2, 16);  // "0x..." (the 0x prefix is accepted)
+  return end2 != end && a == arg0;
 }
 
-bool wait_until_in_syscall(pid_t tid, long nr, clock::duration limit) {
+bool wait_until_in_syscall(pid_t tid, long nr, clock::duration limit, std::uintptr_t arg0) {
   const auto until = clock::now() + limit;
-  while (!in_syscall(tid, nr)) {
+  while (!in_syscall(tid, nr, arg0)) {
     if (clock::now() >= until) return false;
     std::this_thread::sleep_for(200us);
   }

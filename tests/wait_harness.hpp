@@ -41,11 +41,11 @@ inline constexpr auto generous = 2s;
 pid_t this_tid() noexcept;
 
 /// Whether thread (or process) `tid` is blocked in system call `nr`, per
-/// /proc/<tid>/syscall.
-bool in_syscall(pid_t tid, long nr);
-/// Polls until `tid` is blocked in `nr`; false if that does not happen
-/// within `limit` (the caller fails the test then).
-bool wait_until_in_syscall(pid_t tid, long nr, clock::duration limit = 20s);
+/// /proc/<tid>/syscall, and (if arg0 is not 0) with that first argument.
+bool in_syscall(pid_t tid, long nr, std::uintptr_t arg0 = 0);
+/// Polls until `tid` is blocked in `nr` (with first argument arg0 unless 0);
+/// false if that does not happen within `limit` (the caller fails the test).
+bool wait_until_in_syscall(pid_t tid, long nr, clock::duration limit = 20s, std::uintptr_t arg0 = 0);
 
 void* map_shared_bytes(std::size_t bytes);
 void unmap_shared_bytes(void* p, std::size_t bytes) noexcept;

@@ -254,3 +254,119 @@ void run_close_while_waiting(mode m, ringport::wait_policy policy, std::size_t p
 }
 
 }  // namespace wait_test
+
+namespace wait_test {
+
+/// How wait_any() sleeps in a scenario: futex_waitv, or the doorbell
+/// fallback of kernels before 5.16 (forced with set_futex_waitv(false)).
+enum class sleep_via { futex_waitv, doorbell };
+
+inline const char* to_string(sleep_via v) noexcept {
+  return v == sleep_via::futex_waitv ? "futex_waitv" : "doorbell";
+}
+
+/// Selects the mechanism and makes wait_any()'s slices an hour long for the
+/// life of the object, so that a lost wake-up hangs instead of costing one
+/// slice: the scenario's watchdog turns that into a failure.
+class wait_any_setup {
+ public:
+  explicit wait_any_setup(sleep_via v) : was_(ringport::detail::futex_waitv_enabled()) {
+    ringport::detail::set_futex_waitv(v == sleep_via::futex_waitv);
+    ringport::detail::set_wait_any_slice(std::chrono::hours(1));
+  }
+  ~wait_any_setup() {
+    ringport::detail::set_futex_waitv(was_);
+    ringport::detail::set_wait_any_slice(ringport::detail::peer_poll);
+  }
+  wait_any_setup(const wait_any_setup&) = delete;
+  wait_any_setup& operator=(const wait_any_setup&) = delete;
+
+ private:
+  bool was_;
+};
+
+/// Lost wake-ups in wait_any(): one producer per ring (cfg.rings of them, on
+/// rings of cfg.capacity slots) and one consumer that sleeps in wait_any()
+/// over all of them and drains whatever is ready. Checks exactly-once and
+/// per-producer order; a lost wake-up stops deliveries and trips the watchdog.
+template <class R>
+void run_wait_any_stress(mode m, sleep_via via, const stress_config& cfg) {
+  using ringport::status;
+  const std::uint64_t per_producer = std::max<std::uint64_t>(1, cfg.items / work_divisor / cfg.rings);
+  const std::uint64_t total = per_producer * cfg.rings;
+  const std::string what = std::string("wait_any via ") + to_string(via) + " over " +
+                           std::to_string(cfg.rings) + " " + to_string(R::kind) + " rings cap " +
+                           std::to_string(cfg.capacity) + " " + policy_name(cfg.policy) + " (" +
+                           to_string(m) + ", " + std::to_string(total) + " items)";
+  INFO(what);
+  REQUIRE(cfg.rings <= ringport::wait_any_max);
+  wait_any_setup setup(via);
+  shared_array<stress_counters> counters;
+  std::vector<std::string> names;
+  std::vector<R> rings;
+  for (std::size_t k = 0; k < cfg.rings; ++k) {
+    names.push_back(unique_name("any-stress"));
+    rings.push_back(create_ring<R>(names.back(), cfg.capacity));
+  }
+  workers w(m);
+  watchdog dog(
+      what, counters->popped, [&] { return what + ": popped " + std::to_string(counters->popped.load()); },
+      [&] { w.kill_all(); });
+  for (std::size_t k = 0; k < cfg.rings; ++k)
+    w.start([&, k]() -> int {
+      R ring = worker_ring(m, rings[k], names[k]);
+      if (!ring.valid()) return fail(counters->failures, "producer %zu: open failed", k), 1;
+      auto p = ring.producer(cfg.policy);
+      if (!p) return fail(counters->failures, "producer %zu: %s", k, p.error().message.c_str()), 1;
+      for (std::uint64_t seq = 0; seq < per_producer; ++seq)
+        if (const status s = p->push(make_item(static_cast<std::uint32_t>(k), seq)); s != status::ok)
+          return fail(counters->failures, "producer %zu: push returned %s", k, to_string(s)), 1;
+      return 0;
+    });
+
+  // The consumer is this thread: sleep in wait_any, then drain every ring.
+  std::vector<typename R::consumer_handle> cons;
+  std::vector<ringport::waitable> targets;
+  for (R& r : rings) {
+    auto c = r.consumer(cfg.policy);
+    REQUIRE(c);
+    cons.push_back(std::move(*c));
+  }
+  for (auto& c : cons) targets.push_back(c.readable());
+  std::vector<std::uint64_t> next(cfg.rings, 0);
+  std::uint64_t popped = 0, wakes = 0;
+  const auto started = clock::now();
+  bool bad = false;
+  while (popped < total && !bad) {
+    const int r = ringport::wait_any(targets, clock::now() + std::chrono::hours(1), cfg.policy);
+    if (r < 0) continue;  // cannot happen before the deadline; the loop re-waits
+    ++wakes;
+    stamped v{};
+    for (std::size_t k = 0; k < cfg.rings && !bad; ++k)
+      while (cons[k].try_pop(v) == status::ok) {
+        if (v.producer != k || v.seq != next[k] || v.check != check_word(v.producer, v.seq)) {
+          fail(counters->failures, "ring %zu gave producer %u seq %llu (expected seq %llu)", k, v.producer,
+               static_cast<unsigned long long>(v.seq), static_cast<unsigned long long>(next[k]));
+          bad = true;
+          break;
+        }
+        ++next[k];
+        ++popped;
+        counters->popped.fetch_add(1, std::memory_order_relaxed);
+      }
+  }
+  if (bad)
+    for (R& r : rings) r.close();  // producers stop with `closed`; the failure is reported below
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const int code = w.join(i);
+    if (!bad) CHECK(code == 0);
+  }
+  MESSAGE(what << ": " << std::chrono::duration<double>(clock::now() - started).count() << " s, " << wakes
+               << " wake-ups");
+  CHECK_MESSAGE(counters->failures.count.load() == 0, counters->failures.first);
+  CHECK(popped == total);
+  for (std::size_t k = 0; k < cfg.rings; ++k) CHECK(next[k] == per_producer);
+  for (const auto& n : names) CHECK(R::remove(n));
+}
+
+}  // namespace wait_test

@@ -171,6 +171,7 @@ class node {
   node_options opt_;
   segment seg_;
   detail::node_shared* sh_ = nullptr;
+  detail::doorbell_site* bells_ = nullptr;  // the domain's doorbells (for wait_any)
   std::uint64_t owner_ = 0;
   std::map<std::string, link_out, std::less<>> out_;
   std::map<std::string, std::unique_ptr<link_in>, std::less<>> in_;

@@ -290,7 +290,7 @@ class ring {
 
     /// For wait_any(): wakes when this consumer's ring has data or closes.
     waitable readable() const noexcept {
-      return waitable{&e_.view().shared->not_empty, &consumer_handle::ready, this};
+      return waitable{&e_.view().shared->not_empty, &consumer_handle::ready, this, e_.view().bells};
     }
 
     std::size_t capacity() const noexcept { return e_.view().capacity; }

@@ -4,8 +4,11 @@
 // closed), or the deadline passes. It registers as a waiter on every ring's
 // "not empty" event count, re-checks each, then sleeps on all of their futex
 // words with one futex_waitv (Linux >= 5.16). On older kernels it falls back
-// to polling: a sliced FUTEX_WAIT on the first ring, re-checking all of them
-// every millisecond (documented latency cost; no lost data).
+// to the shared doorbells of detail/doorbell.hpp: when every target is in the
+// same domain (or all are create_local() rings), it sleeps on one doorbell
+// that each target's wakers ring. Targets from different domains fall back
+// to polling: a FUTEX_WAIT on the first target, re-checking all of them every
+// millisecond. RINGPORT_FUTEX_WAITV=0 forces the doorbell path on any kernel.
 #pragma once
 
 #include <chrono>
@@ -18,13 +21,16 @@ namespace ringport {
 
 namespace detail {
 struct event_count;
-}
+class doorbell_site;
+}  // namespace detail
 
 /// Something wait_any() can wait on; get one from consumer_handle::readable().
 struct waitable {
   detail::event_count* event = nullptr;
   bool (*ready)(const void* ctx) noexcept = nullptr;
   const void* ctx = nullptr;
+  /// The doorbells of event's domain, for the fallback without futex_waitv.
+  detail::doorbell_site* bells = nullptr;
 };
 
 inline constexpr std::size_t wait_any_max = 128;

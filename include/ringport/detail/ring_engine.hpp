@@ -50,7 +50,8 @@ struct ring_view {
   std::uint64_t capacity = 0;
   std::uint64_t mask = 0;
   std::uint64_t stride = 0;
-  unsigned shift = 0;  // log2(capacity)
+  unsigned shift = 0;              // log2(capacity)
+  doorbell_site* bells = nullptr;  // the domain's doorbells (detail/doorbell.hpp)
 
   std::byte* slot(std::uint64_t pos) const noexcept { return data + (pos & mask) * stride; }
   std::atomic<std::uint64_t>& turn(std::uint64_t pos) const noexcept { return turns[pos & mask]; }
@@ -191,7 +192,7 @@ class alignas(cache_line) producer_engine : public engine_base<0> {
       v_.turn(res_.pos).store(v_.lap2(res_.pos) + 1, std::memory_order_release);
       res_.count = 0;
     }
-    notify(v_.shared->not_empty);
+    notify(v_.shared->not_empty, v_.bells);
   }
 
   /// Hands the reserved slots to the consumers.
@@ -214,7 +215,7 @@ class alignas(cache_line) producer_engine : public engine_base<0> {
       }
     }
     res_.count = 0;
-    notify(v_.shared->not_empty);
+    notify(v_.shared->not_empty, v_.bells);
   }
 
  private:
@@ -334,7 +335,7 @@ class alignas(cache_line) consumer_engine : public engine_base<1> {
       v_.turn(res_.pos).store(v_.lap2(res_.pos) + 2, std::memory_order_release);
       res_.count = 0;
     }
-    notify(v_.shared->not_full);
+    notify(v_.shared->not_full, v_.bells);
   }
 
   /// Gives the reserved slots back to the producers.
@@ -356,7 +357,7 @@ class alignas(cache_line) consumer_engine : public engine_base<1> {
       }
     }
     res_.count = 0;
-    notify(v_.shared->not_full);
+    notify(v_.shared->not_full, v_.bells);
   }
 
   /// True when a reserve(1) would likely succeed (for multi-ring waits).

@@ -38,10 +38,13 @@ struct ring_geometry {
 
 /// An event count: waiters read `seq`, register in `waiters`, re-check their
 /// condition and sleep on `seq` (a futex word); wakers bump `seq` and call
-/// FUTEX_WAKE only when `waiters` is non-zero.
+/// FUTEX_WAKE only when `waiters` is non-zero. `bells`: the domain doorbells
+/// (detail/doorbell.hpp) that wait_any() sleepers without futex_waitv want
+/// rung as well; any bit pattern is valid.
 struct event_count {
   std::atomic<std::uint32_t> seq;
   std::atomic<std::uint32_t> waiters;
+  std::atomic<std::uint64_t> bells;
 };
 
 /// One attached producer or consumer, as one word so that claiming and

@@ -2,7 +2,8 @@
 //
 // Protocol (an event count, detail::event_count, in shared memory):
 //   waker   : publish its change (release); F-NOTIFY fence (seq_cst);
-//             if waiters != 0: waiters = 0, seq += 1 and FUTEX_WAKE(seq, all).
+//             if waiters != 0: waiters = 0, seq += 1 and FUTEX_WAKE(seq, all),
+//             then ring the doorbells in `bells` (detail/doorbell.hpp).
 //   waiter  : key = seq (acquire); waiters += 1; F-WAIT fence (seq_cst);
 //             retry the operation; if it still cannot proceed,
 //             FUTEX_WAIT(seq, key, deadline); loop.
@@ -42,6 +43,7 @@
 
 namespace ringport::detail {
 
+class doorbell_site;
 using clock = std::chrono::steady_clock;
 
 /// How often a parked or spinning waiter re-checks its peers' liveness.
@@ -54,7 +56,9 @@ bool futex_wait_until(std::atomic<std::uint32_t>* word, std::uint32_t expected,
 /// FUTEX_WAKE every waiter on word.
 void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept;
 
-[[gnu::cold]] [[gnu::noinline]] void notify_slow(event_count& ec) noexcept;
+/// The slow half of notify(): clears the registrations and wakes every
+/// waiter on ec, and rings the doorbells of `site` that ec.bells names.
+[[gnu::cold]] [[gnu::noinline]] void notify_slow(event_count& ec, doorbell_site* site) noexcept;
 
 /// True in a process registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED: its
 /// wakers may use a compiler-only fence, because every waiter issues
@@ -68,14 +72,15 @@ void init_barriers() noexcept;
 /// the kernel has it, else a seq_cst fence.
 void heavy_barrier() noexcept;
 
-/// Called by the side that made progress (after its release store).
-inline void notify(event_count& ec) noexcept {
+/// Called by the side that made progress (after its release store). `site`:
+/// the doorbells of ec's domain (null: none to ring).
+inline void notify(event_count& ec, doorbell_site* site) noexcept {
 #if defined(__SANITIZE_THREAD__)
   // TSan builds: an acq_rel RMW on `waiters` instead of the fence. Either
   // it reads the waiter's increment (and wakes it), or it precedes that
   // increment in waiters' modification order and synchronizes with it, so
   // the waiter's retry sees our publish.
-  if (ec.waiters.fetch_add(0, std::memory_order_acq_rel) != 0) notify_slow(ec);
+  if (ec.waiters.fetch_add(0, std::memory_order_acq_rel) != 0) notify_slow(ec, site);
 #else
   // F-NOTIFY: orders our earlier publish before the load of `waiters`; pairs
   // with F-WAIT (heavy_barrier) in wait_loop(). This is a store->load
@@ -88,7 +93,7 @@ inline void notify(event_count& ec) noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
   // relaxed: the fence above supplies the ordering.
   if (ec.waiters.load(std::memory_order_relaxed) != 0) [[unlikely]]
-    notify_slow(ec);
+    notify_slow(ec, site);
 #endif
 }
 
@@ -111,6 +116,16 @@ constexpr wait_budget budget_for(wait_policy p) noexcept {
 }
 
 void yield_cpu() noexcept;
+
+/// Whether wait_any() may use futex_waitv (default: yes unless
+/// RINGPORT_FUTEX_WAITV=0 or the kernel lacks it). Tests use it to exercise
+/// the doorbell fallback.
+void set_futex_waitv(bool enabled) noexcept;
+bool futex_waitv_enabled() noexcept;
+/// The longest single sleep inside wait_any() (default peer_poll). A wake-up
+/// that never comes costs a waiter at most one slice; tests make it long, so
+/// that a lost wake-up hangs (and trips their watchdog) instead of hiding.
+void set_wait_any_slice(std::chrono::nanoseconds slice) noexcept;
 
 /// Runs `attempt` (a non-blocking operation returning status) until it
 /// returns anything but would_block, the deadline passes (timed_out), or
