@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "ringport/detail/wait.hpp"
+#include "ringport/wait.hpp"
 
 namespace ringport::detail {
 
@@ -17,14 +18,15 @@ std::atomic<bool> light_notify{false};
 namespace {
 
 std::atomic<bool> can_issue{false};
+std::atomic<bool> may_register{true};
 
 long membarrier(int cmd) noexcept {
   return ::syscall(SYS_membarrier, cmd, 0u, 0);
 }
 
 void register_self() noexcept {
-  const bool ok =
-      can_issue.load(std::memory_order_relaxed) && membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+  const bool ok = can_issue.load(std::memory_order_relaxed) && may_register.load(std::memory_order_relaxed) &&
+                  membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
   light_notify.store(ok, std::memory_order_relaxed);
 }
 
@@ -33,11 +35,12 @@ void register_self() noexcept {
 void init_barriers() noexcept {
   static std::once_flag once;
   std::call_once(once, [] {
-    // RINGPORT_MEMBARRIER=0 turns the asymmetric fence off (seq_cst fences on
-    // both sides), e.g. where membarrier's IPIs cost more than the fences.
+    // RINGPORT_MEMBARRIER=0: this process's wakers always use seq_cst fences
+    // (it does not register). Its waiters still issue membarrier where the
+    // kernel has it, because wakers in other processes may be registered.
     const char* env = std::getenv("RINGPORT_MEMBARRIER");
-    const bool allowed = !(env && env[0] == '0');
-    const long mask = allowed ? membarrier(MEMBARRIER_CMD_QUERY) : 0;
+    may_register.store(!(env && env[0] == '0'), std::memory_order_relaxed);
+    const long mask = membarrier(MEMBARRIER_CMD_QUERY);
     const long need = MEMBARRIER_CMD_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
     can_issue.store(mask > 0 && (mask & need) == need, std::memory_order_relaxed);
     register_self();
@@ -56,6 +59,24 @@ void heavy_barrier() noexcept {
   if (can_issue.load(std::memory_order_relaxed) && membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0) return;
   // No membarrier: wakers in every process use the seq_cst fence (they
   // could not register either), so this fence completes the pair.
+}
+
+void switch_to_full_fences(std::span<event_count* const> ecs) noexcept {
+  // Claim the switch of every count still light (relaxed: the barrier below
+  // orders it for the wakers; a claim that loses found someone switching).
+  bool mine[wait_any_max] = {};
+  for (std::size_t i = 0; i < ecs.size() && i < wait_any_max; ++i) {
+    std::uint32_t light = fences_light;
+    mine[i] = ecs[i]->fence_mode.compare_exchange_strong(light, fences_switching, std::memory_order_relaxed);
+  }
+  // Every CPU running a waker now runs a full barrier: a waker either
+  // finished its notify before it (its publish is visible to our retry), or
+  // reads fence_mode after it and uses the seq_cst fence from then on.
+  heavy_barrier();
+  for (std::size_t i = 0; i < ecs.size() && i < wait_any_max; ++i)
+    // R-MODE: pairs with A-MODE in park_fence(): a waiter that reads
+    // fences_full knows every waker will fence.
+    if (mine[i]) ecs[i]->fence_mode.store(fences_full, std::memory_order_release);
 }
 
 }  // namespace ringport::detail

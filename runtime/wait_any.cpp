@@ -83,6 +83,7 @@ struct sleeper {
   std::uint32_t bell_key = 0;
   bool waitv = false;
   std::uint32_t keys[wait_any_max];
+  detail::event_count* events[wait_any_max];
 };
 
 detail::doorbell_table* common_table(std::span<const waitable> t) noexcept {
@@ -102,6 +103,7 @@ void register_all(std::span<const waitable> t, sleeper& s) noexcept {
     s.bell_key = s.table->bells[s.bell].seq.load(std::memory_order_acquire);
   }
   for (std::size_t i = 0; i < t.size(); ++i) {
+    s.events[i] = t[i].event;
     // A-KEY: as in detail::wait_loop().
     s.keys[i] = t[i].event->seq.load(std::memory_order_acquire);
     // R-BELLS: pairs with A-BELLS in notify_slow(); orders the key load
@@ -157,7 +159,7 @@ int wait_any(std::span<const waitable> targets, std::chrono::steady_clock::time_
     if (std::chrono::steady_clock::now() >= deadline) return -1;
     register_all(targets, s);
     // F-WAIT: pairs with F-NOTIFY in detail::notify().
-    detail::heavy_barrier();
+    detail::park_fence(std::span<detail::event_count* const>(s.events, targets.size()), policy);
     if (int r = first_ready(targets); r >= 0) return r;  // no deregistration: wakers clear it
     const auto now = std::chrono::steady_clock::now();
     const auto slice = std::chrono::nanoseconds(detail::slice_ns.load(std::memory_order_relaxed));

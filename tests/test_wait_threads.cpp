@@ -155,6 +155,40 @@ TEST_CASE("wait_any sleeps where RINGPORT_FUTEX_WAITV says") {
   CHECK(got.load() == 0);
 }
 
+// Parking with `block` switches the event count to full-fence mode once (its
+// wakers then fence themselves, so later parks need no membarrier);
+// `adaptive` parks leave it alone. TSan builds use RMW pairing instead.
+TEST_CASE("a block waiter switches its event count to full fences") {
+  if (detail::tsan_build) {
+    MESSAGE("skipped: TSan builds do not use fences for the event counts");
+    return;
+  }
+  auto r = spsc<stamped>::create_local(4, pages::normal);
+  REQUIRE(r);
+  auto p = r->producer(wait_policy::adaptive);
+  auto c = r->consumer(wait_policy::adaptive);
+  REQUIRE((p && c));
+  // The control block, found from the consumer's waitable (its not_empty).
+  const waitable one[] = {c->readable()};
+  const auto* sh = reinterpret_cast<const detail::ring_shared*>(reinterpret_cast<const char*>(one[0].event) -
+                                                                offsetof(detail::ring_shared, not_empty));
+  stamped v{};
+  CHECK(c->pop_for(v, 30ms) == status::timed_out);  // parks (after its spins) at least once
+  CHECK(sh->not_empty.fence_mode.load() == detail::fences_light);
+  CHECK(wait_any(one, clock::now() + 30ms, wait_policy::adaptive) == -1);
+  CHECK(sh->not_empty.fence_mode.load() == detail::fences_light);
+  c->set_policy(wait_policy::block);
+  CHECK(c->pop_for(v, 30ms) == status::timed_out);
+  CHECK(sh->not_empty.fence_mode.load() == detail::fences_full);
+  CHECK(sh->not_full.fence_mode.load() == detail::fences_light);  // nobody parked on a full ring
+  // Wake-ups still arrive in full-fence mode.
+  std::thread t([&] { CHECK(c->pop_for(v, 20s) == status::ok); });
+  std::this_thread::sleep_for(10ms);
+  REQUIRE(p->push(make_item(0, 7)) == status::ok);
+  t.join();
+  CHECK(v.seq == 7);
+}
+
 TEST_CASE_TEMPLATE("timed calls time out at their deadline, not before", R, spsc<stamped>, mpsc<stamped>,
                    spmc<stamped>, mpmc<stamped>) {
   for (wait_policy policy : all_policies) {

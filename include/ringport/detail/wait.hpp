@@ -25,9 +25,12 @@
 // needless FUTEX_WAKE.
 //
 // The cost on the fast path is a compiler fence (a seq_cst fence where
-// membarrier is missing) and one load of a line nobody writes while nobody
+// membarrier is missing) and loads of one line nobody writes while nobody
 // waits; no system call. The waiter pays instead: one membarrier system
 // call per park (asymmetric Dekker; liburcu and folly use the same idea).
+// A `block` waiter parks on nearly every call, so it switches the event
+// count's fence_mode to full once (park_fence()): wakers that read it fence
+// themselves, and later parks on that count need only a seq_cst fence.
 //
 // Parked waits are sliced (at most peer_poll each), so that a waiter can
 // notice a dead peer (status::peer_gone) or a deadline without any wake-up.
@@ -36,6 +39,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <span>
 
 #include "ringport/detail/cpu.hpp"
 #include "ringport/detail/ring_layout.hpp"
@@ -71,6 +75,35 @@ void init_barriers() noexcept;
 /// The waiter's side of F-NOTIFY/F-WAIT: membarrier(GLOBAL_EXPEDITED) where
 /// the kernel has it, else a seq_cst fence.
 void heavy_barrier() noexcept;
+/// Moves every event count in ecs that is still light to fences_full:
+/// claims them, runs heavy_barrier(), then publishes fences_full. Also
+/// serves as the caller's F-WAIT.
+[[gnu::cold]] void switch_to_full_fences(std::span<event_count* const> ecs) noexcept;
+
+/// F-WAIT for a waiter about to park on the event counts in ecs. Where every
+/// count is in full-fence mode, wakers fence themselves and a seq_cst fence
+/// completes the pair; otherwise membarrier. A `block` waiter parks on
+/// nearly every call, so it switches its counts to full-fence mode at its
+/// first park (one membarrier) instead of paying one per park: membarrier
+/// interrupts every CPU that runs a waker, and on a virtual machine that can
+/// cost more than the wake-up itself. The price is a seq_cst fence in every
+/// later notify on those counts.
+inline void park_fence(std::span<event_count* const> ecs, wait_policy policy) noexcept {
+  if constexpr (tsan_build) return;  // TSan builds pair acq_rel RMWs instead (see notify())
+  bool all_full = true, any_light = false;
+  for (event_count* ec : ecs) {
+    // A-MODE: pairs with R-MODE in switch_to_full_fences().
+    const std::uint32_t m = ec->fence_mode.load(std::memory_order_acquire);
+    all_full = all_full && m == fences_full;
+    any_light = any_light || m == fences_light;
+  }
+  if (all_full)
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  else if (any_light && policy == wait_policy::block)
+    switch_to_full_fences(ecs);
+  else
+    heavy_barrier();
+}
 
 /// Called by the side that made progress (after its release store). `site`:
 /// the doorbells of ec's domain (null: none to ring).
@@ -87,10 +120,15 @@ inline void notify(event_count& ec, doorbell_site* site) noexcept {
   // (Dekker) ordering that acquire/release cannot give. In registered
   // processes the waiter's membarrier supplies the hardware half, so only
   // the compiler must keep the order here; otherwise a seq_cst fence.
-  if (light_notify.load(std::memory_order_relaxed)) [[likely]]
+  if (light_notify.load(std::memory_order_relaxed)) [[likely]] {
     std::atomic_signal_fence(std::memory_order_seq_cst);
-  else
+    // relaxed: a stale `light` is covered by the switcher's membarrier (see
+    // switch_to_full_fences()). Same line as `waiters`: no extra miss.
+    if (ec.fence_mode.load(std::memory_order_relaxed) != fences_light) [[unlikely]]
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+  } else {
     std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
   // relaxed: the fence above supplies the ordering.
   if (ec.waiters.load(std::memory_order_relaxed) != 0) [[unlikely]]
     notify_slow(ec, site);
@@ -162,9 +200,10 @@ status wait_loop(event_count& ec, wait_policy policy, clock::time_point deadline
     // relaxed: heavy_barrier() orders it (acq_rel in TSan builds: see notify()).
     ec.waiters.fetch_add(1, tsan_build ? std::memory_order_acq_rel : std::memory_order_relaxed);
     // F-WAIT: orders the waiters increment before the retry's loads, on
-    // this CPU and (membarrier) on every CPU running a waker; pairs with
-    // F-NOTIFY in notify().
-    heavy_barrier();
+    // this CPU and (membarrier or full-fence mode) on every CPU running a
+    // waker; pairs with F-NOTIFY in notify().
+    event_count* const one[1] = {&ec};
+    park_fence(one, policy);
     status s = attempt();
     if (s == status::would_block) {
       const auto slice = clock::now() + peer_poll;
