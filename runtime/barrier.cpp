@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <mutex>
+#include <string_view>
 
 #include "ringport/detail/wait.hpp"
 #include "ringport/wait.hpp"
@@ -40,6 +43,13 @@ void init_barriers() noexcept {
     // kernel has it, because wakers in other processes may be registered.
     const char* env = std::getenv("RINGPORT_MEMBARRIER");
     may_register.store(!(env && env[0] == '0'), std::memory_order_relaxed);
+    // RINGPORT_FENCE_SWITCH=always|never|auto: when park_fence() moves event
+    // counts to full-fence mode (see detail/wait.hpp); auto by default.
+    if (const char* fs = std::getenv("RINGPORT_FENCE_SWITCH"); fs && *fs) {
+      const std::string_view v(fs);
+      if (v == "always") set_fence_switch(fence_switch::always);
+      if (v == "never") set_fence_switch(fence_switch::never);
+    }
     const long mask = membarrier(MEMBARRIER_CMD_QUERY);
     const long need = MEMBARRIER_CMD_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
     can_issue.store(mask > 0 && (mask & need) == need, std::memory_order_relaxed);
@@ -61,7 +71,13 @@ void heavy_barrier() noexcept {
   // could not register either), so this fence completes the pair.
 }
 
-void switch_to_full_fences(std::span<event_count* const> ecs) noexcept {
+namespace {
+
+std::atomic<fence_switch> switch_rule{fence_switch::automatic};
+
+// Moves every count in ecs that is still light to fences_full: claims them,
+// runs heavy_barrier() (also the caller's F-WAIT), publishes fences_full.
+[[gnu::cold]] void switch_to_full_fences(std::span<event_count* const> ecs) noexcept {
   // Claim the switch of every count still light (relaxed: the barrier below
   // orders it for the wakers; a claim that loses found someone switching).
   bool mine[wait_any_max] = {};
@@ -77,6 +93,61 @@ void switch_to_full_fences(std::span<event_count* const> ecs) noexcept {
     // R-MODE: pairs with A-MODE in park_fence(): a waiter that reads
     // fences_full knows every waker will fence.
     if (mine[i]) ecs[i]->fence_mode.store(fences_full, std::memory_order_release);
+}
+
+// This thread's membarrier bill: time spent in it during the current window.
+struct barrier_bill {
+  std::int64_t window_start_ns = 0;
+  std::int64_t spent_ns = 0;
+  bool costly = false;  // the last full window spent more than a tenth in membarrier
+};
+thread_local barrier_bill bill;
+
+constexpr std::int64_t window_ns = 10'000'000;
+
+std::int64_t now_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// heavy_barrier(), adding its duration to this thread's bill.
+void billed_heavy_barrier() noexcept {
+  const std::int64_t t0 = now_ns();
+  heavy_barrier();
+  const std::int64_t t1 = now_ns();
+  if (t1 - bill.window_start_ns >= window_ns) {
+    bill.costly = bill.window_start_ns != 0 && bill.spent_ns * 10 > t1 - bill.window_start_ns;
+    bill.window_start_ns = t1;
+    bill.spent_ns = 0;
+  }
+  bill.spent_ns += t1 - t0;
+}
+
+}  // namespace
+
+void set_fence_switch(fence_switch s) noexcept {
+  switch_rule.store(s, std::memory_order_relaxed);
+}
+
+void park_fence(std::span<event_count* const> ecs) noexcept {
+  if constexpr (tsan_build) return;  // TSan builds pair acq_rel RMWs instead (see notify())
+  bool all_full = true, any_light = false;
+  for (event_count* ec : ecs) {
+    // A-MODE: pairs with R-MODE in switch_to_full_fences().
+    const std::uint32_t m = ec->fence_mode.load(std::memory_order_acquire);
+    all_full = all_full && m == fences_full;
+    any_light = any_light || m == fences_light;
+  }
+  if (all_full) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return;
+  }
+  const fence_switch rule = switch_rule.load(std::memory_order_relaxed);
+  if (any_light && (rule == fence_switch::always || (rule == fence_switch::automatic && bill.costly)))
+    switch_to_full_fences(ecs);
+  else
+    billed_heavy_barrier();
 }
 
 }  // namespace ringport::detail

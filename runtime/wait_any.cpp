@@ -159,7 +159,7 @@ int wait_any(std::span<const waitable> targets, std::chrono::steady_clock::time_
     if (std::chrono::steady_clock::now() >= deadline) return -1;
     register_all(targets, s);
     // F-WAIT: pairs with F-NOTIFY in detail::notify().
-    detail::park_fence(std::span<detail::event_count* const>(s.events, targets.size()), policy);
+    detail::park_fence(std::span<detail::event_count* const>(s.events, targets.size()));
     if (int r = first_ready(targets); r >= 0) return r;  // no deregistration: wakers clear it
     const auto now = std::chrono::steady_clock::now();
     const auto slice = std::chrono::nanoseconds(detail::slice_ns.load(std::memory_order_relaxed));

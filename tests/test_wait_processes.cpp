@@ -141,6 +141,18 @@ TEST_CASE("wait_any lost wake-ups: 4 producer processes, one waiter") {
                                          {.rings = 4, .capacity = 1, .policy = p, .items = 100'000});
 }
 
+TEST_CASE("lost wake-ups: 4 processes, full-fence mode and membarrier-only") {
+  for (auto rule : {detail::fence_switch::always, detail::fence_switch::never}) {
+    INFO((rule == detail::fence_switch::always ? "always switch" : "never switch"));
+    fence_switch_setup setup(rule);
+    run_stress<spsc<stamped>>(mode::processes,
+                              {.rings = 2, .capacity = 1, .policy = wait_policy::block, .items = 100'000});
+    run_stress<mpmc<stamped>>(
+        mode::processes,
+        {.producers = 2, .consumers = 2, .capacity = 2, .policy = wait_policy::block, .items = 100'000});
+  }
+}
+
 TEST_CASE("close wakes every waiter (processes)") {
   for (wait_policy p : parking_policies) run_close_while_waiting<mpmc<stamped>>(mode::processes, p);
 }

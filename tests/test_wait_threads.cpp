@@ -155,33 +155,52 @@ TEST_CASE("wait_any sleeps where RINGPORT_FUTEX_WAITV says") {
   CHECK(got.load() == 0);
 }
 
-// Parking with `block` switches the event count to full-fence mode once (its
-// wakers then fence themselves, so later parks need no membarrier);
-// `adaptive` parks leave it alone. TSan builds use RMW pairing instead.
-TEST_CASE("a block waiter switches its event count to full fences") {
+// The same with every event count switched to full-fence mode at its first
+// park (wakers fence, parks do not membarrier), and with membarrier on
+// every park (never switched).
+TEST_CASE("lost wake-ups: 8 threads, full-fence mode and membarrier-only") {
+  for (auto rule : {detail::fence_switch::always, detail::fence_switch::never}) {
+    INFO((rule == detail::fence_switch::always ? "always switch" : "never switch"));
+    fence_switch_setup setup(rule);
+    run_stress<spsc<stamped>>(mode::threads,
+                              {.rings = 4, .capacity = 1, .policy = wait_policy::block, .items = 100'000});
+    run_stress<mpmc<stamped>>(
+        mode::threads,
+        {.producers = 4, .consumers = 4, .capacity = 4, .policy = wait_policy::block, .items = 100'000});
+  }
+}
+
+// Full-fence mode: under fence_switch::never parks leave an event count
+// light; under `always` the first park switches it (its wakers then fence
+// themselves, so later parks need no membarrier), and wake-ups still come.
+// (The automatic rule depends on how long membarrier takes: not asserted.)
+// TSan builds pair RMWs instead of fences.
+TEST_CASE("parking switches an event count to full fences when told to") {
   if (detail::tsan_build) {
     MESSAGE("skipped: TSan builds do not use fences for the event counts");
     return;
   }
+  struct restore {
+    ~restore() { detail::set_fence_switch(detail::fence_switch::automatic); }
+  } restore_rule;
   auto r = spsc<stamped>::create_local(4, pages::normal);
   REQUIRE(r);
-  auto p = r->producer(wait_policy::adaptive);
-  auto c = r->consumer(wait_policy::adaptive);
+  auto p = r->producer(wait_policy::block);
+  auto c = r->consumer(wait_policy::block);
   REQUIRE((p && c));
   // The control block, found from the consumer's waitable (its not_empty).
   const waitable one[] = {c->readable()};
   const auto* sh = reinterpret_cast<const detail::ring_shared*>(reinterpret_cast<const char*>(one[0].event) -
                                                                 offsetof(detail::ring_shared, not_empty));
   stamped v{};
-  CHECK(c->pop_for(v, 30ms) == status::timed_out);  // parks (after its spins) at least once
+  detail::set_fence_switch(detail::fence_switch::never);
+  CHECK(c->pop_for(v, 30ms) == status::timed_out);  // parks at least once
+  CHECK(wait_any(one, clock::now() + 30ms, wait_policy::block) == -1);
   CHECK(sh->not_empty.fence_mode.load() == detail::fences_light);
-  CHECK(wait_any(one, clock::now() + 30ms, wait_policy::adaptive) == -1);
-  CHECK(sh->not_empty.fence_mode.load() == detail::fences_light);
-  c->set_policy(wait_policy::block);
+  detail::set_fence_switch(detail::fence_switch::always);
   CHECK(c->pop_for(v, 30ms) == status::timed_out);
   CHECK(sh->not_empty.fence_mode.load() == detail::fences_full);
   CHECK(sh->not_full.fence_mode.load() == detail::fences_light);  // nobody parked on a full ring
-  // Wake-ups still arrive in full-fence mode.
   std::thread t([&] { CHECK(c->pop_for(v, 20s) == status::ok); });
   std::this_thread::sleep_for(10ms);
   REQUIRE(p->push(make_item(0, 7)) == status::ok);

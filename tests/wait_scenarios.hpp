@@ -257,6 +257,16 @@ void run_close_while_waiting(mode m, ringport::wait_policy policy, std::size_t p
 
 namespace wait_test {
 
+/// Sets detail::set_fence_switch() for the life of the object (forked
+/// workers inherit it), then restores the automatic rule.
+class fence_switch_setup {
+ public:
+  explicit fence_switch_setup(ringport::detail::fence_switch s) { ringport::detail::set_fence_switch(s); }
+  ~fence_switch_setup() { ringport::detail::set_fence_switch(ringport::detail::fence_switch::automatic); }
+  fence_switch_setup(const fence_switch_setup&) = delete;
+  fence_switch_setup& operator=(const fence_switch_setup&) = delete;
+};
+
 /// How wait_any() sleeps in a scenario: futex_waitv, or the doorbell
 /// fallback of kernels before 5.16 (forced with set_futex_waitv(false)).
 enum class sleep_via { futex_waitv, doorbell };

@@ -28,9 +28,10 @@
 // membarrier is missing) and loads of one line nobody writes while nobody
 // waits; no system call. The waiter pays instead: one membarrier system
 // call per park (asymmetric Dekker; liburcu and folly use the same idea).
-// A `block` waiter parks on nearly every call, so it switches the event
-// count's fence_mode to full once (park_fence()): wakers that read it fence
-// themselves, and later parks on that count need only a seq_cst fence.
+// A thread for which those membarriers are a large share of its time
+// switches the event counts it parks on to full-fence mode once
+// (park_fence()): wakers that read fence_mode fence themselves, and later
+// parks on those counts need only a seq_cst fence.
 //
 // Parked waits are sliced (at most peer_poll each), so that a waiter can
 // notice a dead peer (status::peer_gone) or a deadline without any wake-up.
@@ -75,35 +76,21 @@ void init_barriers() noexcept;
 /// The waiter's side of F-NOTIFY/F-WAIT: membarrier(GLOBAL_EXPEDITED) where
 /// the kernel has it, else a seq_cst fence.
 void heavy_barrier() noexcept;
-/// Moves every event count in ecs that is still light to fences_full:
-/// claims them, runs heavy_barrier(), then publishes fences_full. Also
-/// serves as the caller's F-WAIT.
-[[gnu::cold]] void switch_to_full_fences(std::span<event_count* const> ecs) noexcept;
-
 /// F-WAIT for a waiter about to park on the event counts in ecs. Where every
 /// count is in full-fence mode, wakers fence themselves and a seq_cst fence
-/// completes the pair; otherwise membarrier. A `block` waiter parks on
-/// nearly every call, so it switches its counts to full-fence mode at its
-/// first park (one membarrier) instead of paying one per park: membarrier
-/// interrupts every CPU that runs a waker, and on a virtual machine that can
-/// cost more than the wake-up itself. The price is a seq_cst fence in every
-/// later notify on those counts.
-inline void park_fence(std::span<event_count* const> ecs, wait_policy policy) noexcept {
-  if constexpr (tsan_build) return;  // TSan builds pair acq_rel RMWs instead (see notify())
-  bool all_full = true, any_light = false;
-  for (event_count* ec : ecs) {
-    // A-MODE: pairs with R-MODE in switch_to_full_fences().
-    const std::uint32_t m = ec->fence_mode.load(std::memory_order_acquire);
-    all_full = all_full && m == fences_full;
-    any_light = any_light || m == fences_light;
-  }
-  if (all_full)
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  else if (any_light && policy == wait_policy::block)
-    switch_to_full_fences(ecs);
-  else
-    heavy_barrier();
-}
+/// completes the pair; otherwise membarrier. A thread whose membarriers take
+/// more than a tenth of its time (measured over 10 ms windows: it parks
+/// often, and each membarrier is slow, as when it must interrupt other
+/// vCPUs of a virtual machine) switches the counts it parks on to full-fence
+/// mode instead: one last membarrier, then wakers on those counts pay a
+/// seq_cst fence per notify and its parks need none. Rings that move many
+/// messages per park keep the light fence.
+void park_fence(std::span<event_count* const> ecs) noexcept;
+
+/// When park_fence() switches counts to full-fence mode: automatic (as
+/// above), always (at the first park), never. For tests and experiments.
+enum class fence_switch : std::uint8_t { automatic, always, never };
+void set_fence_switch(fence_switch s) noexcept;
 
 /// Called by the side that made progress (after its release store). `site`:
 /// the doorbells of ec's domain (null: none to ring).
@@ -203,7 +190,7 @@ status wait_loop(event_count& ec, wait_policy policy, clock::time_point deadline
     // this CPU and (membarrier or full-fence mode) on every CPU running a
     // waker; pairs with F-NOTIFY in notify().
     event_count* const one[1] = {&ec};
-    park_fence(one, policy);
+    park_fence(one);
     status s = attempt();
     if (s == status::would_block) {
       const auto slice = clock::now() + peer_poll;
