@@ -180,9 +180,7 @@ TEST_CASE("parking switches an event count to full fences when told to") {
     MESSAGE("skipped: TSan builds do not use fences for the event counts");
     return;
   }
-  struct restore {
-    ~restore() { detail::set_fence_switch(detail::fence_switch::automatic); }
-  } restore_rule;
+  fence_switch_setup rule(detail::fence_switch::never);
   auto r = spsc<stamped>::create_local(4, pages::normal);
   REQUIRE(r);
   auto p = r->producer(wait_policy::block);
@@ -193,7 +191,6 @@ TEST_CASE("parking switches an event count to full fences when told to") {
   const auto* sh = reinterpret_cast<const detail::ring_shared*>(reinterpret_cast<const char*>(one[0].event) -
                                                                 offsetof(detail::ring_shared, not_empty));
   stamped v{};
-  detail::set_fence_switch(detail::fence_switch::never);
   CHECK(c->pop_for(v, 30ms) == status::timed_out);  // parks at least once
   CHECK(wait_any(one, clock::now() + 30ms, wait_policy::block) == -1);
   CHECK(sh->not_empty.fence_mode.load() == detail::fences_light);

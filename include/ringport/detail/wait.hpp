@@ -103,7 +103,7 @@ inline void notify(event_count& ec, doorbell_site* site) noexcept {
   if (ec.waiters.fetch_add(0, std::memory_order_acq_rel) != 0) notify_slow(ec, site);
 #else
   // F-NOTIFY: orders our earlier publish before the load of `waiters`; pairs
-  // with F-WAIT (heavy_barrier) in wait_loop(). This is a store->load
+  // with F-WAIT (park_fence) in wait_loop(). This is a store->load
   // (Dekker) ordering that acquire/release cannot give. In registered
   // processes the waiter's membarrier supplies the hardware half, so only
   // the compiler must keep the order here; otherwise a seq_cst fence.
@@ -184,7 +184,7 @@ status wait_loop(event_count& ec, wait_policy policy, clock::time_point deadline
     if (status s = time_checks(); s != status::would_block) return attempt() == status::ok ? status::ok : s;
     // A-KEY: pairs with the release increment of seq in notify_slow().
     const std::uint32_t key = ec.seq.load(std::memory_order_acquire);
-    // relaxed: heavy_barrier() orders it (acq_rel in TSan builds: see notify()).
+    // relaxed: park_fence() orders it (acq_rel in TSan builds: see notify()).
     ec.waiters.fetch_add(1, tsan_build ? std::memory_order_acq_rel : std::memory_order_relaxed);
     // F-WAIT: orders the waiters increment before the retry's loads, on
     // this CPU and (membarrier or full-fence mode) on every CPU running a
