@@ -79,15 +79,15 @@ doorbell_table* doorbell_site::fail(const char* what, int err) noexcept {
 
 doorbell_table* doorbell_site::map_file() noexcept {
   const std::string path = dir_ + "/" + file_name;
-  int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0 && errno == ENOENT) {
     if (auto ok = ensure_dir(dir_, group_); !ok) return fail(ok.error().message.c_str(), 0);
     const mode_t mode = group_ ? 0660 : 0600;
-    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
     if (fd >= 0)
       (void)::fchmod(fd, mode);  // undo the umask
     else if (errno == EEXIST)
-      fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+      fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   }
   if (fd < 0) return fail("open", errno);
   fd_closer guard{fd};

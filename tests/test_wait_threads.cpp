@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <thread>
 
@@ -121,6 +122,42 @@ TEST_CASE("wait_any fallback: anonymous rings and rings of two domains") {
   CHECK(spsc<stamped>::remove(n2, other));
   std::error_code ec;
   std::filesystem::remove_all("/dev/shm/ringport." + other, ec);  // its doorbell file
+}
+
+// A damaged doorbell file (here: the wrong size) is refused with a notice
+// that names it and says what to do; wait_any then polls, and still finds
+// the data.
+TEST_CASE("wait_any fallback: a damaged doorbell file is refused, not trusted") {
+  wait_any_setup setup(sleep_via::doorbell);
+  const std::string dom = ringport_test::domain() + "-damaged";
+  const std::string name = unique_name("damaged");
+  auto r = spsc<stamped>::create(name, {.capacity = 4, .backing = pages::normal, .domain = dom});
+  REQUIRE_MESSAGE(r, r.error().message);
+  {
+    std::ofstream bad("/dev/shm/ringport." + dom + "/.doorbells~", std::ios::binary);
+    bad << std::string(100, 'x');
+  }
+  std::vector<std::string> notices;
+  set_notice_handler([&](std::string_view m) { notices.emplace_back(m); });
+  auto c = r->consumer(wait_policy::block);
+  auto p = r->producer(wait_policy::block);
+  REQUIRE((c && p));
+  const waitable one[] = {c->readable()};
+  CHECK(detail::doorbell_table_of(one[0].bells) == nullptr);
+  set_notice_handler({});
+  REQUIRE(notices.size() == 1);
+  CHECK(notices[0].find(".doorbells~") != std::string::npos);
+  CHECK(notices[0].find("wrong size") != std::string::npos);
+  CHECK(notices[0].find("Remove the file") != std::string::npos);
+  std::atomic<int> got{-2};
+  std::thread t([&] { got = wait_any(one, clock::now() + 20s, wait_policy::block); });
+  std::this_thread::sleep_for(20ms);
+  REQUIRE(p->push(make_item(0, 0)) == status::ok);
+  t.join();
+  CHECK(got.load() == 0);
+  CHECK(spsc<stamped>::remove(name, dom));
+  std::error_code ec;
+  std::filesystem::remove_all("/dev/shm/ringport." + dom, ec);
 }
 
 // CTest runs this binary once more with RINGPORT_FUTEX_WAITV=0 (and the
