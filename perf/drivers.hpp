@@ -389,44 +389,46 @@ void run_throughput(const run_context& ctx, unsigned producers, unsigned consume
   detail::summarize_throughput(st->ctl, producers, consumers, out);
 }
 
+namespace detail {
+
+/// One repetition of a two-worker latency scenario over a pair of channels
+/// (there and back): `first` and `second` run as the two workers, each
+/// given the shared state and the measured seconds; `timer` says which
+/// worker's timings summarize_latency() reports.
+template <class C, class First, class Second>
+void run_pair(const run_context& ctx, measurement& out, First first, Second second, unsigned timer) {
+  shared_box<pingpong_state<C>> st;
+  if (!mapped(st, out) || !init_one(st->there, ctx, out) || !init_one(st->back, ctx, out)) return;
+  set_text(out.note, describe(st->there));
+  team workers(ctx, &*st, st.bytes());
+  const double seconds = ctx.seconds;
+  workers.spawn([&st, seconds, first] { return first(*st, seconds); });
+  workers.spawn([&st, seconds, second] { return second(*st, seconds); });
+  const auto on_start = [&st] {
+    started(st->there);
+    started(st->back);
+  };
+  if (!coordinate(st->ctl, workers, 2, 0.0, on_start, out)) return;
+  summarize_latency(st->ctl, timer, out);
+}
+
+}  // namespace detail
+
 /// One ping-pong repetition of channel C.
 template <class C>
 void run_pingpong(const run_context& ctx, measurement& out) {
-  shared_box<detail::pingpong_state<C>> st;
-  if (!detail::mapped(st, out) || !detail::init_one(st->there, ctx, out) ||
-      !detail::init_one(st->back, ctx, out))
-    return;
-  set_text(out.note, detail::describe(st->there));
-  team workers(ctx, &*st, st.bytes());
-  const double seconds = ctx.seconds;
-  workers.spawn([&st, seconds] { return detail::ping(*st, seconds); });
-  workers.spawn([&st] { return detail::pong(*st); });
-  const auto on_start = [&st] {
-    detail::started(st->there);
-    detail::started(st->back);
-  };
-  if (!detail::coordinate(st->ctl, workers, 2, 0.0, on_start, out)) return;
-  detail::summarize_latency(st->ctl, 0, out);
+  detail::run_pair<C>(
+      ctx, out, [](detail::pingpong_state<C>& st, double seconds) { return detail::ping(st, seconds); },
+      [](detail::pingpong_state<C>& st, double) { return detail::pong(st); }, 0);
 }
 
 /// One oneway repetition of channel C (see the top of this file).
 template <class C>
 void run_oneway(const run_context& ctx, measurement& out) {
-  shared_box<detail::pingpong_state<C>> st;
-  if (!detail::mapped(st, out) || !detail::init_one(st->there, ctx, out) ||
-      !detail::init_one(st->back, ctx, out))
-    return;
-  set_text(out.note, detail::describe(st->there));
-  team workers(ctx, &*st, st.bytes());
-  const double seconds = ctx.seconds;
-  workers.spawn([&st, seconds] { return detail::stamp_and_send(*st, seconds); });
-  workers.spawn([&st, seconds] { return detail::receive_and_time(*st, seconds); });
-  const auto on_start = [&st] {
-    detail::started(st->there);
-    detail::started(st->back);
-  };
-  if (!detail::coordinate(st->ctl, workers, 2, 0.0, on_start, out)) return;
-  detail::summarize_latency(st->ctl, 1, out);
+  detail::run_pair<C>(
+      ctx, out,
+      [](detail::pingpong_state<C>& st, double seconds) { return detail::stamp_and_send(st, seconds); },
+      [](detail::pingpong_state<C>& st, double seconds) { return detail::receive_and_time(st, seconds); }, 1);
 }
 
 // ---- registration -----------------------------------------------------------
