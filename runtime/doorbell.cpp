@@ -57,13 +57,6 @@ namespace {
 
 constexpr const char* file_name = ".doorbells~";  // '~' keeps it out of segment names
 
-struct fd_closer {
-  int fd;
-  ~fd_closer() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 doorbell_table* doorbell_site::fail(const char* what, int err) noexcept {
@@ -90,7 +83,7 @@ doorbell_table* doorbell_site::map_file() noexcept {
       fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   }
   if (fd < 0) return fail("open", errno);
-  fd_closer guard{fd};
+  const fd_guard guard(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0) return fail("fstat", errno);
   if (!S_ISREG(st.st_mode)) return fail("not a regular file", 0);

@@ -1,10 +1,13 @@
 // Private: where segment files live, and which hugetlbfs mount backs them.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "ringport/result.hpp"
 
@@ -25,6 +28,20 @@ result<huge_mount> find_huge_mount();
 std::string domain_dir(const std::string& root, const std::string& domain);
 /// mkdir -p for the domain directory (mode 0700, or 0770 with group access).
 result<void> ensure_dir(const std::string& dir, bool group_access);
+/// Closes a file descriptor on scope exit. Move-only: a copy would close the
+/// descriptor twice, and for the domain lock release the flock early.
+struct fd_guard {
+  int fd = -1;
+  fd_guard() = default;
+  explicit fd_guard(int f) noexcept : fd(f) {}
+  fd_guard(fd_guard&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+  fd_guard(const fd_guard&) = delete;
+  fd_guard& operator=(const fd_guard&) = delete;
+  ~fd_guard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
 /// Reports a notice on the handler set by set_notice_handler (stderr by default).
 void notice(std::string_view msg);
 /// Huge page sizes the kernel offers, in bytes (from /sys/kernel/mm/hugepages).

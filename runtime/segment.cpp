@@ -24,6 +24,7 @@
 
 namespace ringport {
 
+using detail::fd_guard;
 using detail::header_bytes;
 using detail::segment_header;
 
@@ -71,19 +72,6 @@ void notice_once(std::string_view msg) {
   if (said.exchange(true, std::memory_order_relaxed)) return;
   detail::notice(msg);
 }
-
-// Closes a file descriptor on scope exit. Move-only: a copy would close the
-// descriptor twice, and for the domain lock release the flock early.
-struct fd_guard {
-  int fd = -1;
-  fd_guard() = default;
-  fd_guard(fd_guard&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
-  fd_guard(const fd_guard&) = delete;
-  fd_guard& operator=(const fd_guard&) = delete;
-  ~fd_guard() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 // Holds an exclusive flock on the domain directory for the duration of a
 // create/remove, so that name checks across the two backings are atomic.
