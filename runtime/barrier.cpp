@@ -7,7 +7,6 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
-#include <ctime>
 #include <mutex>
 #include <string_view>
 
@@ -97,31 +96,25 @@ std::atomic<fence_switch> switch_rule{fence_switch::automatic};
 
 // This thread's membarrier bill: time spent in it during the current window.
 struct barrier_bill {
-  std::int64_t window_start_ns = 0;
-  std::int64_t spent_ns = 0;
+  clock::time_point window_start{};
+  clock::duration spent{};
   bool costly = false;  // the last full window spent more than a tenth in membarrier
 };
 thread_local barrier_bill bill;
 
-constexpr std::int64_t window_ns = 10'000'000;
-
-std::int64_t now_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+constexpr std::chrono::milliseconds window{10};
 
 // heavy_barrier(), adding its duration to this thread's bill.
 void billed_heavy_barrier() noexcept {
-  const std::int64_t t0 = now_ns();
+  const auto t0 = clock::now();
   heavy_barrier();
-  const std::int64_t t1 = now_ns();
-  if (t1 - bill.window_start_ns >= window_ns) {
-    bill.costly = bill.window_start_ns != 0 && bill.spent_ns * 10 > t1 - bill.window_start_ns;
-    bill.window_start_ns = t1;
-    bill.spent_ns = 0;
+  const auto t1 = clock::now();
+  if (t1 - bill.window_start >= window) {
+    bill.costly = bill.window_start != clock::time_point{} && bill.spent * 10 > t1 - bill.window_start;
+    bill.window_start = t1;
+    bill.spent = {};
   }
-  bill.spent_ns += t1 - t0;
+  bill.spent += t1 - t0;
 }
 
 }  // namespace

@@ -8,6 +8,10 @@
 #include <climits>
 #include <ctime>
 
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+
 #include "ringport/detail/doorbell.hpp"
 #include "ringport/detail/wait.hpp"
 
@@ -32,6 +36,12 @@ bool futex_wait_until(std::atomic<std::uint32_t>* word, std::uint32_t expected,
   // EAGAIN: the word changed before we slept; EINTR: a signal; both mean
   // "re-check"; ETIMEDOUT: the deadline passed.
   return !(rc != 0 && errno == ETIMEDOUT);
+}
+
+bool futex_waitv_until(const void* entries, unsigned n, clock::time_point deadline) noexcept {
+  const timespec ts = to_timespec(deadline);
+  const long rc = ::syscall(SYS_futex_waitv, entries, n, 0u, &ts, CLOCK_MONOTONIC);
+  return !(rc < 0 && errno == ENOSYS);
 }
 
 void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept {

@@ -1,21 +1,11 @@
 // wait_any(): one sleep over many rings' "not empty" event counts.
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
-#include <ctime>
 
 #include "ringport/detail/doorbell.hpp"
 #include "ringport/detail/wait.hpp"
 #include "ringport/wait.hpp"
-
-#ifndef SYS_futex_waitv
-#define SYS_futex_waitv 449
-#endif
 
 namespace ringport {
 
@@ -123,12 +113,9 @@ void sleep_on(std::span<const waitable> t, const sleeper& s,
     waitv_entry v[wait_any_max];
     for (std::size_t i = 0; i < t.size(); ++i)
       v[i] = {s.keys[i], reinterpret_cast<std::uint64_t>(&t[i].event->seq), futex2_size_u32, 0};
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count();
-    timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-    const long rc = ::syscall(SYS_futex_waitv, v, static_cast<unsigned>(t.size()), 0u, &ts, CLOCK_MONOTONIC);
-    // ENOSYS: a kernel before 5.16. Return at once; the next round
+    // False: a kernel before 5.16. Return at once; the next round
     // registers on the doorbells instead.
-    if (rc < 0 && errno == ENOSYS) detail::set_futex_waitv(false);
+    if (!detail::futex_waitv_until(v, static_cast<unsigned>(t.size()), until)) detail::set_futex_waitv(false);
     return;
   }
   if (s.table) {

@@ -58,6 +58,10 @@ inline constexpr std::chrono::milliseconds peer_poll{50};
 /// the absolute CLOCK_MONOTONIC deadline. Returns false on time-out.
 bool futex_wait_until(std::atomic<std::uint32_t>* word, std::uint32_t expected,
                       clock::time_point deadline) noexcept;
+/// futex_waitv (Linux >= 5.16) over n entries laid out as the kernel's
+/// struct futex_waitv, until a word differs from its value, a wake-up, or
+/// the absolute CLOCK_MONOTONIC deadline. False only when the kernel lacks it.
+bool futex_waitv_until(const void* entries, unsigned n, clock::time_point deadline) noexcept;
 /// FUTEX_WAKE every waiter on word.
 void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept;
 
