@@ -53,14 +53,14 @@ segment_options node_segment_options(std::string_view domain, bool group_access)
 
 // Tells node `to` that it has a new inbound link (if it has a segment: a node
 // that joins later scans the domain on its first receive_any anyway).
-void ring_doorbell(std::string_view to, std::string_view domain) {
+void ring_doorbell(std::string_view to, std::string_view domain, detail::doorbell_site* bells) {
   auto seg = segment::open(node_segment(to), node_segment_options(domain, false));
   if (!seg || seg->payload_size() < sizeof(detail::node_shared)) return;
   detail::node_shared* sh = shared_of(*seg);
   // R-GEN: the link is fully created before this; pairs with A-GEN in
   // refresh_inbound() / doorbell_ready().
   sh->links_gen.fetch_add(1, std::memory_order_release);
-  detail::notify(sh->doorbell, detail::doorbell_site_of(*seg));
+  detail::notify(sh->doorbell, bells);
 }
 
 }  // namespace
@@ -191,7 +191,7 @@ result<node::link_out*> node::outbound(std::string_view to) {
   if (!box) return std::move(box).error();
   auto tx = box->sender(opt_.policy);
   if (!tx) return std::move(tx).error();
-  ring_doorbell(to, opt_.domain);
+  ring_doorbell(to, opt_.domain, bells_);  // same domain: the same doorbells
   auto [it, _] = out_.emplace(std::string(to), link_out{std::move(*box), std::move(*tx)});
   return &it->second;
 }
