@@ -105,7 +105,7 @@ void mailbox_role::reset() noexcept {
 
 mailbox_sender::mailbox_sender(detail::mailbox_role role, std::size_t max, wait_policy p) noexcept
     : role_(std::move(role)),
-      e_(role_.state().view()),
+      e_(role_.state().view(), role_.slot()),
       ack_(&ack_table(role_.state())[role_.slot()].word),
       max_(max),
       policy_(p) {}
@@ -162,7 +162,10 @@ status mailbox_sender::send_until(std::span<const std::byte> msg, clock::time_po
   if (s == status::would_block)
     s = detail::wait_loop(
         e_.view().shared->not_full, policy_, deadline, [&]() noexcept { return enqueue(msg, sync); },
-        [this]() noexcept { return role_.state().peers_alive(detail::role::consumer); });
+        [this]() noexcept {
+          e_.poll_stall();
+          return role_.state().peers_alive(detail::role::consumer);
+        });
   if (s != status::ok || !sync) return s;
   return await_taken(deadline);
 }
@@ -186,7 +189,10 @@ status mailbox_sender::claim_until(std::size_t size, std::span<std::byte>& out,
   if (s != status::would_block || claiming_) return s;
   return detail::wait_loop(
       e_.view().shared->not_full, policy_, deadline, [&]() noexcept { return try_claim(size, out); },
-      [this]() noexcept { return role_.state().peers_alive(detail::role::consumer); });
+      [this]() noexcept {
+        e_.poll_stall();
+        return role_.state().peers_alive(detail::role::consumer);
+      });
 }
 
 status mailbox_sender::commit(std::size_t n, delivery d, clock::time_point deadline) noexcept {
@@ -257,7 +263,7 @@ status mailbox_sender::await_taken(clock::time_point deadline) noexcept {
 
 mailbox_receiver::mailbox_receiver(detail::mailbox_role role, std::size_t max, wait_policy p) noexcept
     : role_(std::move(role)),
-      e_(role_.state().view()),
+      e_(role_.state().view(), role_.slot()),
       acks_(ack_table(role_.state())),
       max_(max),
       policy_(p) {}
@@ -341,7 +347,10 @@ status mailbox_receiver::receive_until(std::span<std::byte> buf, std::size_t& le
   if (status s = take(&buf, len, nullptr); s != status::would_block) return s;
   return detail::wait_loop(
       e_.view().shared->not_empty, policy_, deadline, [&]() noexcept { return take(&buf, len, nullptr); },
-      [this]() noexcept { return role_.state().peers_alive(detail::role::producer); });
+      [this]() noexcept {
+        e_.poll_stall();
+        return role_.state().peers_alive(detail::role::producer);
+      });
 }
 
 status mailbox_receiver::try_peek(std::span<const std::byte>& msg) noexcept {
@@ -354,7 +363,10 @@ status mailbox_receiver::peek_until(std::span<const std::byte>& msg, clock::time
   if (status s = take(nullptr, len, &msg); s != status::would_block) return s;
   return detail::wait_loop(
       e_.view().shared->not_empty, policy_, deadline, [&]() noexcept { return take(nullptr, len, &msg); },
-      [this]() noexcept { return role_.state().peers_alive(detail::role::producer); });
+      [this]() noexcept {
+        e_.poll_stall();
+        return role_.state().peers_alive(detail::role::producer);
+      });
 }
 
 void mailbox_receiver::release() noexcept {
@@ -366,8 +378,14 @@ bool mailbox_receiver::ready(const void* self) noexcept {
   return r->e_.readable() || r->role_.state().closed();
 }
 
+// wait_any() parks for this handle's thread, which owns the engine.
+void mailbox_receiver::idle(const void* self) noexcept {
+  const_cast<mailbox_receiver*>(static_cast<const mailbox_receiver*>(self))->e_.poll_stall();
+}
+
 waitable mailbox_receiver::readable() const noexcept {
-  return waitable{&e_.view().shared->not_empty, &mailbox_receiver::ready, this, e_.view().bells};
+  return waitable{&e_.view().shared->not_empty, &mailbox_receiver::ready, this, e_.view().bells,
+                  &mailbox_receiver::idle};
 }
 
 // ---------------------------------------------------------------- mailbox

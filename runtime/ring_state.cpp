@@ -113,6 +113,10 @@ result<std::shared_ptr<ring_state>> ring_state::adopt(segment seg, object_kind k
   const std::string who = "ring '" + seg.info().name + "'";
   if (auto ok = check_shape(kind, g.capacity, element_size, element_align); !ok)
     return error(errc::corrupt, who + ": " + ok.error().message);
+  if (g.capacity != seg.info().capacity)
+    return error(errc::corrupt, who + ": its header records capacity " + std::to_string(seg.info().capacity) +
+                                    " but its ring has " + std::to_string(g.capacity) +
+                                    " slots; the segment is damaged: remove it and create it again");
   const ring_geometry want = make_geometry(kind, g.capacity, element_size, element_align, extra_bytes);
   if (std::memcmp(&g, &want, sizeof g) != 0)
     return error(errc::bad_layout, who + " has a geometry that does not match a " + to_string(kind) + " of " +
@@ -221,10 +225,19 @@ bool owner_alive(std::uint64_t owner) noexcept {
   return start == (owner >> pid_bits);
 }
 
+// A multi side's slot changes hands with an empty claim record: the
+// previous holder's claims are all finished (detach) or settled (takeover).
+static void clear_record(ring_view& v, role r, std::size_t slot) noexcept {
+  claim_record& rec = r == role::producer ? v.shared->producer_claims[slot] : v.shared->consumer_claims[slot];
+  rec.from.store(0, std::memory_order_relaxed);
+  rec.end.store(0, std::memory_order_release);
+}
+
 result<std::size_t> ring_state::attach(role r) {
   role_table& t = table(view_.shared, r);
   const std::uint64_t me = self_owner();
   const bool single = kind_single(kind_, r);
+  const bool records = !single && kind_has_turns(kind_);
   const std::size_t limit = single ? 1 : max_roles;
   for (int pass = 0; pass < 2; ++pass) {
     for (std::size_t i = 0; i < limit; ++i) {
@@ -232,10 +245,23 @@ result<std::size_t> ring_state::attach(role r) {
       // so a new owner sees the previous owner's last writes.
       std::uint64_t cur = t.slots[i].owner.load(std::memory_order_acquire);
       if (cur == 0 && pass == 0) {
-        if (t.slots[i].owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) return i;
+        if (t.slots[i].owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) {
+          if (records) clear_record(view_, r, i);
+          return i;
+        }
       } else if (cur != 0 && pass == 1 && !owner_alive(cur)) {
-        // Take over a role whose owner died (without detaching).
-        if (t.slots[i].owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) return i;
+        // Take over a role whose owner died (without detaching). A multi
+        // side's record must name nothing unfinished first: settle what
+        // can be settled, else leave the slot to a later recovery.
+        if (records) {
+          recover_claims(view_, r);
+          if (!claims_settled(view_, r, i)) continue;
+        }
+        if (t.slots[i].owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) {
+          if (records) clear_record(view_, r, i);
+          if (single) view_.shared->recovery.takeovers.fetch_add(1, std::memory_order_relaxed);
+          return i;
+        }
       }
     }
   }
@@ -273,6 +299,12 @@ void ring_state::close() noexcept {
   view_.shared->closed.store(1, std::memory_order_release);
   notify_slow(view_.shared->not_empty, view_.bells);
   notify_slow(view_.shared->not_full, view_.bells);
+}
+
+recovery_stats ring_state::recovery() const noexcept {
+  const recovery_counters& c = view_.shared->recovery;
+  return {c.abandoned.load(std::memory_order_relaxed), c.reclaimed.load(std::memory_order_relaxed),
+          c.takeovers.load(std::memory_order_relaxed)};
 }
 
 std::uint64_t ring_state::size() const noexcept {

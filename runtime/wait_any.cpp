@@ -144,6 +144,8 @@ int wait_any(std::span<const waitable> targets, std::chrono::steady_clock::time_
   for (;;) {
     if (int r = first_ready(targets); r >= 0) return r;
     if (std::chrono::steady_clock::now() >= deadline) return -1;
+    for (const waitable& w : targets)
+      if (w.idle) w.idle(w.ctx);
     register_all(targets, s);
     // F-WAIT: pairs with F-NOTIFY in detail::notify().
     detail::park_fence(std::span<detail::event_count* const>(s.events, targets.size()));

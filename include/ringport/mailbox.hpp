@@ -245,6 +245,7 @@ class mailbox_receiver {
   status take(std::span<std::byte>* buf, std::size_t& len, std::span<const std::byte>* view) noexcept;
   status empty_status() noexcept;
   static bool ready(const void* self) noexcept;
+  static void idle(const void* self) noexcept;
 
   detail::mailbox_role role_;
   detail::consumer_engine<true, true> e_;

@@ -39,8 +39,20 @@
 // peer attached in the other role died without detaching and none is alive.
 // Detected: death by any signal, exit without releasing the handle, pid
 // reuse (start time differs). Not detected: a peer that is alive but stuck,
-// and peers in another pid namespace. A peer that dies inside a multi-side
-// reserve..publish window leaves its slots unpublished (see ring_engine.hpp).
+// and peers in another pid namespace.
+//
+// Crashes: a process may die anywhere, even inside a push or pop; the
+// survivors go on. A producer of a multi-producer ring that dies between
+// claiming and publishing costs exactly the items it was writing: a blocked
+// consumer notices the stall within recovery_delay() (100 ms by default)
+// and skips those positions; a consumer of a multi-consumer ring that dies
+// holding items (peek) loses them and its slots go back to the producers.
+// A single role (spsc, the producer of spmc, the consumer of mpsc) is
+// taken over by the next producer()/consumer() call once its holder died.
+// Counters: ring_state::recovery(), `ringport stat`. Details and what each
+// step loses: detail/ring_engine.hpp, "Crashes". A handle destroyed with an
+// open claim() gives it up (its slots are skipped); one destroyed with an
+// open peek() releases it.
 //
 // Moved-from handles and rings may only be destroyed or assigned to.
 #pragma once
@@ -168,8 +180,8 @@ class ring {
     }
 
     /// Zero copy: up to n contiguous free slots to write in place (empty
-    /// when full or closed). Publish them with commit(); every claimed slot
-    /// is published (multi-producer kinds cannot hand slots back).
+    /// when full or closed). Publish them with commit(); a claim still open
+    /// when the handle is destroyed is given up (consumers skip its slots).
     std::span<T> claim(std::size_t n) noexcept {
       if (closed()) [[unlikely]]
         return {};
@@ -198,8 +210,8 @@ class ring {
 
    private:
     friend class ring;
-    producer_handle(role_hold hold, wait_policy p) noexcept
-        : hold_(std::move(hold)), e_(hold_.state().view()), policy_(p) {}
+    producer_handle(role_hold hold, std::size_t slot, wait_policy p) noexcept
+        : hold_(std::move(hold)), e_(hold_.state().view(), slot), policy_(p) {}
     detail::ring_state& st() const noexcept { return hold_.state(); }
     bool closed() const noexcept {
       // A-CLOSE: pairs with R-CLOSE in ring_state::close(). Read through the
@@ -208,8 +220,10 @@ class ring {
     }
     template <class Attempt>
     status wait_full(clock::time_point deadline, Attempt&& attempt) noexcept {
-      return detail::wait_loop(e_.view().shared->not_full, policy_, deadline, attempt,
-                               [this]() noexcept { return st().peers_alive(detail::role::consumer); });
+      return detail::wait_loop(e_.view().shared->not_full, policy_, deadline, attempt, [this]() noexcept {
+        e_.poll_stall();
+        return st().peers_alive(detail::role::consumer);
+      });
     }
     role_hold hold_;
     detail::producer_engine<multi_producer, multi_consumer> e_;
@@ -290,7 +304,8 @@ class ring {
 
     /// For wait_any(): wakes when this consumer's ring has data or closes.
     waitable readable() const noexcept {
-      return waitable{&e_.view().shared->not_empty, &consumer_handle::ready, this, e_.view().bells};
+      return waitable{&e_.view().shared->not_empty, &consumer_handle::ready, this, e_.view().bells,
+                      &consumer_handle::idle};
     }
 
     std::size_t capacity() const noexcept { return e_.view().capacity; }
@@ -299,12 +314,16 @@ class ring {
 
    private:
     friend class ring;
-    consumer_handle(role_hold hold, wait_policy p) noexcept
-        : hold_(std::move(hold)), e_(hold_.state().view()), policy_(p) {}
+    consumer_handle(role_hold hold, std::size_t slot, wait_policy p) noexcept
+        : hold_(std::move(hold)), e_(hold_.state().view(), slot), policy_(p) {}
     detail::ring_state& st() const noexcept { return hold_.state(); }
     static bool ready(const void* self) noexcept {
       const auto* c = static_cast<const consumer_handle*>(self);
       return c->e_.readable() || c->st().closed();
+    }
+    // wait_any() parks for this handle's thread, which owns the engine.
+    static void idle(const void* self) noexcept {
+      const_cast<consumer_handle*>(static_cast<const consumer_handle*>(self))->e_.poll_stall();
     }
     // Empty: closed (once drained), corrupt, or would_block. A push that
     // raced with close() is still delivered: re-check after seeing closed.
@@ -315,8 +334,10 @@ class ring {
     }
     template <class Attempt>
     status wait_empty(clock::time_point deadline, Attempt&& attempt) noexcept {
-      return detail::wait_loop(e_.view().shared->not_empty, policy_, deadline, attempt,
-                               [this]() noexcept { return st().peers_alive(detail::role::producer); });
+      return detail::wait_loop(e_.view().shared->not_empty, policy_, deadline, attempt, [this]() noexcept {
+        e_.poll_stall();
+        return st().peers_alive(detail::role::producer);
+      });
     }
     role_hold hold_;
     detail::consumer_engine<multi_producer, multi_consumer> e_;
@@ -353,12 +374,12 @@ class ring {
   result<producer_handle> producer(wait_policy p = wait_policy::adaptive) const {
     auto slot = st_->attach(detail::role::producer);
     if (!slot) return slot.error();
-    return producer_handle(role_hold(st_, detail::role::producer, *slot), p);
+    return producer_handle(role_hold(st_, detail::role::producer, *slot), *slot, p);
   }
   result<consumer_handle> consumer(wait_policy p = wait_policy::adaptive) const {
     auto slot = st_->attach(detail::role::consumer);
     if (!slot) return slot.error();
-    return consumer_handle(role_hold(st_, detail::role::consumer, *slot), p);
+    return consumer_handle(role_hold(st_, detail::role::consumer, *slot), *slot, p);
   }
 
   /// Closes the ring for every process: pushes fail, pops drain, waiters wake.

@@ -31,6 +31,9 @@ struct waitable {
   const void* ctx = nullptr;
   /// The doorbells of event's domain, for the fallback without futex_waitv.
   detail::doorbell_site* bells = nullptr;
+  /// Called (when set) before each park while nothing is ready: lets the
+  /// target look for a dead process that stalls it (crash recovery).
+  void (*idle)(const void* ctx) noexcept = nullptr;
 };
 
 inline constexpr std::size_t wait_any_max = 128;

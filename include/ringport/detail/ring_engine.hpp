@@ -11,36 +11,67 @@
 // spsc (no multi side): Lamport's ring with cached positions. The producer
 // owns `tail`, the consumer owns `head`; each keeps a process-local copy of
 // the other's position and re-reads the shared one only when its copy says
-// full/empty. One release store publishes a whole batch.
+// full/empty. One release store publishes a whole batch. Every shared
+// position read is checked against the other (never more than capacity
+// apart), at attach too, so a hostile value makes calls return corrupt.
 //
 // Every other kind: per-slot turns. Slot s serves positions s, s+cap,
 // s+2cap...; for position p (lap L = p / cap) the slot's turn is
-//   2L   free for the producer of p      (set by the consumer of p - cap)
-//   2L+1 holds p's item for the consumer (set by the producer of p)
+//   2L          free for the producer of p   (set by the consumer of p - cap)
+//   2L+1        holds p's item for consumers (set by the producer of p)
+//   2L+1 | V    p was abandoned (V = turn_void): its producer died before
+//               publishing; a consumer takes the slot and skips it
 // A multi side claims positions by CAS on its cursor (tail or head), and only
 // after seeing that every claimed slot's turn is ready, so claiming never
-// waits for another process; a single side owns its cursor outright.
+// waits for another process; a single side owns its cursor outright and
+// stores it (relaxed) after its turns, as a hint for size() and for the next
+// holder of the role.
 // Turns are compared for equality only, so a corrupt turn can only make a
 // slot look busy; positions are masked before use, so no shared value can
 // make us touch memory outside the ring.
 //
-// Progress: spsc is wait-free. Multi-producer/consumer kinds are lock-free
-// for claiming, but a process that dies between reserve() and publish()
-// leaves its slots unpublished: later positions stay invisible to consumers
-// (or unusable for producers) until the ring is recreated. This is the
-// documented price of bounded, allocation-free FIFO rings (DPDK and Vyukov
-// queues share it); ringport reports the dead peer instead of hanging.
+// Progress: spsc is wait-free; the other kinds are lock-free for claiming.
+//
+// Crashes (any process may die at any instruction). Before its claiming CAS
+// a multi side writes the range it is about to claim into its role slot's
+// claim_record (ring_layout.hpp) and empties it when the CAS fails; the CAS
+// (release) publishes the record with the claim. So every claimed,
+// unpublished position is covered by its claimer's record. A side that
+// stays blocked on one claimed position for recovery_delay (default 100 ms)
+// calls check_stall(): when every record covering the position belongs to a
+// dead process (pid + start time), the position is settled by CAS on its
+// turn — a dead producer's slot becomes void (consumers skip it), a dead
+// consumer's slot becomes free for the next lap. The CAS succeeds only from
+// the unpublished value, so a live claimer is never overtaken. What a crash
+// loses, by step:
+//  - producer (multi) dead after its CAS, before publishing: its claimed
+//    positions are skipped (counted in recovery.abandoned); nothing else.
+//  - consumer (multi) dead after its CAS, before releasing: the items it
+//    held are lost with it (counted in recovery.reclaimed).
+//  - single producer (spmc) dead before publishing: nothing; the next holder
+//    continues from the first position not yet published.
+//  - single consumer (mpsc) dead before releasing: the item it was reading
+//    is delivered again to the next holder (at least once for that item);
+//    the next holder continues after the last released position.
+//  - spsc: as the single sides (the producer's unpublished item is written
+//    again; the consumer's unreleased items are delivered again).
+// A single role is taken over by attaching again once its holder died
+// (ring_state::attach); the new holder's engine scans forward from the
+// stored cursor hint over positions the dead holder had already finished.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "ringport/detail/ring_layout.hpp"
 #include "ringport/detail/wait.hpp"
 
 namespace ringport::detail {
+
+enum class role : std::uint8_t { producer, consumer };
 
 /// Process-local, validated view of one ring.
 struct ring_view {
@@ -56,6 +87,7 @@ struct ring_view {
   std::byte* slot(std::uint64_t pos) const noexcept { return data + (pos & mask) * stride; }
   std::atomic<std::uint64_t>& turn(std::uint64_t pos) const noexcept { return turns[pos & mask]; }
   std::uint64_t lap2(std::uint64_t pos) const noexcept { return (pos >> shift) << 1; }
+  std::uint64_t void_turn(std::uint64_t pos) const noexcept { return (lap2(pos) + 1) | turn_void; }
 };
 
 /// What one reserve() returned.
@@ -64,11 +96,23 @@ struct span_pos {
   std::size_t count = 0;
 };
 
+/// A side's process-local watch on the position it is blocked on.
+struct stall_watch {
+  std::uint64_t pos = ~std::uint64_t{0};
+  std::int64_t since_ns = 0;
+};
+
+/// Called now and then by a side of a ring that cannot proceed at `pos`
+/// (its cursor). When the position it waits for was claimed by the other
+/// side and has stayed unfinished for recovery_delay, settles the positions
+/// of dead claimers (see "Crashes" above). Out of line: runtime/recovery.cpp.
+[[gnu::cold]] void check_stall(const ring_view& v, role blocked, std::uint64_t pos, stall_watch& w) noexcept;
+
 /// What both engines share: the validated view, the process-local
 /// positions, the current reservation and the per-slot turn checks.
-/// `Ready` is the turn (relative to 2 * lap) at which a slot is ready for
-/// this side: 0 = free, for producers; 1 = full, for consumers.
-template <std::uint64_t Ready>
+/// `OtherMulti`: the other side claims by CAS (so a dead claimer there can
+/// stall this side).
+template <role Side, bool OtherMulti>
 class engine_base {
  public:
   const ring_view& view() const noexcept { return v_; }
@@ -76,9 +120,27 @@ class engine_base {
   std::size_t reserved() const noexcept { return res_.count; }
   bool corrupt() const noexcept { return corrupt_; }
 
+  engine_base(const engine_base&) = delete;
+  engine_base& operator=(const engine_base&) = delete;
+
  protected:
+  // The turn (relative to 2 * lap) at which a slot is ready for this side:
+  // 0 = free, for producers; 1 = full, for consumers.
+  static constexpr std::uint64_t ready_turn = Side == role::producer ? 0 : 1;
+
   engine_base() = default;
-  explicit engine_base(const ring_view& v) noexcept : v_(v) {}
+  engine_base(const ring_view& v, claim_record* rec) noexcept : v_(v), rec_(rec) {}
+  engine_base(engine_base&& o) noexcept { steal(o); }
+  void steal(engine_base& o) noexcept {
+    v_ = o.v_;
+    rec_ = o.rec_;
+    own_ = o.own_;
+    cached_other_ = o.cached_other_;
+    res_ = std::exchange(o.res_, span_pos{});
+    corrupt_ = o.corrupt_;
+    idle_ = o.idle_;
+    watch_ = o.watch_;
+  }
 
   // Records a reservation of up to k slots from pos, cut at the end of the
   // buffer (reservations are contiguous).
@@ -93,7 +155,12 @@ class engine_base {
   // consumer of the previous lap is done reading), R-TURN-FULL in
   // producer_engine::publish() for consumers (the item is written).
   bool ready(std::uint64_t pos) const noexcept {
-    return v_.turn(pos).load(std::memory_order_acquire) == v_.lap2(pos) + Ready;
+    return v_.turn(pos).load(std::memory_order_acquire) == v_.lap2(pos) + ready_turn;
+  }
+  // Consumers: pos was abandoned by its dead producer (set by the CAS of
+  // check_stall(); nothing to read, so relaxed).
+  bool is_void(std::uint64_t pos) const noexcept {
+    return v_.turn(pos).load(std::memory_order_relaxed) == v_.void_turn(pos);
   }
 
   // How many slots from pos are ready for this side, up to n and the end of
@@ -105,48 +172,139 @@ class engine_base {
     return k;
   }
 
+  // R-CLAIM: the record of what we are about to claim; released before the
+  // claiming CAS (and by the CAS itself), acquired by check_stall() after
+  // it acquired the cursor.
+  void announce(std::uint64_t from, std::uint64_t end) noexcept {
+    rec_->from.store(from, std::memory_order_release);
+    rec_->end.store(end, std::memory_order_release);
+  }
+  // Empties the record after a failed claim, so that it covers nothing
+  // (relaxed: a survivor that still sees the old range only waits longer).
+  void retract() noexcept {
+    rec_->end.store(rec_->from.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
+
   // A multi side claims up to n ready slots by CAS on its cursor; 0 when
   // the slot at the cursor is not ready (full for producers, empty for
-  // consumers).
+  // consumers). Consumers take and skip abandoned slots on the way.
   std::size_t claim(std::atomic<std::uint64_t>& cursor, std::size_t n) noexcept {
     // relaxed: the CAS validates the cursor; turns carry the ordering.
     std::uint64_t pos = cursor.load(std::memory_order_relaxed);
+    bool announced = false;
     for (;;) {
       const std::size_t k = ready_prefix(pos, n);
       if (k == 0) {
+        if constexpr (Side == role::consumer) {
+          if (is_void(pos)) {
+            announced = true;
+            skip_void(cursor, pos);
+            continue;
+          }
+        }
         const std::uint64_t again = cursor.load(std::memory_order_relaxed);
-        if (again == pos) return 0;
+        if (again == pos) {
+          // Nothing claimed: the record must not cover others' positions.
+          if (announced) retract();
+          blocked(pos);
+          return 0;
+        }
         pos = again;
         continue;
       }
-      // relaxed: exclusivity comes from the CAS itself; the slots' turns
-      // were acquired above.
-      if (cursor.compare_exchange_weak(pos, pos + k, std::memory_order_relaxed, std::memory_order_relaxed))
+      announce(pos, pos + k);
+      announced = true;
+      // release: publishes the record with the claim (R-CLAIM); exclusivity
+      // comes from the CAS itself; the slots' turns were acquired above.
+      if (cursor.compare_exchange_weak(pos, pos + k, std::memory_order_release, std::memory_order_relaxed))
         return take(pos, k);
     }
   }
 
+  // Consumers (multi): claims the abandoned slot at pos and frees it for the
+  // next lap; pos becomes the cursor to continue from.
+  void skip_void(std::atomic<std::uint64_t>& cursor, std::uint64_t& pos) noexcept {
+    announce(pos, pos + 1);
+    const std::uint64_t p = pos;
+    if (cursor.compare_exchange_strong(pos, p + 1, std::memory_order_release, std::memory_order_relaxed)) {
+      free_for_next_lap(p);
+      pos = p + 1;
+    }
+  }
+  void free_for_next_lap(std::uint64_t p) noexcept {
+    // R-TURN-FREE (as in consumer_engine::publish()).
+    v_.turn(p).store(v_.lap2(p) + 2, std::memory_order_release);
+    notify(v_.shared->not_full, v_.bells);
+  }
+
+  // Every 1024th failed reservation looks for a stalled claim (cheap: a
+  // counter; the clock and the shared cursor only then).
+  void blocked(std::uint64_t pos) noexcept {
+    if constexpr (OtherMulti)
+      if ((++idle_ & 1023) == 0) [[unlikely]]
+        check_stall(v_, Side, pos, watch_);
+  }
+
   ring_view v_{};
+  claim_record* rec_ = nullptr;     // multi side: our role slot's record
   std::uint64_t own_ = 0;           // single side: next position of this side
   std::uint64_t cached_other_ = 0;  // spsc: the other side's position, last seen
   span_pos res_{};
   bool corrupt_ = false;
+  std::uint32_t idle_ = 0;
+  stall_watch watch_{};
 };
+
+inline claim_record* claim_record_of(const ring_view& v, role r, std::size_t slot) noexcept {
+  if (v.shared == nullptr || slot >= max_roles) return nullptr;
+  return r == role::producer ? &v.shared->producer_claims[slot] : &v.shared->consumer_claims[slot];
+}
 
 // Engines are written on every operation by their own thread: each takes
 // whole cache lines, so handles that sit next to each other (on a stack, in
 // a struct) never falsely share.
 template <bool MultiProducer, bool MultiConsumer>
-class alignas(cache_line) producer_engine : public engine_base<0> {
+class alignas(cache_line) producer_engine : public engine_base<role::producer, MultiConsumer> {
   static constexpr bool turns = MultiProducer || MultiConsumer;
+  using base = engine_base<role::producer, MultiConsumer>;
+  using base::blocked;
+  using base::cached_other_;
+  using base::claim;
+  using base::corrupt_;
+  using base::free_for_next_lap;
+  using base::is_void;
+  using base::own_;
+  using base::ready;
+  using base::ready_prefix;
+  using base::res_;
+  using base::steal;
+  using base::take;
+  using base::v_;
+  using base::watch_;
 
  public:
   producer_engine() = default;
-  explicit producer_engine(const ring_view& v) noexcept : engine_base(v) {
+  /// `slot`: this handle's producer role slot (its claim record).
+  producer_engine(const ring_view& v, std::size_t slot) noexcept
+      : base(v, MultiProducer ? claim_record_of(v, role::producer, slot) : nullptr) {
     // relaxed: read once at attach; later uses validate against head.
     own_ = v_.shared->tail.load(std::memory_order_relaxed);
-    cached_other_ = v_.shared->head.load(std::memory_order_acquire);  // A-HEAD (see refresh_head)
+    if constexpr (!turns) {
+      // Looks full: the first reserve re-reads and checks head.
+      cached_other_ = own_ - v_.capacity;
+    } else if constexpr (!MultiProducer) {
+      resume_after_finished();
+    }
   }
+  producer_engine(producer_engine&& o) noexcept : base(std::move(o)) {}
+  producer_engine& operator=(producer_engine&& o) noexcept {
+    if (this != &o) {
+      abandon();
+      steal(o);
+    }
+    return *this;
+  }
+  ~producer_engine() { abandon(); }
 
   /// Takes up to n free contiguous slots; 0 when full. Sets corrupt() when
   /// the shared positions are impossible.
@@ -156,7 +314,9 @@ class alignas(cache_line) producer_engine : public engine_base<0> {
         return 0;
       return take(own_, std::min<std::uint64_t>(n, v_.capacity - (own_ - cached_other_)));
     } else if constexpr (!MultiProducer) {
-      return take(own_, ready_prefix(own_, n));
+      const std::size_t k = take(own_, ready_prefix(own_, n));
+      if (k == 0) blocked(own_);
+      return k;
     } else {
       return claim(v_.shared->tail, n);
     }
@@ -170,7 +330,9 @@ class alignas(cache_line) producer_engine : public engine_base<0> {
         if (!refresh_head() || own_ - cached_other_ == v_.capacity) return nullptr;
       return v_.slot(own_);
     } else if constexpr (!MultiProducer) {
-      return ready(own_) ? v_.slot(own_) : nullptr;
+      if (ready(own_)) return v_.slot(own_);
+      blocked(own_);
+      return nullptr;
     } else {
       return reserve(1) != 0 ? v_.slot(res_.pos) : nullptr;
     }
@@ -186,7 +348,7 @@ class alignas(cache_line) producer_engine : public engine_base<0> {
       // R-TURN-FULL (as in publish()).
       v_.turn(own_).store(v_.lap2(own_) + 1, std::memory_order_release);
       ++own_;
-      v_.shared->tail.store(own_, std::memory_order_relaxed);  // estimate for size()
+      v_.shared->tail.store(own_, std::memory_order_relaxed);  // hint (see the top of this file)
     } else {
       // R-TURN-FULL (as in publish()).
       v_.turn(res_.pos).store(v_.lap2(res_.pos) + 1, std::memory_order_release);
@@ -210,12 +372,32 @@ class alignas(cache_line) producer_engine : public engine_base<0> {
       }
       if constexpr (!MultiProducer) {
         own_ = res_.pos + res_.count;
-        // relaxed: tail is only an estimate for size() here; turns publish.
+        // relaxed: a hint for size() and the next holder; turns publish.
         v_.shared->tail.store(own_, std::memory_order_relaxed);
       }
     }
     res_.count = 0;
     notify(v_.shared->not_empty, v_.bells);
+  }
+
+  /// Gives up the reservation: a multi producer's claimed positions become
+  /// void (consumers skip them); single producers simply write them again.
+  void abandon() noexcept {
+    if (res_.count == 0) return;
+    if constexpr (MultiProducer) {
+      for (std::size_t i = 0; i < res_.count; ++i)
+        v_.turn(res_.pos + i).store(v_.void_turn(res_.pos + i), std::memory_order_release);
+      notify(v_.shared->not_empty, v_.bells);
+    }
+    res_.count = 0;
+  }
+
+  /// For a waiting producer: looks for a dead consumer holding the slot it
+  /// waits for (see "Crashes").
+  void poll_stall() noexcept {
+    if constexpr (MultiConsumer)
+      check_stall(v_, role::producer, MultiProducer ? v_.shared->tail.load(std::memory_order_relaxed) : own_,
+                  watch_);
   }
 
  private:
@@ -232,17 +414,63 @@ class alignas(cache_line) producer_engine : public engine_base<0> {
     cached_other_ = h;
     return true;
   }
+
+  // Single producer with turns (spmc), at attach: the stored tail may lag
+  // the last holder's publications by its last batch; skip the positions it
+  // had already published (full, void, or already consumed).
+  void resume_after_finished() noexcept {
+    for (std::uint64_t i = 0; i < v_.capacity; ++i, ++own_) {
+      // A-TURN (as in ready()).
+      const std::uint64_t t = v_.turn(own_).load(std::memory_order_acquire);
+      const std::uint64_t lap2 = v_.lap2(own_);
+      if (t != lap2 + 1 && t != v_.void_turn(own_) && t != lap2 + 2) break;
+    }
+    v_.shared->tail.store(own_, std::memory_order_relaxed);
+  }
 };
 
 template <bool MultiProducer, bool MultiConsumer>
-class alignas(cache_line) consumer_engine : public engine_base<1> {
+class alignas(cache_line) consumer_engine : public engine_base<role::consumer, MultiProducer> {
   static constexpr bool turns = MultiProducer || MultiConsumer;
+  using base = engine_base<role::consumer, MultiProducer>;
+  using base::blocked;
+  using base::cached_other_;
+  using base::claim;
+  using base::corrupt_;
+  using base::free_for_next_lap;
+  using base::is_void;
+  using base::own_;
+  using base::ready;
+  using base::ready_prefix;
+  using base::res_;
+  using base::steal;
+  using base::take;
+  using base::v_;
+  using base::watch_;
 
  public:
   consumer_engine() = default;
-  explicit consumer_engine(const ring_view& v) noexcept : engine_base(v) {
+  /// `slot`: this handle's consumer role slot (its claim record).
+  consumer_engine(const ring_view& v, std::size_t slot) noexcept
+      : base(v, MultiConsumer ? claim_record_of(v, role::consumer, slot) : nullptr) {
     own_ = v_.shared->head.load(std::memory_order_relaxed);
-    cached_other_ = v_.shared->tail.load(std::memory_order_acquire);  // A-TAIL (see refresh_tail)
+    if constexpr (!turns) {
+      // Looks empty: the first reserve re-reads and checks tail.
+      cached_other_ = own_;
+    } else if constexpr (!MultiConsumer) {
+      resume_after_finished();
+    }
+  }
+  consumer_engine(consumer_engine&& o) noexcept : base(std::move(o)) {}
+  consumer_engine& operator=(consumer_engine&& o) noexcept {
+    if (this != &o) {
+      if (res_.count != 0) publish();
+      steal(o);
+    }
+    return *this;
+  }
+  ~consumer_engine() {
+    if (res_.count != 0) publish();
   }
 
   /// Takes up to n filled contiguous slots; 0 when empty.
@@ -252,7 +480,15 @@ class alignas(cache_line) consumer_engine : public engine_base<1> {
         return 0;
       return take(own_, std::min<std::uint64_t>(n, cached_other_ - own_));
     } else if constexpr (!MultiConsumer) {
-      return take(own_, ready_prefix(own_, n));
+      for (;;) {
+        const std::size_t k = ready_prefix(own_, n);
+        if (k != 0) return take(own_, k);
+        if (!is_void(own_)) {
+          blocked(own_);
+          return 0;
+        }
+        skip_own_void();
+      }
     } else {
       return claim(v_.shared->head, n);
     }
@@ -268,13 +504,33 @@ class alignas(cache_line) consumer_engine : public engine_base<1> {
   std::size_t reserve_one_if(Accept&& accept) noexcept {
     static_assert(turns, "reserve_one_if needs per-slot turns");
     std::uint64_t pos = MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_;
+    bool announced = false;
+    auto none = [&]() noexcept -> std::size_t {
+      if constexpr (MultiConsumer)
+        if (announced) this->retract();
+      return 0;
+    };
     for (;;) {
       if (!ready(pos)) {  // A-TURN inside
-        if constexpr (!MultiConsumer) return 0;
-        const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
-        if (again == pos) return 0;
-        pos = again;
-        continue;
+        if (is_void(pos)) {
+          if constexpr (MultiConsumer) {
+            announced = true;
+            this->skip_void(v_.shared->head, pos);
+          } else {
+            skip_own_void();
+            pos = own_;
+          }
+          continue;
+        }
+        if constexpr (MultiConsumer) {
+          const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
+          if (again != pos) {
+            pos = again;
+            continue;
+          }
+        }
+        blocked(pos);
+        return none();
       }
       const bool ok = accept(static_cast<const std::byte*>(v_.slot(pos)));
       if constexpr (!MultiConsumer) {
@@ -292,13 +548,15 @@ class alignas(cache_line) consumer_engine : public engine_base<1> {
           std::atomic_thread_fence(std::memory_order_acquire);
           const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
 #endif
-          if (again == pos) return 0;
+          if (again == pos) return none();
           pos = again;
           continue;
         }
-        // relaxed: as in claim(); success means head was still pos, so the
-        // slot accept looked at is the one we now own.
-        if (v_.shared->head.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed,
+        this->announce(pos, pos + 1);
+        announced = true;
+        // release: publishes the record with the claim (R-CLAIM); success
+        // means head was still pos, so the slot accept looked at is ours.
+        if (v_.shared->head.compare_exchange_weak(pos, pos + 1, std::memory_order_release,
                                                   std::memory_order_relaxed))
           return take(pos, 1);
       }
@@ -313,7 +571,9 @@ class alignas(cache_line) consumer_engine : public engine_base<1> {
         if (!refresh_tail() || cached_other_ == own_) return nullptr;
       return v_.slot(own_);
     } else if constexpr (!MultiConsumer) {
-      return ready(own_) ? v_.slot(own_) : nullptr;
+      if (ready(own_)) [[likely]]
+        return v_.slot(own_);
+      return reserve(1) != 0 ? v_.slot(own_) : nullptr;
     } else {
       return reserve(1) != 0 ? v_.slot(res_.pos) : nullptr;
     }
@@ -329,7 +589,8 @@ class alignas(cache_line) consumer_engine : public engine_base<1> {
       // R-TURN-FREE (as in publish()).
       v_.turn(own_).store(v_.lap2(own_) + 2, std::memory_order_release);
       ++own_;
-      v_.shared->head.store(own_, std::memory_order_relaxed);  // estimate for size()
+      v_.shared->head.store(own_, std::memory_order_relaxed);  // hint (see the top of this file)
+      res_.count = 0;
     } else {
       // R-TURN-FREE (as in publish()).
       v_.turn(res_.pos).store(v_.lap2(res_.pos) + 2, std::memory_order_release);
@@ -353,20 +614,30 @@ class alignas(cache_line) consumer_engine : public engine_base<1> {
       }
       if constexpr (!MultiConsumer) {
         own_ = res_.pos + res_.count;
-        v_.shared->head.store(own_, std::memory_order_relaxed);  // estimate for size()
+        v_.shared->head.store(own_, std::memory_order_relaxed);  // hint (see the top of this file)
       }
     }
     res_.count = 0;
     notify(v_.shared->not_full, v_.bells);
   }
 
-  /// True when a reserve(1) would likely succeed (for multi-ring waits).
+  /// True when a reserve(1) would likely succeed (for multi-ring waits); an
+  /// abandoned slot counts, since taking it lets the wait move on.
   bool readable() const noexcept {
     if constexpr (!turns) {
       return v_.shared->tail.load(std::memory_order_acquire) != own_;
     } else {
-      return ready(MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_);
+      const std::uint64_t pos = MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_;
+      return ready(pos) || is_void(pos);
     }
+  }
+
+  /// For a waiting consumer: looks for a dead producer that claimed the
+  /// position it waits for (see "Crashes").
+  void poll_stall() noexcept {
+    if constexpr (MultiProducer)
+      check_stall(v_, role::consumer, MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_,
+                  watch_);
   }
 
  private:
@@ -382,6 +653,24 @@ class alignas(cache_line) consumer_engine : public engine_base<1> {
     }
     cached_other_ = t;
     return true;
+  }
+
+  // Single consumer: takes and frees the abandoned slot at own_.
+  void skip_own_void() noexcept {
+    free_for_next_lap(own_);
+    ++own_;
+    v_.shared->head.store(own_, std::memory_order_relaxed);  // hint
+  }
+
+  // Single consumer with turns (mpsc), at attach: the stored head may lag
+  // the last holder's releases by its last batch; skip the positions it had
+  // already released (free for their next lap).
+  void resume_after_finished() noexcept {
+    for (std::uint64_t i = 0; i < v_.capacity; ++i, ++own_) {
+      // A-TURN (as in ready()).
+      if (v_.turn(own_).load(std::memory_order_acquire) != v_.lap2(own_) + 2) break;
+    }
+    v_.shared->head.store(own_, std::memory_order_relaxed);
   }
 };
 

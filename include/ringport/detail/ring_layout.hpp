@@ -3,7 +3,7 @@
 // payload of a ring segment:
 //   ring_shared   control block, one field group per cache line (below)
 //   turns[cap]    uint64 per slot, only for kinds with a multi-producer or
-//                 multi-consumer side (absent for spsc)
+//                 multi-consumer side (absent for spsc); see ring_engine.hpp
 //   data[cap]     cap slots of `stride` bytes; starts on a cache line
 //   extra         extra_bytes for the layer above (e.g. a mailbox's
 //                 synchronous-send table); starts on a cache line
@@ -65,6 +65,26 @@ struct role_table {
   role_slot slots[max_roles];
 };
 
+/// What the holder of one multi-side role slot may have claimed: positions
+/// [from, end). Written (release) by the holder before every claiming CAS
+/// and emptied when that CAS fails, so that a claimed position is covered by
+/// its claimer's record from the CAS until the claimer published it. A
+/// survivor that finds a claimed position unpublished and every record that
+/// covers it held by a dead process abandons the position (ring_engine.hpp,
+/// "Crashes"). One line per slot: only its holder writes it.
+struct alignas(cache_line) claim_record {
+  std::atomic<std::uint64_t> from;
+  std::atomic<std::uint64_t> end;
+};
+
+/// Counters of crash recovery, for `ringport stat`; written only by
+/// survivors that recover, so the line is cold.
+struct alignas(cache_line) recovery_counters {
+  std::atomic<std::uint64_t> abandoned;  // positions of dead producers skipped (messages lost)
+  std::atomic<std::uint64_t> reclaimed;  // positions a dead consumer held, handed back (messages lost)
+  std::atomic<std::uint64_t> takeovers;  // single roles taken over from a dead holder
+};
+
 struct alignas(cache_line) ring_shared {
   // line 0: read-mostly. Geometry, and the closed flag (written once; read
   // by every push, so it lives with data nobody writes).
@@ -82,6 +102,10 @@ struct alignas(cache_line) ring_shared {
   alignas(cache_line) event_count not_full;
   alignas(cache_line) role_table producers;
   alignas(cache_line) role_table consumers;
+  // Claim records of multi sides, one per role slot (index = slot).
+  claim_record producer_claims[max_roles];
+  claim_record consumer_claims[max_roles];
+  recovery_counters recovery;
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "64-bit atomics must be lock-free");
@@ -97,5 +121,11 @@ static_assert(offsetof(ring_shared, not_full) - offsetof(ring_shared, not_empty)
               "each event count has its own line");
 static_assert(sizeof(ring_geometry) + sizeof(std::uint32_t) <= cache_line, "line 0 fits");
 static_assert(sizeof(ring_shared) % cache_line == 0, "turns start on a cache line");
+static_assert(sizeof(claim_record) == cache_line && offsetof(ring_shared, producer_claims) % cache_line == 0,
+              "each claim record has its own line: its holder writes it on every claim");
+
+/// Turn bit set by a survivor on a position whose dead producer never
+/// published it: consumers take and skip the slot (ring_engine.hpp).
+inline constexpr std::uint64_t turn_void = std::uint64_t{1} << 63;
 
 }  // namespace ringport::detail

@@ -28,9 +28,21 @@ struct ring_options {
   bool lock_memory = false;   ///< mlock the ring
 };
 
-namespace detail {
+/// How long a position claimed by another process may stay unfinished
+/// before a blocked side checks whether its claimer died (and, if so,
+/// settles it: ring_engine.hpp, "Crashes"). Default 100 ms, or
+/// RINGPORT_RECOVERY_MS; applies to this process.
+void set_recovery_delay(std::chrono::milliseconds d) noexcept;
+std::chrono::milliseconds recovery_delay() noexcept;
 
-enum class role : std::uint8_t { producer, consumer };
+/// Crash-recovery counters of one ring or mailbox (for `ringport stat`).
+struct recovery_stats {
+  std::uint64_t abandoned = 0;  ///< positions of dead producers skipped: messages lost
+  std::uint64_t reclaimed = 0;  ///< messages a dead consumer held, handed back: lost
+  std::uint64_t takeovers = 0;  ///< single roles taken over from a dead holder
+};
+
+namespace detail {
 
 /// Bytes of payload a ring of this shape needs, and its geometry.
 ring_geometry make_geometry(object_kind kind, std::uint64_t capacity, std::uint64_t element_size,
@@ -72,6 +84,7 @@ class ring_state {
     return view_.shared->closed.load(std::memory_order_acquire) != 0;
   }
   std::uint64_t size() const noexcept;
+  recovery_stats recovery() const noexcept;
 
  private:
   static result<std::shared_ptr<ring_state>> adopt(segment seg, object_kind kind, std::uint64_t element_size,
@@ -81,6 +94,14 @@ class ring_state {
   ring_view view_{};
   object_kind kind_ = object_kind::raw;
 };
+
+/// Settles, in one pass, every position of `claimer`'s side whose claim
+/// record names only dead holders (ring_engine.hpp, "Crashes"). Returns
+/// how many positions it settled.
+std::size_t recover_claims(const ring_view& v, role claimer) noexcept;
+/// True when no position that role slot `slot` of `claimer` may have
+/// claimed is still unfinished (so a new holder may reuse its record).
+bool claims_settled(const ring_view& v, role claimer, std::size_t slot) noexcept;
 
 /// Liveness of a role_slot owner word (pid + start time), read from /proc.
 bool owner_alive(std::uint64_t owner) noexcept;
