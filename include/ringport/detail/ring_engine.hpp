@@ -188,10 +188,24 @@ class engine_base {
   // A multi side claims up to n ready slots by CAS on its cursor; 0 when
   // the slot at the cursor is not ready (full for producers, empty for
   // consumers). Consumers take and skip abandoned slots on the way.
+  // The uncontended case is inline; retries, skips and the blocked path
+  // are out of line (claim_slow).
   std::size_t claim(std::atomic<std::uint64_t>& cursor, std::size_t n) noexcept {
     // relaxed: the CAS validates the cursor; turns carry the ordering.
     std::uint64_t pos = cursor.load(std::memory_order_relaxed);
-    bool announced = false;
+    if (const std::size_t k = ready_prefix(pos, n); k != 0) [[likely]] {
+      announce(pos, pos + k);
+      // release: publishes the record with the claim (R-CLAIM).
+      if (cursor.compare_exchange_strong(pos, pos + k, std::memory_order_release, std::memory_order_relaxed))
+          [[likely]]
+        return take(pos, k);
+      return claim_slow(cursor, n, pos, true);
+    }
+    return claim_slow(cursor, n, pos, false);
+  }
+
+  [[gnu::noinline]] std::size_t claim_slow(std::atomic<std::uint64_t>& cursor, std::size_t n,
+                                           std::uint64_t pos, bool announced) noexcept {
     for (;;) {
       const std::size_t k = ready_prefix(pos, n);
       if (k == 0) {
