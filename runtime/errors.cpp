@@ -1,4 +1,6 @@
 // Error category and messages for ringport::errc.
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -75,3 +77,15 @@ error system_failure(const char* what, int err) {
 }
 
 }  // namespace ringport
+
+namespace ringport::detail {
+
+void bad_result_access(const error* e) noexcept {
+  std::fprintf(stderr,
+               "ringport: a result holding an error was used as a value without checking it first "
+               "(if (r) ...): %s\n",
+               e != nullptr && !e->message.empty() ? e->message.c_str() : "(no message)");
+  std::abort();
+}
+
+}  // namespace ringport::detail

@@ -70,13 +70,22 @@ struct error {
 /// Builds an error for a failed system call: "<what>: <strerror(err)>".
 error system_failure(const char* what, int err);
 
-/// A value or an error. Check with `if (r)` / `r.has_value()`, then use `*r`,
-/// `r->`, or `r.error()`.
 /// The error a successful result reports: code 0, empty message.
 inline const error& no_error() noexcept {
   static const error none;
   return none;
 }
+
+namespace detail {
+/// Using the value of a result that holds an error: prints the error's
+/// message to stderr ("ringport: ... used without checking it: <message>")
+/// and aborts, in every build. Never a null dereference.
+[[noreturn]] [[gnu::cold]] void bad_result_access(const error* e) noexcept;
+}  // namespace detail
+
+/// A value or an error. Check with `if (r)` / `r.has_value()`, then use `*r`,
+/// `r->`, or `r.error()`. Using the value of a failed result aborts with the
+/// error's message (detail::bad_result_access).
 
 template <class T>
 class [[nodiscard]] result {
@@ -88,14 +97,14 @@ class [[nodiscard]] result {
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
 
-  T& value() & noexcept { return *std::get_if<0>(&v_); }
-  const T& value() const& noexcept { return *std::get_if<0>(&v_); }
-  T&& value() && noexcept { return std::move(*std::get_if<0>(&v_)); }
-  T& operator*() & noexcept { return value(); }
-  const T& operator*() const& noexcept { return value(); }
-  T&& operator*() && noexcept { return std::move(*std::get_if<0>(&v_)); }
-  T* operator->() noexcept { return std::get_if<0>(&v_); }
-  const T* operator->() const noexcept { return std::get_if<0>(&v_); }
+  T& value() & noexcept { return *checked(); }
+  const T& value() const& noexcept { return *checked(); }
+  T&& value() && noexcept { return std::move(*checked()); }
+  T& operator*() & noexcept { return *checked(); }
+  const T& operator*() const& noexcept { return *checked(); }
+  T&& operator*() && noexcept { return std::move(*checked()); }
+  T* operator->() noexcept { return checked(); }
+  const T* operator->() const noexcept { return checked(); }
 
   /// The error; an empty one (code 0, no message) when there is a value, so
   /// that logging `r.error().message` is always safe.
@@ -109,6 +118,16 @@ class [[nodiscard]] result {
   }
 
  private:
+  T* checked() noexcept {
+    if (v_.index() != 0) [[unlikely]]
+      detail::bad_result_access(std::get_if<1>(&v_));
+    return std::get_if<0>(&v_);
+  }
+  const T* checked() const noexcept {
+    if (v_.index() != 0) [[unlikely]]
+      detail::bad_result_access(std::get_if<1>(&v_));
+    return std::get_if<0>(&v_);
+  }
   std::variant<T, ringport::error> v_;
 };
 
