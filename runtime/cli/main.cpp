@@ -18,7 +18,9 @@ commands:
   rm NAME                  remove a segment (mailbox, ring, node...)
 
 every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
-and --help.
+and --help. Numbers are decimal digits only (no sign, blanks or suffixes);
+--timeout is whole milliseconds from 0 to 2592000000 (30 days); a value
+outside an option's range is a usage error.
 
 exit codes:
   0 ok   1 error   2 usage   3 would block (--nonblock)   4 timed out (--timeout)
