@@ -52,6 +52,7 @@ int fail_status(std::string_view command, status s, std::string_view what);
 int cmd_ls(int argc, char** argv, int first);
 int cmd_stat(int argc, char** argv, int first);
 int cmd_rm(int argc, char** argv, int first);
+int cmd_gc(int argc, char** argv, int first);
 int cmd_mailbox_create(int argc, char** argv, int first);
 int cmd_mailbox_close(int argc, char** argv, int first);
 int cmd_send(int argc, char** argv, int first);
