@@ -3,7 +3,7 @@
 # in another, ls/stat/rm, gc of stale segments, number bounds, and the
 # documented exit codes. Everything lives in a private domain that the exit
 # trap removes (with any helper still running), so nothing is left in /dev/shm.
-# usage: test_cli.sh PATH-TO-ringport PATH-TO-cli_ring_holder
+# usage: test_cli.sh PATH-TO-ringport PATH-TO-cli_holder
 R=$1
 H=$2
 export RINGPORT_DOMAIN="clitest-$$"
@@ -40,8 +40,8 @@ expect_err() {  # expect_err DESCRIPTION WANTED-TEXT
     echo "FAIL: $1: stderr lacks '$2':"; cat "$T.err"; fails=$((fails + 1))
   fi
 }
-# hold VAR create|open NAME ROLES PUSH: starts cli_ring_holder, waits until it
-# holds its roles, and stores its pid in VAR.
+# hold VAR ARGS...: starts cli_holder ARGS (see tests/cli_holder.cpp), waits
+# until it holds its roles or node, and stores its pid in VAR.
 hold() {
   var=$1; shift
   "$H" "$@" >"$T.hold" 2>&1 &
@@ -166,13 +166,33 @@ expect_out "mailbox roles are senders and receivers" "^receivers:  *0 alive, 1 d
 check 0 "gc of the stale mailbox" -- "$R" gc
 expect_out "gc removes the stale mailbox" "^removed inbox (mailbox, stale)"
 
+# Nodes: P sends one message to Q and is killed. Its node segment is stale;
+# the link P -> Q keeps its unread message, and stays in use while a live
+# process holds node Q.
+hold h_q node Q
+hold h_p node P Q
+kill_holder $h_p
+check 0 "ls with a dead node" -- "$R" ls
+expect_out "a dead node is stale" "^node.P  *node .* 0/1 stale "
+expect_out "a live node is in use" "^node.Q  *node .* 1/0 in-use "
+expect_out "a link to a live node is in use" "^link.P.Q  *mailbox  *4  *1  *32  *4K  *0/1 in-use "
+check 0 "gc with one node gone" -- "$R" gc
+expect_out "gc removes the dead node's segment" "^removed node.P (node, stale)"
+refute_out "gc keeps the link to a live node" "link.P.Q"
+kill_holder $h_q
+check 0 "gc once both nodes are gone" -- "$R" gc
+expect_out "then the other node's segment" "^removed node.Q (node, stale)"
+expect_out "the link keeps its unread message" "^kept link.P.Q (stale, but 1 unread message; --force drops them)"
+check 0 "gc --force with both nodes gone" -- "$R" gc --force
+expect_out "the link of gone nodes goes with --force" "^removed link.P.Q (mailbox, stale, 1 unread message dropped)"
+
 # Rings: "dead" loses every holder to SIGKILL; "live" loses its creator but
 # keeps a live consumer; "full" loses its only holder with 3 items queued.
-hold h_dead create dead pc 0
-hold h_live_creator create live p 0
-hold h_live open live c 0
+hold h_dead ring create dead pc 0
+hold h_live_creator ring create live p 0
+hold h_live ring open live c 0
 kill_holder $h_live_creator
-hold h_full create full p 3
+hold h_full ring create full p 3
 # Internal files: another engineer's temporary file, and the doorbell table.
 : >"$D/.tmp-internal"
 : >"$D/.doorbells~"
