@@ -55,7 +55,7 @@ class doorbell_site {
 
 namespace {
 
-constexpr const char* file_name = ".doorbells~";  // '~' keeps it out of segment names
+constexpr const char* file_name = doorbell_file_name;
 
 }  // namespace
 

@@ -1,25 +1,83 @@
 #!/bin/sh
 # Drives the built `ringport` tool: create, send from one process and receive
-# in another, ls/stat/rm, and the documented exit codes.
-# usage: test_cli.sh PATH-TO-ringport
+# in another, ls/stat/rm, gc of stale segments, number bounds, and the
+# documented exit codes. Everything lives in a private domain that the exit
+# trap removes (with any helper still running), so nothing is left in /dev/shm.
+# usage: test_cli.sh PATH-TO-ringport PATH-TO-cli_holder
 R=$1
+H=$2
 export RINGPORT_DOMAIN="clitest-$$"
+T=/tmp/ringport-cli-$$
 fails=0
-cleanup() { rm -rf "/dev/shm/ringport.$RINGPORT_DOMAIN"; }
+holders=""
+cleanup() {
+  for p in $holders; do kill -9 "$p" 2>/dev/null; done
+  rm -rf "/dev/shm/ringport.$RINGPORT_DOMAIN" "/dev/shm/ringport.clitest-notadir-$$"
+  rm -f "$T".*
+}
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 check() {  # check WANTED-RC DESCRIPTION -- command...
   want=$1; what=$2; shift 3
-  "$@" >/tmp/ringport-cli-$$.out 2>/tmp/ringport-cli-$$.err
+  "$@" >"$T.out" 2>"$T.err"
   got=$?
   if [ "$got" != "$want" ]; then
-    echo "FAIL: $what: exit $got, wanted $want"; cat /tmp/ringport-cli-$$.err; fails=$((fails + 1))
+    echo "FAIL: $what: exit $got, wanted $want"; cat "$T.err"; fails=$((fails + 1))
   fi
 }
-expect_out() {  # expect_out DESCRIPTION WANTED-TEXT
-  if ! grep -q -- "$2" /tmp/ringport-cli-$$.out; then
-    echo "FAIL: $1: output lacks '$2':"; cat /tmp/ringport-cli-$$.out; fails=$((fails + 1))
+expect_out() {  # expect_out DESCRIPTION WANTED-TEXT (a grep pattern)
+  if ! grep -q -- "$2" "$T.out"; then
+    echo "FAIL: $1: output lacks '$2':"; cat "$T.out"; fails=$((fails + 1))
   fi
 }
+refute_out() {  # refute_out DESCRIPTION UNWANTED-TEXT
+  if grep -q -- "$2" "$T.out"; then
+    echo "FAIL: $1: output has '$2':"; cat "$T.out"; fails=$((fails + 1))
+  fi
+}
+expect_err() {  # expect_err DESCRIPTION WANTED-TEXT
+  if ! grep -q -- "$2" "$T.err"; then
+    echo "FAIL: $1: stderr lacks '$2':"; cat "$T.err"; fails=$((fails + 1))
+  fi
+}
+# hold VAR ARGS...: starts cli_holder ARGS (see tests/cli_holder.cpp), waits
+# until it holds its roles or node, and stores its pid in VAR.
+hold() {
+  var=$1; shift
+  "$H" "$@" >"$T.hold" 2>&1 &
+  pid=$!
+  holders="$holders $pid"
+  eval "$var=$pid"
+  i=0
+  until grep -q ready "$T.hold"; do
+    i=$((i + 1))
+    if [ $i -gt 200 ] || ! kill -0 $pid 2>/dev/null; then
+      echo "FAIL: holder $* did not start:"; cat "$T.hold"; fails=$((fails + 1)); return
+    fi
+    sleep 0.05
+  done
+}
+# kill_holder PID: SIGKILL and reap it (so /proc no longer shows it).
+kill_holder() { kill -9 "$1"; wait "$1" 2>/dev/null; }
+
+# Numbers: decimal digits only, explicit ranges, exit 2 (usage) when refused.
+for v in ' 8' '+8' '-8' '8 ' '0x8' '' '8ms' 18446744073709551615 9223372036855 2592000001; do
+  check 2 "--timeout '$v' is refused" -- "$R" recv box --timeout "$v"
+  expect_err "--timeout '$v' says why" "--timeout"
+done
+check 2 "--count 0 is refused" -- "$R" recv box -n 0
+check 2 "--count beyond 2^32-1" -- "$R" recv box -n 4294967296
+check 2 "--capacity beyond 2^32" -- "$R" mailbox create other --capacity 8589934592
+check 2 "--max-size beyond 16 MiB - 16" -- "$R" mailbox create other --max-size 16777201
+check 2 "--pages typo" -- "$R" mailbox create other --pages Huge
+
+# A missing, misspelt or unusable domain is an error, not an empty table.
+check 1 "ls of a missing domain" -- "$R" ls --domain "clitest-missing-$$"
+expect_err "ls of a missing domain" "no domain 'clitest-missing-$$'"
+check 1 "ls of an invalid domain name" -- "$R" ls --domain "bad/name"
+: >"/dev/shm/ringport.clitest-notadir-$$"
+check 1 "ls of a domain that is not a directory" -- "$R" ls --domain "clitest-notadir-$$"
+check 1 "gc of a missing domain" -- "$R" gc --domain "clitest-missing-$$"
 
 check 0 "create" -- "$R" mailbox create box --capacity 4 --max-size 32 --pages normal
 check 1 "create twice" -- "$R" mailbox create box --pages normal
@@ -31,14 +89,14 @@ check 0 "help" -- "$R" recv --help
 expect_out "help" "usage: ringport recv"
 
 # A receiver waiting in one process gets what another process sends.
-"$R" recv box -n 2 --timeout 20000 >/tmp/ringport-cli-$$.recv &
+"$R" recv box -n 2 --timeout 20000 >$T.recv &
 receiver=$!
 check 0 "send one" -- "$R" send box "first message"
 printf 'from stdin\n' | "$R" send box
 wait $receiver; rc=$?
 [ $rc = 0 ] || { echo "FAIL: background recv exit $rc"; fails=$((fails + 1)); }
-printf 'first message\nfrom stdin\n' | cmp -s - /tmp/ringport-cli-$$.recv ||
-  { echo "FAIL: received:"; cat /tmp/ringport-cli-$$.recv; fails=$((fails + 1)); }
+printf 'first message\nfrom stdin\n' | cmp -s - $T.recv ||
+  { echo "FAIL: received:"; cat $T.recv; fails=$((fails + 1)); }
 
 check 0 "ls" -- "$R" ls
 expect_out "ls" "^box  *mailbox  *4  *0  *32"
@@ -76,10 +134,119 @@ check 5 "recv after close" -- "$R" recv box
 
 check 0 "rm" -- "$R" rm box
 check 0 "ls after rm" -- "$R" ls
-if grep -q "^box " /tmp/ringport-cli-$$.out; then echo "FAIL: box still listed"; fails=$((fails + 1)); fi
+if grep -q "^box " $T.out; then echo "FAIL: box still listed"; fails=$((fails + 1)); fi
 check 1 "rm missing" -- "$R" rm box
 check 1 "recv missing" -- "$R" recv box --nonblock
 
-rm -f /tmp/ringport-cli-$$.out /tmp/ringport-cli-$$.err /tmp/ringport-cli-$$.recv
+# ---- Stale segments and `ringport gc` (the domain holds no segment now).
+D="/dev/shm/ringport.$RINGPORT_DOMAIN"
+# wait_ls PATTERN: until `ringport ls` shows PATTERN (a helper attaching).
+wait_ls() {
+  i=0
+  until "$R" ls 2>/dev/null | grep -q -- "$1"; do
+    i=$((i + 1)); [ $i -gt 200 ] && { echo "FAIL: ls never showed '$1'"; fails=$((fails + 1)); return; }
+    sleep 0.05
+  done
+}
+
+# A mailbox with a live receiver is in use; once that receiver is killed,
+# every recorded user (receiver, creator) is dead: stale, and gc removes it.
+check 0 "create inbox" -- "$R" mailbox create inbox --capacity 4 --max-size 32 --pages normal
+"$R" recv inbox --timeout 60000 >/dev/null 2>&1 &
+rxpid=$!
+holders="$holders $rxpid"
+wait_ls "^inbox .* 1/1 in-use "
+check 0 "gc with a live receiver" -- "$R" gc
+refute_out "gc spares a mailbox with a live receiver" "removed inbox"
+kill_holder $rxpid
+check 0 "ls after the receiver was killed" -- "$R" ls
+expect_out "killed receiver: stale" "^inbox  *mailbox  *4  *0  *32  *4K  *0/2 stale "
+check 0 "stat of a mailbox" -- "$R" stat inbox
+expect_out "mailbox roles are senders and receivers" "^receivers:  *0 alive, 1 dead"
+check 0 "gc of the stale mailbox" -- "$R" gc
+expect_out "gc removes the stale mailbox" "^removed inbox (mailbox, stale)"
+
+# Nodes: P sends one message to Q and is killed. Its node segment is stale;
+# the link P -> Q keeps its unread message, and stays in use while a live
+# process holds node Q.
+hold h_q node Q
+hold h_p node P Q
+kill_holder $h_p
+check 0 "ls with a dead node" -- "$R" ls
+expect_out "a dead node is stale" "^node.P  *node .* 0/1 stale "
+expect_out "a live node is in use" "^node.Q  *node .* 1/0 in-use "
+expect_out "a link to a live node is in use" "^link.P.Q  *mailbox  *4  *1  *32  *4K  *0/1 in-use "
+check 0 "gc with one node gone" -- "$R" gc
+expect_out "gc removes the dead node's segment" "^removed node.P (node, stale)"
+refute_out "gc keeps the link to a live node" "link.P.Q"
+kill_holder $h_q
+check 0 "gc once both nodes are gone" -- "$R" gc
+expect_out "then the other node's segment" "^removed node.Q (node, stale)"
+expect_out "the link keeps its unread message" "^kept link.P.Q (stale, but 1 unread message; --force drops them)"
+check 0 "gc --force with both nodes gone" -- "$R" gc --force
+expect_out "the link of gone nodes goes with --force" "^removed link.P.Q (mailbox, stale, 1 unread message dropped)"
+
+# Rings: "dead" loses every holder to SIGKILL; "live" loses its creator but
+# keeps a live consumer; "full" loses its only holder with 3 items queued.
+hold h_dead ring create dead pc 0
+hold h_live_creator ring create live p 0
+hold h_live ring open live c 0
+kill_holder $h_live_creator
+hold h_full ring create full p 3
+# Internal files: another engineer's temporary file, and the doorbell table.
+: >"$D/.tmp-internal"
+: >"$D/.doorbells~"
+check 0 "ls while held" -- "$R" ls
+expect_out "a held ring is in use" "^dead  *mpmc  *8  *0  *8  *4K  *2/0 in-use "
+kill_holder $h_dead
+kill_holder $h_full
+check 0 "ls after the kills" -- "$R" ls
+expect_out "every holder killed: stale" "^dead  *mpmc  *8  *0  *8  *4K  *0/2 stale "
+expect_out "killed with items queued: stale, 3 unread" "^full  *mpmc  *8  *3  *8  *4K  *0/1 stale "
+expect_out "a live consumer keeps it in use" "^live  *mpmc  *8  *0  *8  *4K  *1/1 in-use "
+refute_out "internal files are not listed" "^\."
+check 0 "stat of a ring" -- "$R" stat live
+expect_out "ring roles are producers" "^producers:  *0 alive, 1 dead"
+expect_out "ring roles are consumers" "^consumers:  *1 alive, 0 dead"
+refute_out "a ring has no senders" "senders"
+
+check 0 "gc --dry-run" -- "$R" gc --dry-run
+expect_out "dry run: would remove the dead ring" "^would remove dead (mpmc, stale)"
+expect_out "dry run: keeps unread messages" "^kept full (stale, but 3 unread messages"
+check 0 "gc --dry-run --force" -- "$R" gc --dry-run --force
+expect_out "dry run --force: would drop them" "^would remove full (mpmc, stale, 3 unread messages dropped)"
+refute_out "dry run spares the live ring" "remove live"
+check 0 "ls after the dry runs" -- "$R" ls
+expect_out "dry run removed nothing (dead)" "^dead "
+expect_out "dry run removed nothing (full)" "^full "
+
+check 0 "gc" -- "$R" gc
+expect_out "gc removes the dead ring" "^removed dead (mpmc, stale)"
+expect_out "gc keeps unread messages" "^kept full (stale, but 3 unread messages; --force drops them)"
+refute_out "gc spares the live ring" "removed live"
+refute_out "doorbells stay while a segment is in use" "doorbells"
+check 0 "ls after gc" -- "$R" ls
+refute_out "the dead ring is gone" "^dead "
+expect_out "the ring with unread messages stays" "^full "
+check 0 "gc --force" -- "$R" gc --force
+expect_out "--force drops them and says how many" "^removed full (mpmc, stale, 3 unread messages dropped)"
+expect_out "the summary counts them" "dropped 3 unread messages"
+refute_out "--force spares the live ring" "removed live"
+
+kill_holder $h_live
+check 0 "gc once nothing lives" -- "$R" gc
+expect_out "the last ring goes" "^removed live (mpmc, stale)"
+expect_out "then the doorbell table" "^removed $D/.doorbells~ (doorbell table"
+refute_out "not the directory while an internal file is there" "empty domain directory"
+[ -e "$D/.tmp-internal" ] || { echo "FAIL: gc removed an internal file"; fails=$((fails + 1)); }
+rm -f "$D/.tmp-internal"
+check 0 "gc --dry-run of an empty domain" -- "$R" gc --dry-run
+expect_out "would remove the empty directory" "^would remove $D (empty domain directory)"
+[ -d "$D" ] || { echo "FAIL: gc --dry-run removed the directory"; fails=$((fails + 1)); }
+check 0 "gc of an empty domain" -- "$R" gc
+expect_out "removes the empty directory" "^removed $D (empty domain directory)"
+[ -d "$D" ] && { echo "FAIL: $D still exists"; fails=$((fails + 1)); }
+check 1 "ls once gc removed the domain" -- "$R" ls
+
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails != 0))

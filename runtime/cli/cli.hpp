@@ -2,12 +2,11 @@
 #pragma once
 
 #include <initializer_list>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "parse.hpp"
 #include "ringport/result.hpp"
 #include "ringport/status.hpp"
 
@@ -23,34 +22,27 @@ enum exit_code : int {
   exit_closed = 5,       ///< the mailbox was closed
 };
 
-/// An option a command accepts: "--name" (and an optional short "-x");
-/// takes_value: "--name V" or "--name=V".
-struct option_spec {
-  std::string_view name;
-  std::string_view short_name;
-  bool takes_value;
-};
-
-/// A parsed command line: options seen (flags map to "") and positionals.
-struct args {
-  std::map<std::string, std::string, std::less<>> options;
-  std::vector<std::string> positional;
-  bool has(std::string_view name) const { return options.find(name) != options.end(); }
-  std::string get(std::string_view name, std::string fallback = {}) const {
-    auto it = options.find(name);
-    return it == options.end() ? fallback : it->second;
-  }
-};
-
-/// Parses argv[first..]; "--domain" and "--help" are always accepted. On a
-/// bad command line prints a one-line reason and returns nullopt.
+/// Prints "ringport: <command>: <message>" on stderr.
+void report(std::string_view command, std::string_view message);
+/// Parses argv[first..] with parse_args(); on a bad command line prints a
+/// one-line reason and returns nullopt (the caller exits with exit_usage).
 std::optional<args> parse(int argc, char** argv, int first, std::string_view command,
                           std::initializer_list<option_spec> specs);
-/// An unsigned number option, or nullopt (after a one-line reason) if malformed.
-std::optional<unsigned long long> number(const args& a, std::string_view name, unsigned long long fallback,
-                                         std::string_view command);
+/// The value of option `name` through one of parse.hpp's parsers, `fallback`
+/// when absent, or nullopt (after a one-line reason) when refused.
+template <class T>
+std::optional<T> option(const args& a, std::string_view name, parsed<T> (*parser)(std::string_view),
+                        T fallback, std::string_view command) {
+  if (!a.has(name)) return fallback;
+  parsed<T> p = parser(a.get(name));
+  if (!p) {
+    report(command, p.error);
+    return std::nullopt;
+  }
+  return *p.value;
+}
 
-/// Prints "ringport: <command>: <message>" on stderr; returns `code`.
+/// report(), then returns `code`.
 int fail(std::string_view command, std::string_view message, int code = exit_error);
 int fail(std::string_view command, const ringport::error& e);
 /// Exit code and one-line report for a data-path status other than ok.
@@ -60,6 +52,7 @@ int fail_status(std::string_view command, status s, std::string_view what);
 int cmd_ls(int argc, char** argv, int first);
 int cmd_stat(int argc, char** argv, int first);
 int cmd_rm(int argc, char** argv, int first);
+int cmd_gc(int argc, char** argv, int first);
 int cmd_mailbox_create(int argc, char** argv, int first);
 int cmd_mailbox_close(int argc, char** argv, int first);
 int cmd_send(int argc, char** argv, int first);

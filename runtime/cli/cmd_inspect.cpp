@@ -1,12 +1,10 @@
 // ringport ls / stat / rm: what is in a domain, one segment in detail, removal.
-#include <bit>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <string>
 
 #include "cli.hpp"
-#include "ringport/detail/ring_layout.hpp"
+#include "inspect.hpp"
 #include "ringport/mailbox.hpp"
 #include "ringport/node.hpp"
 #include "ringport/segment.hpp"
@@ -17,39 +15,6 @@ namespace {
 bool is_ring_kind(object_kind k) {
   return k == object_kind::spsc || k == object_kind::mpsc || k == object_kind::spmc ||
          k == object_kind::mpmc || k == object_kind::mailbox;
-}
-
-// Live numbers of a ring or mailbox, read (once each, then checked) from its
-// control block; nothing here trusts the segment beyond its size.
-struct ring_numbers {
-  bool valid = false;
-  std::uint64_t fill = 0;
-  bool closed = false;
-  unsigned producers = 0, consumers = 0;
-};
-
-ring_numbers read_ring(const segment_info& info) {
-  ring_numbers out;
-  if (!is_ring_kind(info.kind)) return out;
-  segment_options so;
-  so.domain = info.domain;
-  so.open_timeout = std::chrono::milliseconds(0);
-  auto seg = segment::open(info.name, so);
-  if (!seg || seg->payload_size() < sizeof(detail::ring_shared)) return out;
-  const auto* rs = reinterpret_cast<const detail::ring_shared*>(seg->payload());
-  detail::ring_geometry g{};
-  std::memcpy(&g, &rs->geo, sizeof g);
-  if (g.capacity == 0 || !std::has_single_bit(g.capacity) || g.capacity != info.capacity) return out;
-  // relaxed: a snapshot for display; the two positions are not read together.
-  const std::uint64_t head = rs->head.load(std::memory_order_relaxed);
-  const std::uint64_t tail = rs->tail.load(std::memory_order_relaxed);
-  const std::uint64_t n = tail - head;
-  out.fill = n > g.capacity ? (static_cast<std::int64_t>(n) < 0 ? 0 : g.capacity) : n;
-  out.closed = rs->closed.load(std::memory_order_relaxed) != 0;
-  for (const auto& s : rs->producers.slots) out.producers += s.owner.load(std::memory_order_relaxed) != 0;
-  for (const auto& s : rs->consumers.slots) out.consumers += s.owner.load(std::memory_order_relaxed) != 0;
-  out.valid = true;
-  return out;
 }
 
 std::string max_message(const segment_info& info) {
@@ -74,14 +39,35 @@ std::string page_size(std::uint64_t bytes) {
   return std::to_string(bytes);
 }
 
+std::string users_column(const detail::segment_usage& u) {
+  if (u.state == detail::usage::unknown) return "?";
+  const detail::user_count c = u.users();
+  return std::to_string(c.alive) + "/" + std::to_string(c.dead);
+}
+
+std::string holders(const detail::user_count& c) {
+  return std::to_string(c.alive) + " alive, " + std::to_string(c.dead) + " dead";
+}
+
 const char* help_ls = R"(usage: ringport ls [--domain D]
 Lists every segment of the domain: name, kind, capacity, fill (messages or
-items queued now), max message size (slot size for rings), page size, and
-owner (a node's live holder) or creator pid.
+items queued now: unread), max message size (slot size for rings), page
+size, users, state, and owner (a node's live holder) or creator pid.
+USERS is alive/dead among the recorded users: producer and consumer role
+holders, a node's holder, and the creator (judged by pid and process start
+time, so a reused pid counts as dead). STATE is in-use (a user is alive),
+stale (every recorded user is dead or gone; `ringport gc` removes it when
+FILL is 0, or with --force) or unknown (the control block does not
+validate; never touched). Internal files (names starting with '.') are not
+listed.
+exit: 0 ok, 1 error (no such domain, unreadable directory), 2 usage.
 )";
 const char* help_stat = R"(usage: ringport stat NAME [--domain D]
-Shows one segment in detail: path, kind, sizes, fill, attached senders and
-receivers (producers and consumers), closed flag, creator and creation time.
+Shows one segment in detail: path, kind, sizes, fill (unread), producers
+and consumers of a ring (senders and receivers of a mailbox), each as alive
+and dead holders, the node's holder, the creator and whether it lives,
+state (in-use, stale or unknown; see ringport ls --help), closed flag and
+creation time.
 )";
 const char* help_rm = R"(usage: ringport rm NAME [--domain D]
 Removes a segment by name. Processes that have it open keep their mapping;
@@ -95,17 +81,17 @@ int cmd_ls(int argc, char** argv, int first) {
   if (!a) return exit_usage;
   if (a->has("--help")) return std::fputs(help_ls, stdout), exit_ok;
   if (!a->positional.empty()) return fail("ls", "takes no arguments (see --help)", exit_usage);
-  auto all = segment::list(a->get("--domain"));
-  if (!all) return fail("ls", all.error());
-  std::printf("%-40s %-8s %10s %10s %10s %6s %s\n", "NAME", "KIND", "CAPACITY", "FILL", "MAXMSG", "PAGE",
-              "OWNER");
-  for (const segment_info& info : *all) {
-    const ring_numbers r = read_ring(info);
-    const std::string fill = r.valid ? std::to_string(r.fill) : "-";
+  auto dom = detail::read_domain(a->get("--domain"));
+  if (!dom) return fail("ls", dom.error());
+  std::printf("%-40s %-8s %10s %10s %10s %6s %7s %-7s %s\n", "NAME", "KIND", "CAPACITY", "FILL", "MAXMSG",
+              "PAGE", "USERS", "STATE", "OWNER");
+  for (const segment_info& info : dom->segments) {
+    const detail::segment_usage u = detail::inspect(info);
+    const std::string fill = u.has_roles ? std::to_string(u.unread) : "-";
     const std::string cap = is_ring_kind(info.kind) ? std::to_string(info.capacity) : "-";
-    std::printf("%-40s %-8s %10s %10s %10s %6s %s\n", info.name.c_str(), to_string(info.kind), cap.c_str(),
-                fill.c_str(), max_message(info).c_str(), page_size(info.page_size).c_str(),
-                owner(info).c_str());
+    std::printf("%-40s %-8s %10s %10s %10s %6s %7s %-7s %s\n", info.name.c_str(), to_string(info.kind),
+                cap.c_str(), fill.c_str(), max_message(info).c_str(), page_size(info.page_size).c_str(),
+                users_column(u).c_str(), detail::to_string(u.state), owner(info).c_str());
   }
   return exit_ok;
 }
@@ -120,7 +106,7 @@ int cmd_stat(int argc, char** argv, int first) {
   auto seg = segment::open(a->positional[0], so);
   if (!seg) return fail("stat", seg.error());
   const segment_info info = seg->info();
-  const ring_numbers r = read_ring(info);
+  const detail::segment_usage u = detail::inspect(info);
   const std::time_t created = static_cast<std::time_t>(info.created_ns / 1000000000ULL);
   char when[64] = "?";
   if (std::tm tm{}; ::localtime_r(&created, &tm)) std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
@@ -132,17 +118,23 @@ int cmd_stat(int argc, char** argv, int first) {
     std::printf("capacity:      %llu\n", static_cast<unsigned long long>(info.capacity));
     std::printf("max message:   %s bytes\n", max_message(info).c_str());
   }
-  if (r.valid) {
-    std::printf("fill:          %llu\n", static_cast<unsigned long long>(r.fill));
-    std::printf("senders:       %u attached\n", r.producers);
-    std::printf("receivers:     %u attached\n", r.consumers);
-    std::printf("closed:        %s\n", r.closed ? "yes" : "no");
+  if (u.has_roles) {
+    const bool box = info.kind == object_kind::mailbox;
+    std::printf("fill:          %llu\n", static_cast<unsigned long long>(u.unread));
+    std::printf("%-15s%s\n", box ? "senders:" : "producers:", holders(u.producers).c_str());
+    std::printf("%-15s%s\n", box ? "receivers:" : "consumers:", holders(u.consumers).c_str());
+    std::printf("closed:        %s\n", u.closed ? "yes" : "no");
   }
+  if (u.is_node) std::printf("holder:        %s\n", holders(u.node_holder).c_str());
+  if (u.is_link) std::printf("link nodes:    %u of 2 held by a live process\n", u.link_nodes_alive);
   std::printf("size:          %llu bytes\n", static_cast<unsigned long long>(info.total_size));
   std::printf("page size:     %s%s\n", page_size(info.page_size).c_str(),
               info.huge_pages ? " (huge pages)" : "");
   std::printf("owner:         %s\n", owner(info).c_str());
-  std::printf("created:       %s by pid %u\n", when, info.creator_pid);
+  std::printf("created:       %s by pid %u (%s)\n", when, info.creator_pid,
+              u.creator_alive ? "alive" : "gone");
+  std::printf("state:         %s%s%s\n", detail::to_string(u.state), u.reason.empty() ? "" : ": ",
+              u.reason.c_str());
   return exit_ok;
 }
 

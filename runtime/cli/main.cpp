@@ -9,16 +9,20 @@ namespace {
 constexpr const char* usage = R"(usage: ringport <command> [options]
 
 commands:
-  ls                       list the segments of a domain
+  ls                       list the segments of a domain (users, stale or in use)
   stat NAME                show one segment in detail
   mailbox create NAME      create a mailbox (--capacity N, --max-size BYTES)
   mailbox close NAME       close a mailbox: sends fail, receivers drain
   send NAME [MESSAGE]      send MESSAGE, or each line of stdin as a message
   recv NAME                receive messages and print them
   rm NAME                  remove a segment (mailbox, ring, node...)
+  gc [--dry-run] [--force] remove stale segments (every user dead), the
+                           doorbell table and the directory of an idle domain
 
 every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
-and --help.
+and --help. Numbers are decimal digits only (no sign, blanks or suffixes);
+--timeout is whole milliseconds from 0 to 2592000000 (30 days); a value
+outside an option's range is a usage error.
 
 exit codes:
   0 ok   1 error   2 usage   3 would block (--nonblock)   4 timed out (--timeout)
@@ -33,6 +37,7 @@ int main(int argc, char** argv) {
   if (cmd == "ls") return cmd_ls(argc, argv, 2);
   if (cmd == "stat") return cmd_stat(argc, argv, 2);
   if (cmd == "rm") return cmd_rm(argc, argv, 2);
+  if (cmd == "gc") return cmd_gc(argc, argv, 2);
   if (cmd == "send") return cmd_send(argc, argv, 2);
   if (cmd == "recv") return cmd_recv(argc, argv, 2);
   if (cmd == "mailbox" && argc > 2 && std::string_view(argv[2]) == "create")

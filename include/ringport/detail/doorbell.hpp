@@ -41,6 +41,9 @@ class segment;
 namespace ringport::detail {
 
 inline constexpr std::size_t doorbell_count = 64;
+/// The table's file in the domain's tmpfs directory ('~' keeps it out of
+/// segment names; the leading '.' marks it internal).
+inline constexpr char doorbell_file_name[] = ".doorbells~";
 
 struct alignas(cache_line) doorbell {
   std::atomic<std::uint32_t> seq;

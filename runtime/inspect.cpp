@@ -1,0 +1,265 @@
+// Who uses a segment, and what a domain holds (see inspect.hpp).
+#include "inspect.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "node_layout.hpp"
+#include "paths.hpp"
+#include "ringport/detail/doorbell.hpp"
+#include "ringport/detail/ring_layout.hpp"
+#include "ringport/detail/ring_state.hpp"
+#include "ringport/node.hpp"
+
+namespace ringport::detail {
+namespace {
+
+constexpr std::uint64_t pid_mask = (std::uint64_t{1} << 24) - 1;  // as in role_slot
+// How much later than the segment's creation its creator may seem to have
+// started: /proc start times are in clock ticks and CLOCK_REALTIME can be
+// stepped. Erring this way only ever keeps a segment.
+constexpr std::uint64_t creator_slack_ns = 2'000'000'000;
+
+// Start time (clock ticks since boot, /proc/<pid>/stat field 22) of a
+// process that is running or sleeping; false if none or a zombie.
+bool proc_start(std::uint32_t pid, std::uint64_t& start) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1024];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');  // the command name may hold ')'
+  if (!p || p[1] != ' ') return false;
+  p += 2;
+  if (*p == 'Z' || *p == 'X') return false;
+  for (int field = 3; field < 22; ++field) {  // p is at field 3 (state)
+    p = std::strchr(p, ' ');
+    if (!p) return false;
+    ++p;
+  }
+  char* end = nullptr;
+  start = std::strtoull(p, &end, 10);
+  return end != p;
+}
+
+std::uint64_t ns_of(clockid_t c) noexcept {
+  timespec ts{};
+  ::clock_gettime(c, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+bool is_ring_kind(object_kind k) noexcept {
+  return k == object_kind::spsc || k == object_kind::mpsc || k == object_kind::spmc ||
+         k == object_kind::mpmc || k == object_kind::mailbox;
+}
+
+void count_roles(const role_table& t, user_count& c, std::uint32_t creator, bool& creator_seen) noexcept {
+  for (const auto& s : t.slots) {
+    // relaxed: a report; each word is read once and judged as read.
+    const std::uint64_t o = s.owner.load(std::memory_order_relaxed);
+    if (o == 0) continue;
+    c.add(owner_alive(o));
+    creator_seen = creator_seen || (o & pid_mask) == (creator & pid_mask);
+  }
+}
+
+// Reads the control block of a ring or mailbox; false (and why) if it does
+// not validate against the header.
+bool read_ring(const segment& seg, segment_usage& u) {
+  if (seg.payload_size() < sizeof(ring_shared)) {
+    u.reason = "payload smaller than a ring's control block";
+    return false;
+  }
+  const auto* rs = reinterpret_cast<const ring_shared*>(seg.payload());
+  ring_geometry g{};
+  std::memcpy(&g, &rs->geo, sizeof g);
+  if (g.capacity == 0 || !std::has_single_bit(g.capacity) || g.capacity != u.info.capacity ||
+      g.kind != static_cast<std::uint32_t>(u.info.kind)) {
+    u.reason = "ring geometry does not match the header";
+    return false;
+  }
+  // relaxed: a snapshot for display; the two positions are not read together.
+  const std::uint64_t head = rs->head.load(std::memory_order_relaxed);
+  const std::uint64_t tail = rs->tail.load(std::memory_order_relaxed);
+  const std::uint64_t n = tail - head;
+  u.unread = n > g.capacity ? (static_cast<std::int64_t>(n) < 0 ? 0 : g.capacity) : n;
+  u.closed = rs->closed.load(std::memory_order_relaxed) != 0;
+  count_roles(rs->producers, u.producers, u.info.creator_pid, u.creator_is_holder);
+  count_roles(rs->consumers, u.consumers, u.info.creator_pid, u.creator_is_holder);
+  u.has_roles = true;
+  return true;
+}
+
+bool read_node(const segment& seg, segment_usage& u) {
+  if (seg.payload_size() < sizeof(node_shared)) {
+    u.reason = "payload smaller than a node's";
+    return false;
+  }
+  const auto* sh = reinterpret_cast<const node_shared*>(seg.payload());
+  // relaxed: a report, not a claim.
+  const std::uint64_t o = sh->owner.load(std::memory_order_relaxed);
+  if (o != 0) {
+    u.node_holder.add(owner_alive(o));
+    u.creator_is_holder = (o & pid_mask) == (u.info.creator_pid & pid_mask);
+  }
+  u.is_node = true;
+  return true;
+}
+
+// "link.<from>.<to>" with two valid node names: how many are held by a live process.
+bool link_nodes(const segment_info& info, unsigned& alive) {
+  const std::string_view n = info.name;
+  if (info.kind != object_kind::mailbox || n.substr(0, 5) != "link.") return false;
+  const std::string_view rest = n.substr(5);
+  const auto dot = rest.find('.');
+  if (dot == std::string_view::npos) return false;
+  const std::string_view from = rest.substr(0, dot), to = rest.substr(dot + 1);
+  if (!node::validate(from) || !node::validate(to)) return false;
+  alive = 0;
+  for (const std::string_view who : {from, to}) {
+    auto pid = node::holder(who, info.domain);
+    alive += pid && *pid != 0;
+  }
+  return true;
+}
+
+result<void> check_dir(const std::string& dir, bool& exists) {
+  exists = false;
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return {};
+    return system_failure(("stat " + dir).c_str(), errno);
+  }
+  if (S_ISLNK(st.st_mode)) return result<void>(errc::symlink_refused, dir + " is a symbolic link; remove it");
+  if (!S_ISDIR(st.st_mode)) return result<void>(errc::not_regular_file, dir + " is not a directory");
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return system_failure(("cannot read domain directory " + dir).c_str(), errno);
+  ::closedir(d);
+  exists = true;
+  return {};
+}
+
+}  // namespace
+
+const char* to_string(usage u) noexcept {
+  switch (u) {
+    case usage::in_use:
+      return "in-use";
+    case usage::stale:
+      return "stale";
+    case usage::unknown:
+      break;
+  }
+  return "unknown";
+}
+
+user_count segment_usage::users() const noexcept {
+  user_count c;
+  c.alive = producers.alive + consumers.alive + node_holder.alive;
+  c.dead = producers.dead + consumers.dead + node_holder.dead;
+  if (!creator_is_holder) c.add(creator_alive);
+  return c;
+}
+
+bool creator_alive(std::uint32_t pid, std::uint64_t created_ns) noexcept {
+  std::uint64_t start_ticks = 0;
+  if (pid == 0 || !proc_start(pid, start_ticks)) return false;
+  const long hz = ::sysconf(_SC_CLK_TCK);
+  if (hz <= 0) return true;  // cannot tell: keep
+  // The process's start on the realtime clock: now minus its age.
+  const std::uint64_t boot_now = ns_of(CLOCK_BOOTTIME);
+  const std::uint64_t started_boot =
+      start_ticks / static_cast<std::uint64_t>(hz) * 1000000000ULL +
+      start_ticks % static_cast<std::uint64_t>(hz) * 1000000000ULL / static_cast<std::uint64_t>(hz);
+  if (started_boot > boot_now) return true;  // clocks disagree: keep
+  const std::uint64_t real_now = ns_of(CLOCK_REALTIME);
+  const std::uint64_t age = boot_now - started_boot;
+  if (age > real_now) return true;
+  // A process with this pid that started after the segment was made is not
+  // its creator (the creator died and the pid was reused).
+  return real_now - age <= created_ns + creator_slack_ns;
+}
+
+segment_usage inspect(const segment_info& info) {
+  segment_usage u;
+  u.info = info;
+  segment_options so;
+  so.domain = info.domain;
+  so.open_timeout = std::chrono::milliseconds(0);
+  auto seg = segment::open(info.name, so);
+  if (!seg) {
+    u.reason = seg.error().message;
+    return u;
+  }
+  u.info = seg->info();
+  u.creator_alive = creator_alive(u.info.creator_pid, u.info.created_ns);
+  bool readable = true;
+  if (is_ring_kind(u.info.kind))
+    readable = read_ring(*seg, u);
+  else if (u.info.kind == object_kind::node)
+    readable = read_node(*seg, u);
+  else if (u.info.kind != object_kind::raw) {
+    u.reason = "unknown kind";
+    readable = false;
+  }
+  if (!readable) return u;
+  u.is_link = link_nodes(u.info, u.link_nodes_alive);
+  const bool live = u.users().alive != 0 || u.creator_alive || u.link_nodes_alive != 0;
+  u.state = live ? usage::in_use : usage::stale;
+  return u;
+}
+
+std::vector<std::string> dir_entries(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    const std::string_view n = e->d_name;
+    if (n != "." && n != "..") out.emplace_back(n);
+  }
+  ::closedir(d);
+  return out;
+}
+
+result<domain_contents> read_domain(std::string_view domain_in) {
+  domain_contents c;
+  c.domain = effective_domain(domain_in);
+  if (auto ok = validate_name(c.domain, "domain"); !ok) return ok.error();
+  std::vector<std::string> candidates;
+  if (auto huge = find_huge_mount()) candidates.push_back(domain_dir(huge->dir, c.domain));
+  const std::string shm = domain_dir(shm_root(), c.domain);
+  candidates.push_back(shm);
+  for (const auto& dir : candidates) {
+    bool exists = false;
+    if (auto ok = check_dir(dir, exists); !ok) return ok.error();
+    if (exists) c.dirs.push_back(dir);
+  }
+  if (c.dirs.empty()) {
+    std::string where;
+    for (const auto& dir : candidates) where += (where.empty() ? "" : " or ") + dir;
+    return error(errc::not_found, "no domain '" + c.domain + "': no directory " + where +
+                                      " (is the name right? --domain, else $RINGPORT_DOMAIN, else default)");
+  }
+  struct stat st {};
+  const std::string bells = shm + "/" + doorbell_file_name;
+  if (::lstat(bells.c_str(), &st) == 0) c.doorbell_file = bells;
+  auto all = segment::list(c.domain);
+  if (!all) return all.error();
+  c.segments = std::move(*all);
+  return c;
+}
+
+}  // namespace ringport::detail

@@ -1,0 +1,85 @@
+// Private: who uses a segment, and what a domain holds (for `ringport ls`,
+// `stat` and `gc`). Nothing here writes to a segment.
+//
+// Recorded users of a segment, each judged alive or dead from /proc by pid
+// and process start time (never by pid alone, so a reused pid is dead):
+//  - rings and mailboxes: every non-zero producer and consumer role slot
+//    (ring_shared::producers / consumers; detail::owner_alive);
+//  - node segments ("node.<name>"): the node's owner word;
+//  - every segment: its creator (header creator_pid, compared with the
+//    header's created_ns: a process with that pid that started after the
+//    segment was created is not its creator). A creator that attached and
+//    detached cannot be told from one that has not attached yet, so a live
+//    creator always counts as a user;
+//  - link mailboxes ("link.<from>.<to>"): also the two nodes, while a live
+//    process holds either name (it may open the link at any time).
+// A segment is stale when every recorded user is dead or absent. Its unread
+// messages are the ring's or mailbox's fill (tail - head); raw and node
+// segments hold none. A segment whose control block does not validate is
+// "unknown": never stale, so nothing acts on what cannot be read.
+//
+// Limits: /proc is read in this process's pid namespace; users in another
+// one look dead (run gc where the users run). A process that opens a
+// segment and has not attached a role yet is not recorded anywhere, and
+// raw segments record only their creator.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ringport/result.hpp"
+#include "ringport/segment.hpp"
+
+namespace ringport::detail {
+
+/// How many recorded users of one kind are alive, how many dead.
+struct user_count {
+  unsigned alive = 0;
+  unsigned dead = 0;
+  void add(bool is_alive) noexcept { ++(is_alive ? alive : dead); }
+};
+
+enum class usage : std::uint8_t { in_use, stale, unknown };
+const char* to_string(usage u) noexcept;
+
+struct segment_usage {
+  segment_info info;
+  usage state = usage::unknown;
+  std::string reason;      ///< why unknown (empty otherwise)
+  bool has_roles = false;  ///< a ring or mailbox whose role tables were read
+  user_count producers, consumers;
+  bool is_node = false;  ///< a node segment whose owner word was read
+  user_count node_holder;
+  bool creator_alive = false;
+  bool creator_is_holder = false;  ///< the creator's pid is among the role/node holders
+  bool is_link = false;            ///< "link.<from>.<to>"
+  unsigned link_nodes_alive = 0;   ///< of the two nodes, how many a live process holds
+  std::uint64_t unread = 0;        ///< queued messages (rings and mailboxes)
+  bool closed = false;
+  /// Every recorded user: role or node holders, plus the creator when it is
+  /// not one of them.
+  user_count users() const noexcept;
+};
+
+/// Whether the creator recorded in a header (pid, CLOCK_REALTIME ns) lives.
+bool creator_alive(std::uint32_t pid, std::uint64_t created_ns) noexcept;
+/// Opens the segment named by `info` again and reports its users.
+segment_usage inspect(const segment_info& info);
+
+/// What a domain directory holds.
+struct domain_contents {
+  std::string domain;
+  std::vector<std::string> dirs;  ///< the domain's directories that exist (huge pages first)
+  std::string doorbell_file;      ///< path of the doorbell table, if it exists
+  std::vector<segment_info> segments;
+};
+/// The domain's directories and valid segments (dot-files are internal and
+/// left out). Errors: a bad domain name, no directory at all (not_found),
+/// a directory that cannot be read or is not a real directory.
+result<domain_contents> read_domain(std::string_view domain);
+/// Names in `dir` other than "." and ".." (empty on error).
+std::vector<std::string> dir_entries(const std::string& dir);
+
+}  // namespace ringport::detail
