@@ -97,6 +97,9 @@ bool read_ring(const segment& seg, segment_usage& u) {
   const std::uint64_t n = tail - head;
   u.unread = n > g.capacity ? (static_cast<std::int64_t>(n) < 0 ? 0 : g.capacity) : n;
   u.closed = rs->closed.load(std::memory_order_relaxed) != 0;
+  u.abandoned = rs->recovery.abandoned.load(std::memory_order_relaxed);
+  u.reclaimed = rs->recovery.reclaimed.load(std::memory_order_relaxed);
+  u.takeovers = rs->recovery.takeovers.load(std::memory_order_relaxed);
   count_roles(rs->producers, u.producers, u.info.creator_pid, u.creator_is_holder);
   count_roles(rs->consumers, u.consumers, u.info.creator_pid, u.creator_is_holder);
   u.has_roles = true;

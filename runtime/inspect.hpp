@@ -58,6 +58,9 @@ struct segment_usage {
   unsigned link_nodes_alive = 0;   ///< of the two nodes, how many a live process holds
   std::uint64_t unread = 0;        ///< queued messages (rings and mailboxes)
   bool closed = false;
+  /// Crash recovery so far (rings and mailboxes): messages of dead
+  /// producers skipped, messages held by dead consumers, single-role takeovers.
+  std::uint64_t abandoned = 0, reclaimed = 0, takeovers = 0;
   /// Every recorded user: role or node holders, plus the creator when it is
   /// not one of them.
   user_count users() const noexcept;

@@ -104,6 +104,7 @@ check 0 "fill up" -- "$R" send box one
 check 0 "stat" -- "$R" stat box
 expect_out "stat" "fill:  *1"
 expect_out "stat" "max message:  *32 bytes"
+expect_out "stat shows crash losses" "^lost in crashes: 0 abandoned by dead senders, 0 held by dead receivers; 0 takeovers"
 check 3 "recv --nonblock on empty after draining" -- sh -c "'$R' recv box >/dev/null && '$R' recv box --nonblock"
 check 4 "recv --timeout on empty" -- "$R" recv box --timeout 50
 check 1 "too large" -- "$R" send box "this message is longer than thirty-two bytes"

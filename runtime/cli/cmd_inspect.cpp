@@ -124,6 +124,10 @@ int cmd_stat(int argc, char** argv, int first) {
     std::printf("%-15s%s\n", box ? "senders:" : "producers:", holders(u.producers).c_str());
     std::printf("%-15s%s\n", box ? "receivers:" : "consumers:", holders(u.consumers).c_str());
     std::printf("closed:        %s\n", u.closed ? "yes" : "no");
+    std::printf("lost in crashes: %llu abandoned by dead %s, %llu held by dead %s; %llu takeovers\n",
+                static_cast<unsigned long long>(u.abandoned), box ? "senders" : "producers",
+                static_cast<unsigned long long>(u.reclaimed), box ? "receivers" : "consumers",
+                static_cast<unsigned long long>(u.takeovers));
   }
   if (u.is_node) std::printf("holder:        %s\n", holders(u.node_holder).c_str());
   if (u.is_link) std::printf("link nodes:    %u of 2 held by a live process\n", u.link_nodes_alive);
