@@ -29,32 +29,6 @@ constexpr std::uint64_t pid_mask = (std::uint64_t{1} << 24) - 1;  // as in role_
 // stepped. Erring this way only ever keeps a segment.
 constexpr std::uint64_t creator_slack_ns = 2'000'000'000;
 
-// Start time (clock ticks since boot, /proc/<pid>/stat field 22) of a
-// process that is running or sleeping; false if none or a zombie.
-bool proc_start(std::uint32_t pid, std::uint64_t& start) noexcept {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[1024];
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  const char* p = std::strrchr(buf, ')');  // the command name may hold ')'
-  if (!p || p[1] != ' ') return false;
-  p += 2;
-  if (*p == 'Z' || *p == 'X') return false;
-  for (int field = 3; field < 22; ++field) {  // p is at field 3 (state)
-    p = std::strchr(p, ' ');
-    if (!p) return false;
-    ++p;
-  }
-  char* end = nullptr;
-  start = std::strtoull(p, &end, 10);
-  return end != p;
-}
-
 std::uint64_t ns_of(clockid_t c) noexcept {
   timespec ts{};
   ::clock_gettime(c, &ts);
@@ -179,7 +153,7 @@ user_count segment_usage::users() const noexcept {
 
 bool creator_alive(std::uint32_t pid, std::uint64_t created_ns) noexcept {
   std::uint64_t start_ticks = 0;
-  if (pid == 0 || !proc_start(pid, start_ticks)) return false;
+  if (pid == 0 || !process_start_time(pid, start_ticks)) return false;
   const long hz = ::sysconf(_SC_CLK_TCK);
   if (hz <= 0) return true;  // cannot tell: keep
   // The process's start on the realtime clock: now minus its age.

@@ -217,12 +217,16 @@ std::uint64_t self_owner() noexcept {
   return (cached & pid_mask) == (pid & pid_mask) ? cached : owner_word_of(pid);
 }
 
-bool owner_alive(std::uint64_t owner) noexcept {
+bool process_start_time(std::uint32_t pid, std::uint64_t& start) noexcept {
   char state = 0;
+  if (!read_proc_stat(pid, state, start)) return false;
+  return state != 'Z' && state != 'X';  // exited, not yet reaped
+}
+
+bool owner_alive(std::uint64_t owner) noexcept {
   std::uint64_t start = 0;
-  if (!read_proc_stat(static_cast<std::uint32_t>(owner & pid_mask), state, start)) return false;
-  if (state == 'Z' || state == 'X') return false;  // exited, not yet reaped
-  return start == (owner >> pid_bits);
+  return process_start_time(static_cast<std::uint32_t>(owner & pid_mask), start) &&
+         start == (owner >> pid_bits);
 }
 
 // A multi side's slot changes hands with an empty claim record: the

@@ -103,6 +103,9 @@ std::size_t recover_claims(const ring_view& v, role claimer) noexcept;
 /// claimed is still unfinished (so a new holder may reuse its record).
 bool claims_settled(const ring_view& v, role claimer, std::size_t slot) noexcept;
 
+/// Start time (clock ticks since boot, /proc/<pid>/stat field 22) of a
+/// process that exists and is not a zombie; false otherwise.
+bool process_start_time(std::uint32_t pid, std::uint64_t& start) noexcept;
 /// Liveness of a role_slot owner word (pid + start time), read from /proc.
 bool owner_alive(std::uint64_t owner) noexcept;
 /// This process's owner word.
