@@ -380,7 +380,8 @@ class chaos_run {
         ring_(ring),
         board_(cfg.records * quota),
         control_(cfg.records),
-        view_{board_.get(), control_.get(), cfg_, {scenario("chaos mailbox"), scenario("chaos mpmc")}},
+        view_{
+            board_.get(), control_.get(), cfg_, {scenario_for("chaos mailbox"), scenario_for("chaos mpmc")}},
         crew_(st::mode::processes, [this] { abort(); }),
         pick_(cfg.seed) {}
 
@@ -393,7 +394,7 @@ class chaos_run {
   const std::string& failure() const noexcept { return failure_; }
 
  private:
-  st::scenario scenario(const char* label) const {
+  st::scenario scenario_for(const char* label) const {
     st::scenario sc;
     sc.capacity = capacity;
     sc.producers = static_cast<std::uint32_t>(cfg_.records);
