@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,18 +40,6 @@ constexpr std::uint64_t default_items = 3'000'000;
 constexpr std::uint64_t default_items = 10'000'000;
 #endif
 
-std::uint64_t env_number(const char* var, std::uint64_t fallback) {
-  const char* s = std::getenv(var);
-  if (!s || !*s) return fallback;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (*end != '\0' || v == 0) {
-    std::fprintf(stderr, "ignoring %s=%s: not a positive integer\n", var, s);
-    return fallback;
-  }
-  return v;
-}
-
 // Capacities and the share of a kind's items each gets. Tiny rings hand over
 // one slot at a time (a context switch per item when threads outnumber
 // cores), so they get few items; they still wrap around on every item.
@@ -62,6 +51,18 @@ constexpr capacity_share shares[] = {{1, 1}, {2, 1}, {4, 1}, {1024, 97}};
 constexpr std::uint64_t total_weight = 1 + 1 + 1 + 97;
 
 }  // namespace
+
+std::uint64_t env_number(const char* var, std::uint64_t fallback) {
+  const char* s = std::getenv(var);
+  if (!s || !*s) return fallback;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(s, &end, 10);
+  if (*end != '\0' || v == 0) {
+    std::fprintf(stderr, "ignoring %s=%s: not a positive integer\n", var, s);
+    return fallback;
+  }
+  return v;
+}
 
 const char* to_string(path p) noexcept {
   switch (p) {
@@ -133,6 +134,53 @@ std::chrono::seconds watchdog_limit() {
   return std::chrono::seconds(env_number("RINGPORT_STRESS_WATCHDOG_S", 120));
 }
 
+// ---------------------------------------------------------------- messages
+
+namespace {
+// A checksum of n bytes, a word at a time (tail bytes zero-padded).
+std::uint64_t checksum(const std::byte* p, std::size_t n) noexcept {
+  std::uint64_t h = mix64(n);
+  for (std::size_t i = 0; i < n; i += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p + i, std::min<std::size_t>(8, n - i));
+    h = mix64(h ^ w) + i;
+  }
+  return h;
+}
+}  // namespace
+
+std::size_t message_length(std::uint32_t producer, std::uint64_t seq, std::size_t max) noexcept {
+  constexpr std::size_t head = sizeof(message_header);
+  return max <= head ? head : head + static_cast<std::size_t>(mix64(stamp(producer, seq)) % (max - head + 1));
+}
+
+std::size_t write_message(std::span<std::byte> out, std::uint32_t producer, std::uint64_t seq,
+                          std::size_t max) noexcept {
+  const std::size_t len = message_length(producer, seq, max);
+  std::byte* payload = out.data() + sizeof(message_header);
+  const std::size_t n = len - sizeof(message_header);
+  rng fill(stamp(producer, seq));
+  for (std::size_t i = 0; i < n; i += 8) {
+    const std::uint64_t w = fill.next();
+    std::memcpy(payload + i, &w, std::min<std::size_t>(8, n - i));
+  }
+  const message_header h{make_item(producer, seq), len, checksum(payload, n)};
+  std::memcpy(out.data(), &h, sizeof h);
+  return len;
+}
+
+const char* verify_message(std::span<const std::byte> msg, std::size_t max, message_header* head) noexcept {
+  if (msg.size() < sizeof(message_header)) return "shorter than a message header";
+  message_header h{};
+  std::memcpy(&h, msg.data(), sizeof h);
+  *head = h;
+  const item& v = h.stamp;
+  if (v.pad != ~v.producer || v.check != stamp(v.producer, v.seq)) return "torn or foreign header";
+  if (h.length != msg.size() || h.length != message_length(v.producer, v.seq, max)) return "wrong length";
+  if (h.payload_sum != checksum(msg.data() + sizeof h, msg.size() - sizeof h)) return "torn payload";
+  return nullptr;
+}
+
 // ---------------------------------------------------------------- board
 
 int board::fail(const char* fmt, ...) noexcept {
@@ -159,8 +207,10 @@ bool board::start_line(std::uint32_t workers) noexcept {
 
 board_map::board_map(std::uint64_t counters) : bytes_(sizeof(board) + counters) {
   // MAP_SHARED: forked workers write the same pages; anonymous memory
-  // starts zeroed, so every counter starts at 0.
-  void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  // starts zeroed, so every counter starts at 0. MAP_NORESERVE: a table
+  // sized for the worst case (the chaos test's) costs only the pages used.
+  void* p =
+      ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
     throw std::runtime_error(std::string("mmap of the stress board: ") + std::strerror(errno));
   b_ = new (p) board;
@@ -172,6 +222,12 @@ board_map::~board_map() {
 }
 
 // ---------------------------------------------------------------- crew
+
+namespace {
+int exit_code(int wait_status) noexcept {
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+}
+}  // namespace
 
 crew::~crew() {
   // Normally every worker is done by now; after an exception, make sure.
@@ -188,9 +244,14 @@ void crew::start(std::function<int()> fn) {
     return;
   }
   std::fflush(nullptr);  // or the child flushes the parent's buffered output again
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+    // Die with the test process: a runner killed (say, by a CTest timeout)
+    // leaves no workers behind. The parent may have gone before the prctl.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(99);
     int rc = 99;
     try {
       rc = fn();
@@ -210,7 +271,7 @@ bool crew::wait(std::size_t first, std::size_t n, clock::time_point deadline) {
         int st = 0;
         const pid_t r = ::waitpid(pids_[i], &st, WNOHANG);
         if (r == pids_[i]) {
-          codes_[i].store(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), std::memory_order_release);
+          codes_[i].store(exit_code(st), std::memory_order_release);
           continue;
         }
       }
@@ -222,17 +283,24 @@ bool crew::wait(std::size_t first, std::size_t n, clock::time_point deadline) {
   }
 }
 
+int crew::kill(std::size_t i) {
+  if (code(i) >= 0) return code(i);
+  ::kill(pids_[i], SIGKILL);
+  int st = 0;
+  while (::waitpid(pids_[i], &st, 0) < 0) {
+    if (errno != EINTR) {
+      st = 255 << 8;  // cannot happen for our own child; read as exit code 255
+      break;
+    }
+  }
+  codes_[i].store(exit_code(st), std::memory_order_release);
+  return code(i);
+}
+
 void crew::stop(std::chrono::seconds grace) {
   abort_();
   if (mode_ == mode::processes) {
-    for (std::size_t i = 0; i < pids_.size(); ++i) {
-      if (code(i) >= 0) continue;
-      ::kill(pids_[i], SIGKILL);
-      int st = 0;
-      while (::waitpid(pids_[i], &st, 0) < 0 && errno == EINTR) {
-      }
-      codes_[i].store(128 + SIGKILL, std::memory_order_release);
-    }
+    for (std::size_t i = 0; i < pids_.size(); ++i) (void)kill(i);
     return;
   }
   if (!wait(0, codes_.size(), clock::now() + grace)) {

@@ -39,6 +39,10 @@
 // definition of the same name. 1% goes to each of capacities 1, 2 and 4 (a
 // context switch per item or so when threads outnumber cores), the rest to
 // capacity 1024. RINGPORT_STRESS_VERBOSE=1 prints each scenario's time.
+//
+// The chaos test (test_chaos.cpp) builds on the same pieces: items, and
+// variable-length messages with the same stamp, as what travels; the
+// checker on every receipt; the crew to fork, SIGKILL and restart workers.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -52,6 +56,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,6 +95,29 @@ constexpr item make_item(std::uint32_t producer, std::uint64_t seq) noexcept {
   return {producer, ~producer, seq, stamp(producer, seq)};
 }
 
+// ---------------------------------------------------------------- messages
+
+/// Variable-length messages (mailboxes): this header, then payload bytes
+/// drawn from (producer, seq). `length` is the whole message's, header
+/// included, and itself a function of (producer, seq); `payload_sum` is a
+/// checksum of the payload, so a message mixing bytes of two is caught.
+struct message_header {
+  item stamp;  // make_item(producer, seq)
+  std::uint64_t length;
+  std::uint64_t payload_sum;
+};
+static_assert(sizeof(message_header) == 40, "five words, no padding");
+
+/// The length of message (producer, seq): sizeof(message_header) .. max.
+std::size_t message_length(std::uint32_t producer, std::uint64_t seq, std::size_t max) noexcept;
+/// Writes message (producer, seq) of message_length(producer, seq, max)
+/// bytes to out (which must hold that many); returns the length.
+std::size_t write_message(std::span<std::byte> out, std::uint32_t producer, std::uint64_t seq,
+                          std::size_t max) noexcept;
+/// Checks a received message: nullptr when intact (then *head is its
+/// header, whose stamp a checker still has to see), else what is wrong.
+const char* verify_message(std::span<const std::byte> msg, std::size_t max, message_header* head) noexcept;
+
 // ---------------------------------------------------------------- scenarios
 
 enum class path : std::uint8_t { single, blocking, batch, zero_copy, mixed };
@@ -125,6 +153,9 @@ std::uint64_t items_per_kind();
 bool verbose();
 /// Hang guard per scenario: RINGPORT_STRESS_WATCHDOG_S, default 120 s.
 std::chrono::seconds watchdog_limit();
+/// A positive integer from the environment, else fallback (a bad value is
+/// reported on stderr and ignored).
+std::uint64_t env_number(const char* var, std::uint64_t fallback);
 
 // ---------------------------------------------------------------- board
 
@@ -179,7 +210,14 @@ class crew {
   /// After a missed deadline: aborts, then kills children; threads (which
   /// cannot be killed) get `grace` to return, else the test process aborts.
   void stop(std::chrono::seconds grace);
+  /// Process mode: SIGKILLs worker i unless it is done, and reaps it;
+  /// returns its code (128 + SIGKILL when the kill ended it).
+  int kill(std::size_t i);
+  /// Whether worker i still runs (process mode: reaps it if it ended).
+  bool running(std::size_t i) { return !wait(i, 1, clock::time_point::min()); }
   int code(std::size_t i) const noexcept { return codes_[i].load(std::memory_order_acquire); }
+  /// Process mode: worker i's process id.
+  pid_t pid(std::size_t i) const noexcept { return pids_[i]; }
   std::size_t size() const noexcept { return codes_.size(); }
 
  private:
