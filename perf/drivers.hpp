@@ -16,7 +16,9 @@
 // Batch channels set `static constexpr std::size_t batch` > 1 and give their
 // endpoints bool send_n(const message*, n) (all n, waiting for room) and
 // std::size_t recv_n(message*, max) (waits for at least one; 0 = failed).
-// `boost_peer` names the Boost.Lockfree row the report compares a row with.
+// `boost_peer` names the Boost.Lockfree row the report compares a row with;
+// `capacity` says how many messages the queue holds (0: not a queue); `role`
+// says whether the row is a floor, a peer or one of ringport's (scenario.hpp).
 //
 // throughput (also the scaling rows): P producers stream stamped messages
 // (in blocks of `batch`) until the coordinator says stop (checked every 64
@@ -63,6 +65,8 @@ struct channel_defaults {
   static constexpr bool streams = true;          ///< false: one message in flight (ping-pong only)
   static constexpr std::size_t batch = 1;        ///< messages per send_n / recv_n
   static constexpr const char* boost_peer = "";  ///< Boost.Lockfree row to compare with
+  static constexpr std::size_t capacity = 0;     ///< queue slots; 0: no queue
+  static constexpr row_role role = row_role::peer;
 };
 
 namespace detail {
@@ -439,7 +443,6 @@ inline constexpr std::size_t pingpong_bytes = 8;
 struct row_options {
   const char* scenario = nullptr;  ///< default: the driver's own name
   std::string note;                ///< added to the row's note
-  unsigned reps = 0;               ///< 0: the plan's repetitions
 };
 
 namespace detail {
@@ -452,7 +455,11 @@ void add_rows(registry& r, const char* name, std::size_t bytes, unsigned produce
     scenario s{o.scenario ? o.scenario : name, chan::impl, m, bytes, producers, consumers, chan::wait, run};
     s.boost_peer = chan::boost_peer;
     s.note = o.note;
-    s.reps = o.reps;
+    s.capacity = chan::capacity;
+    s.role = chan::role;
+    s.multi_producer = chan::multi_producer;
+    s.multi_consumer = chan::multi_consumer;
+    s.batch = chan::batch;
     r.push_back(std::move(s));
   }
 }

@@ -21,8 +21,9 @@
 namespace bench {
 
 inline constexpr unsigned max_workers = 8;
-inline constexpr std::size_t queue_slots = 1024;  ///< capacity of every in-memory queue measured
-inline constexpr std::size_t batch_size = 32;     ///< messages per call in the batch rows
+inline constexpr std::size_t queue_slots = 1024;         ///< capacity of the in-memory queues measured
+inline constexpr std::size_t large_queue_slots = 65536;  ///< the large-capacity throughput rows
+inline constexpr std::size_t batch_size = 32;            ///< messages per call in the batch rows
 inline constexpr std::size_t line = ringport::detail::cache_line;
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
