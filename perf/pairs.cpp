@@ -82,11 +82,9 @@ std::uint64_t run(const char* impl, std::uint64_t n) {
 #endif
 #if RINGPORT_BENCH_HAVE_CQ
   if (std::strcmp(impl, "moodycamel-cq") == 0) {
-    moodycamel::ConcurrentQueue<item> q(slots);
-    moodycamel::ProducerToken pt(q);
-    moodycamel::ConsumerToken ct(q);
+    moodycamel::ConcurrentQueue<item> q(slots, 0, 1);  // token-less, as the bench uses it
     return pairs(
-        n, [&](item v) { return q.try_enqueue(pt, v); }, [&](item& v) { return q.try_dequeue(ct, v); });
+        n, [&](item v) { return q.try_enqueue(v); }, [&](item& v) { return q.try_dequeue(v); });
   }
 #endif
   std::fprintf(stderr, "ringport-pairs: unknown or unavailable impl '%s'\n", impl);

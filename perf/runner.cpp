@@ -47,6 +47,7 @@ run_context context_for(const scenario& sc, const plan& p) {
   run_context ctx;
   ctx.mode = sc.mode;
   ctx.seconds = p.seconds;
+  ctx.producers = sc.producers;
   if (p.pin && !p.cpu_order.empty()) {
     for (unsigned i = 0; i < sc.workers(); ++i) ctx.cpus.push_back(p.cpu_order[i % p.cpu_order.size()]);
   }

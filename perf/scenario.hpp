@@ -28,6 +28,7 @@ struct run_context {
   run_mode mode = run_mode::thread;
   std::vector<unsigned> cpus;  ///< cpus[i] for worker i; empty: not pinned
   double seconds = 0.25;       ///< measured time (ping-pong adds a 10% warm-up inside it)
+  unsigned producers = 1;      ///< the row's P (a queue sized per producer needs it)
 };
 
 /// Copies text into a fixed array (NUL-terminated, truncated).
