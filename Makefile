@@ -12,6 +12,7 @@ BENCH_PACKAGES := libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev pyt
 CMAKE_FLAGS ?=
 BENCH_ARGS ?=
 BENCH_JSON ?= build/bench.json
+CONFIGURE = cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
 .PHONY: all deps test-deps bench-deps build configure bench test test-release test-asan test-tsan install clean
 
@@ -27,14 +28,15 @@ bench-deps: deps
 	@sh cmake/deps.sh $(BENCH_PACKAGES) || echo "ringport: going on without them (their rows and the summary are skipped)"
 
 configure: deps
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	$(CONFIGURE)
 
 build: configure
 	cmake --build build -j $(JOBS)
 
 # Builds ringport-bench alone (not the tests), runs it, then prints the
 # targets summary (perf/targets.py) from the JSON it wrote.
-bench: bench-deps configure
+bench: bench-deps
+	$(CONFIGURE)
 	cmake --build build -j $(JOBS) --target ringport-bench
 	@sh perf/with-hugepages.sh ./build/perf/ringport-bench $(BENCH_ARGS) --json $(BENCH_JSON); rc=$$?; \
 	  if command -v python3 >/dev/null 2>&1; then echo; python3 perf/targets.py $(BENCH_JSON); \

@@ -67,7 +67,7 @@ def spread(r):
 def fmt_fig(r):
     if r.get("rtt_ns"):
         return "%d ns" % r["rtt_ns"]["p50"]
-    return "%.1f Mmsg/s" % r["mops"]
+    return "%.3g Mmsg/s" % r["mops"]
 
 
 class Judge:
@@ -83,6 +83,8 @@ class Judge:
         if a is None or b is None:
             self.add(target, label, "-", "-", "no figure", "row missing or failed", 0)
             return
+        if "/" not in label:
+            label = "%s: %s / %s" % (label, a["impl"], b["impl"])
         v, flagged = pairs(self.run, a, b)
         if not v:
             self.add(target, label, fmt_fig(a), "-", "no figure", "no pairs", 0)
