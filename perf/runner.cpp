@@ -157,8 +157,17 @@ std::vector<row> run_group(const std::vector<const scenario*>& members, const sc
   std::vector<row> rows(members.size());
   std::vector<std::vector<measurement>> reps(members.size());
   for (std::size_t k = 0; k < members.size(); ++k) rows[k].sc = members[k];
+  // Run order within a round: thread rows, then process rows (registration
+  // order in each), so a row sits near the rows it is compared with; odd
+  // rounds run it backwards, so a slow drift of the machine favours neither
+  // side of a pair.
+  std::vector<std::size_t> order(members.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return members[a]->mode < members[b]->mode; });
   for (unsigned round = 0; round < p.reps; ++round) {
-    for (std::size_t k = 0; k < members.size(); ++k) {
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      const std::size_t k = round % 2 == 0 ? order[i] : order[members.size() - 1 - i];
       row& out = rows[k];
       if (out.m.why[0] != '\0') continue;  // failed in an earlier round
       progress(round, *out.sc);

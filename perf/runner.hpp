@@ -1,8 +1,10 @@
 // Runs the rows, group by group, in interleaved rounds. A group is every
 // row that is compared with another (scenario::group: same scenario and
 // bytes, both modes, every PxC): round i runs repetition i of each of its
-// rows in registration order, so a row and its reference alternate
-// (A B A B ...) and every ratio pairs two repetitions of the same round.
+// rows (thread rows first, then process rows, each in registration order;
+// odd rounds backwards), so a row and its reference alternate (A B A B ...,
+// or B A in odd rounds) and every ratio pairs two repetitions of the same
+// round.
 // Before every repetition the floor probe (the spin-line 8-byte ping-pong,
 // a short run) is measured, so each pair knows the floor beside its A and
 // beside its B. Each repetition runs in a forked child of its own process
