@@ -16,10 +16,15 @@ FIELDS = ("key", "scenario", "impl", "mode", "msg_bytes", "producers", "consumer
           "below_floor", "spread", "ratios", "runs", "runs_mops")
 COLUMNS = ("vs_boost", "vs_best_peer", "vs_floor")
 PAIR_FIELDS = ("round", "subject", "reference", "ratio", "floor_a_ns", "floor_b_ns", "flagged")
-# Rows whose ratio columns must be there whenever their references ran.
-EXPECTED = {("throughput", "ringport-spsc", "thread", 8, "1x1", "spin-yield", 1024): ("vs_boost", "vs_floor"),
-            ("pingpong", "ringport-spsc", "thread", 8, "1x1", "spin-yield", 1024): ("vs_boost", "vs_floor"),
-            ("throughput", "ringport-mpmc", "thread", 8, "1x1", "spin-yield", 1024): ("vs_boost", "vs_best_peer")}
+# (row, column, reference row): the column must be there whenever both rows ran.
+T8 = ("throughput", "ringport-spsc", "thread", 8, "1x1", "spin-yield", 1024)
+P8 = ("pingpong", "ringport-spsc", "thread", 8, "1x1", "spin-yield", 1024)
+M8 = ("throughput", "ringport-mpmc", "thread", 8, "1x1", "spin-yield", 1024)
+EXPECTED = ((T8, "vs_boost", ("throughput", "boost-spsc", "thread", 8, "1x1", "spin-yield", 1024)),
+            (T8, "vs_floor", ("throughput", "memcpy", "thread", 8, "1x0", "none", None)),
+            (P8, "vs_boost", ("pingpong", "boost-spsc", "thread", 8, "1x1", "spin-yield", 1024)),
+            (P8, "vs_floor", ("pingpong", "spin-line", "thread", 8, "1x1", "spin", None)),
+            (M8, "vs_best_peer", ("throughput", "boost-mpmc", "thread", 8, "1x1", "spin-yield", 1024)))
 LATENCY = {"pingpong": "rtt_ns", "oneway": "oneway_ns"}
 RTT = ("p50", "p90", "p99", "p999", "max")
 
@@ -137,13 +142,12 @@ def method_problems(doc, results):
         if r["status"] == "ok":
             out += pair_problems(r, by_group, reps, drift)
     present = {ident(r): r for r in results}
-    for k, cols in EXPECTED.items():
-        r = present.get(k)
-        if r is None or r["status"] != "ok":
+    for k, col, ref in EXPECTED:
+        r, b = present.get(k), present.get(ref)
+        if r is None or b is None or r["status"] != "ok" or b["status"] != "ok":
             continue
-        for col in cols:
-            if r[col] is None:
-                out.append("%s: no %s" % (r["key"], col))
+        if r[col] is None:
+            out.append("%s: no %s (%s ran)" % (r["key"], col, b["key"]))
     return out
 
 
