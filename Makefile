@@ -6,10 +6,15 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := g++ cmake make pkg-config libboost-dev liburing-dev doctest-dev libhwloc-dev
 # For the tests: strace counts system calls per message; python3 checks the bench JSON.
 TEST_PACKAGES := strace python3
+# For make bench: the optional peers (rows are skipped when missing) and
+# python3 for the summary (perf/targets.py).
+BENCH_PACKAGES := libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev python3
 CMAKE_FLAGS ?=
 BENCH_ARGS ?=
+BENCH_JSON ?= build/bench.json
+CONFIGURE = cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 
-.PHONY: all deps test-deps build bench test test-release test-asan test-tsan install clean
+.PHONY: all deps test-deps bench-deps build configure bench test test-release test-asan test-tsan install clean
 
 all: build
 
@@ -19,12 +24,23 @@ deps:
 test-deps:
 	@sh cmake/deps.sh $(DEB_PACKAGES) $(TEST_PACKAGES)
 
-build: deps
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+bench-deps: deps
+	@sh cmake/deps.sh $(BENCH_PACKAGES) || echo "ringport: going on without them (their rows and the summary are skipped)"
+
+configure: deps
+	$(CONFIGURE)
+
+build: configure
 	cmake --build build -j $(JOBS)
 
-bench: build
-	sh perf/with-hugepages.sh ./build/perf/ringport-bench $(BENCH_ARGS)
+# Builds ringport-bench alone (not the tests), runs it, then prints the
+# targets summary (perf/targets.py) from the JSON it wrote.
+bench: bench-deps
+	$(CONFIGURE)
+	cmake --build build -j $(JOBS) --target ringport-bench
+	@sh perf/with-hugepages.sh ./build/perf/ringport-bench $(BENCH_ARGS) --json $(BENCH_JSON); rc=$$?; \
+	  if command -v python3 >/dev/null 2>&1; then echo; python3 perf/targets.py $(BENCH_JSON); \
+	  else echo "ringport: python3 missing: no targets summary (apt-get install -y python3)"; fi; exit $$rc
 
 test: test-release test-asan test-tsan
 

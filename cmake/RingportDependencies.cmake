@@ -42,3 +42,20 @@ function(ringport_apply_sanitizer tgt)
     message(FATAL_ERROR "RINGPORT_SANITIZE must be empty, address or thread")
   endif()
 endfunction()
+
+# ringport-bench's optional peers (make bench installs them as root): a peer
+# whose package is missing has no rows, and the configuration says so.
+if(RINGPORT_BUILD_PROGRAMS)
+  find_path(RINGPORT_RWQ_DIR readerwriterqueue/readerwriterqueue.h)
+  find_path(RINGPORT_CQ_DIR concurrentqueue/concurrentqueue.h)
+  find_package(TBB CONFIG QUIET)
+  foreach(_peer "RWQ;moodycamel-rwq;libreaderwriterqueue-dev" "CQ;moodycamel-cq;libconcurrentqueue-dev"
+                "TBB;tbb-bounded;libtbb-dev")
+    list(GET _peer 0 _var)
+    list(GET _peer 1 _impl)
+    list(GET _peer 2 _pkg)
+    if((_var STREQUAL "TBB" AND NOT TBB_FOUND) OR (NOT _var STREQUAL "TBB" AND NOT RINGPORT_${_var}_DIR))
+      message(STATUS "ringport-bench: no ${_impl} rows (apt-get install -y ${_pkg})")
+    endif()
+  endforeach()
+endif()

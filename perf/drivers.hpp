@@ -16,11 +16,16 @@
 // Batch channels set `static constexpr std::size_t batch` > 1 and give their
 // endpoints bool send_n(const message*, n) (all n, waiting for room) and
 // std::size_t recv_n(message*, max) (waits for at least one; 0 = failed).
-// `boost_peer` names the Boost.Lockfree row the report compares a row with.
+// `boost_peer` names the Boost.Lockfree row the report compares a row with;
+// `capacity` says how many messages the queue holds (0: not a queue); `role`
+// says whether the row is a floor, a peer or one of ringport's (scenario.hpp).
 //
 // throughput (also the scaling rows): P producers stream stamped messages
 // (in blocks of `batch`) until the coordinator says stop (checked every 64
-// messages); the last producer to finish sends one end marker per consumer. Consumers check every stamp: torn
+// messages); then every producer sends one end marker per consumer, and a consumer stops at its P-th end
+// marker. A consumer that stops has taken P markers and none more, so when all have stopped all P x C
+// markers were taken, and every message, sent before its own producer's markers, went before them: this
+// needs per-producer order only, not FIFO across producers (moodycamel-cq). Consumers check every stamp: torn
 // copies, unknown producers, and per-producer order (exact succession with one consumer, strictly increasing
 // with several). Afterwards every producer's count and sequence sum must match what the consumers saw, or the
 // run fails. Time: from the coordinator's go to the last worker's finish. With zero consumers (a sink such as
@@ -63,6 +68,8 @@ struct channel_defaults {
   static constexpr bool streams = true;          ///< false: one message in flight (ping-pong only)
   static constexpr std::size_t batch = 1;        ///< messages per send_n / recv_n
   static constexpr const char* boost_peer = "";  ///< Boost.Lockfree row to compare with
+  static constexpr std::size_t capacity = 0;     ///< queue slots; 0: no queue
+  static constexpr row_role role = row_role::peer;
 };
 
 namespace detail {
@@ -155,7 +162,7 @@ std::size_t recv_block(E& e, typename C::message* m) noexcept {
 }
 
 template <class C>
-int produce(throughput_state<C>& st, unsigned p, unsigned producers, unsigned consumers) {
+int produce(throughput_state<C>& st, unsigned p, unsigned consumers) {
   constexpr std::size_t block = C::batch;
   static_assert(block >= 1 && 64 % block == 0, "the stop flag is read every 64 messages");
   auto ep = sender_for(st.chan, p);
@@ -174,12 +181,9 @@ int produce(throughput_state<C>& st, unsigned p, unsigned producers, unsigned co
   }
   rep.messages = seq;
   finish(rep);
-  // acq_rel: the last producer sees every other producer's sends completed.
-  if (st.ctl.producers_done.fetch_add(1, std::memory_order_acq_rel) + 1 == producers) {
-    m[0].put(end_stamp(p));
-    for (unsigned c = 0; c < consumers; ++c)
-      if (!ep->send(m[0])) return exit_transport;
-  }
+  m[0].put(end_stamp(p));
+  for (unsigned c = 0; c < consumers; ++c)
+    if (!ep->send(m[0])) return exit_transport;
   return exit_ok;
 }
 
@@ -192,6 +196,7 @@ int consume(throughput_state<C>& st, unsigned index, unsigned producers, unsigne
   const bool exact = consumers == 1;
   std::array<typename C::message, C::batch> m{};
   arrive(st.ctl);
+  unsigned ends = 0;  // end markers taken; the P-th ends this consumer
   for (bool ended = false; !ended;) {
     const std::size_t got = recv_block<C>(*ep, m.data());
     if (got == 0) return exit_transport;
@@ -202,11 +207,12 @@ int consume(throughput_state<C>& st, unsigned index, unsigned producers, unsigne
         continue;
       }
       if (is_end(stamp)) {
-        // Batch rows have one consumer (see add_throughput): its end marker
-        // is the last message sent, so nothing follows it in this block.
-        ended = true;
-        if (i + 1 != got) ++tally.errors;
-        break;
+        // Batch rows have one producer and one consumer (see add_throughput):
+        // the end marker is the last message sent, nothing follows it.
+        ended = ++ends == producers;
+        if (ended && i + 1 != got) ++tally.errors;
+        if (ended) break;
+        continue;
       }
       const unsigned p = producer_of(stamp);
       const std::uint64_t s = seq_of(stamp);
@@ -378,7 +384,7 @@ void run_throughput(const run_context& ctx, unsigned producers, unsigned consume
   set_text(out.note, detail::describe(st->chan));
   team workers(ctx, &*st, st.bytes());
   for (unsigned p = 0; p < producers; ++p)
-    workers.spawn([&st, p, producers, consumers] { return detail::produce(*st, p, producers, consumers); });
+    workers.spawn([&st, p, consumers] { return detail::produce(*st, p, consumers); });
   for (unsigned c = 0; c < consumers; ++c) {
     const unsigned index = producers + c;
     workers.spawn(
@@ -439,7 +445,6 @@ inline constexpr std::size_t pingpong_bytes = 8;
 struct row_options {
   const char* scenario = nullptr;  ///< default: the driver's own name
   std::string note;                ///< added to the row's note
-  unsigned reps = 0;               ///< 0: the plan's repetitions
 };
 
 namespace detail {
@@ -452,7 +457,11 @@ void add_rows(registry& r, const char* name, std::size_t bytes, unsigned produce
     scenario s{o.scenario ? o.scenario : name, chan::impl, m, bytes, producers, consumers, chan::wait, run};
     s.boost_peer = chan::boost_peer;
     s.note = o.note;
-    s.reps = o.reps;
+    s.capacity = chan::capacity;
+    s.role = chan::role;
+    s.multi_producer = chan::multi_producer;
+    s.multi_consumer = chan::multi_consumer;
+    s.batch = chan::batch;
     r.push_back(std::move(s));
   }
 }
@@ -465,8 +474,9 @@ void add_throughput(registry& r, unsigned producers, unsigned consumers, const r
   auto one = [&]<std::size_t N>() {
     using chan = C<N>;
     static_assert(chan::streams, "a single-slot channel cannot stream");
-    // A batch consumer could take another consumer's end marker.
-    if (chan::batch > 1 && consumers > 1) throw std::logic_error("batch rows have one consumer");
+    // A batch consumer could take another consumer's end marker, or read
+    // past its last one.
+    if (chan::batch > 1 && (consumers > 1 || producers > 1)) throw std::logic_error("batch rows are 1x1");
     detail::add_rows<chan>(r, "throughput", N, producers, consumers, o,
                            [producers, consumers](const run_context& ctx, measurement& out) {
                              run_throughput<chan>(ctx, producers, consumers, out);

@@ -3,6 +3,7 @@
 // report.hpp (what is printed).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "ringport/topology.hpp"
 #include "runner.hpp"
 #include "scenario.hpp"
+#include "shared.hpp"
 
 namespace {
 
@@ -35,15 +37,28 @@ std::string choose_cpus(const std::optional<ringport::topology>& topo, bench::pl
   return s;
 }
 
-void progress(std::size_t i, std::size_t n, const std::string& key) {
+void progress(const std::string& line) {
   static const bool tty = isatty(STDERR_FILENO) != 0;
   if (!tty) return;
-  if (i == n) {
-    std::fprintf(stderr, "\r\033[K");
-  } else {
-    std::fprintf(stderr, "\r\033[K[%zu/%zu] %s", i + 1, n, key.c_str());
-  }
+  std::fprintf(stderr, "\r\033[K%s", line.c_str());
   std::fflush(stderr);
+}
+
+// The chosen rows by group (scenario::group), groups in order of first appearance.
+std::vector<std::vector<const bench::scenario*>> by_group(const std::vector<const bench::scenario*>& chosen) {
+  std::vector<std::vector<const bench::scenario*>> groups;
+  std::vector<std::string> names;
+  for (const auto* s : chosen) {
+    const std::string g = s->group(bench::queue_slots);
+    std::size_t i = 0;
+    while (i < names.size() && names[i] != g) ++i;
+    if (i == names.size()) {
+      names.push_back(g);
+      groups.emplace_back();
+    }
+    groups[i].push_back(s);
+  }
+  return groups;
 }
 
 }  // namespace
@@ -80,6 +95,8 @@ int main(int argc, char** argv) {
   bench::plan p;
   p.seconds = opt->seconds;
   p.reps = opt->reps;
+  p.probe_seconds = std::max(opt->seconds / 5, 0.005);
+  p.drift = opt->drift;
   p.timeout = std::max(opt->timeout, opt->seconds * 4);
   p.pin = opt->pin;
   std::optional<ringport::topology> topo;
@@ -91,27 +108,44 @@ int main(int argc, char** argv) {
   const std::string placement = choose_cpus(topo, p);
   const bench::machine_info machine = bench::describe_machine(topo ? &*topo : nullptr, placement);
 
+  bench::load_report load;
+  load.cpus = static_cast<unsigned>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  load.load_start = bench::load_average();
   bench::print_header(stdout, machine, p);
+  const double per_rep = p.seconds + p.probe_seconds + 0.01;  // 10 ms: fork, set-up, checks
+  std::printf("# rows      %zu in %zu group(s); about %.0f s\n", chosen.size(), by_group(chosen).size(),
+              static_cast<double>(chosen.size()) * p.reps * per_rep);
   bench::print_table_head(stdout);
   std::fflush(stdout);
+  const bench::scenario probe = bench::floor_probe();
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<bench::row> rows;
-  std::size_t failed = 0;
-  for (std::size_t i = 0; i < chosen.size(); ++i) {
-    progress(i, chosen.size(), chosen[i]->key());
-    bench::row r = bench::run_scenario(*chosen[i], p);
-    bench::relate(r, rows);
-    rows.push_back(std::move(r));
-    progress(chosen.size(), chosen.size(), {});
-    bench::print_row(stdout, rows.back());
+  std::size_t failed = 0, done = 0;
+  for (const auto& members : by_group(chosen)) {
+    auto show = [&](unsigned round, const bench::scenario& s) {
+      progress("[" + std::to_string(done + 1) + "-" + std::to_string(done + members.size()) + "/" +
+               std::to_string(chosen.size()) + "] round " + std::to_string(round + 1) + "/" +
+               std::to_string(p.reps) + " " + s.key());
+    };
+    std::vector<bench::row> group = bench::run_group(members, probe, p, load.samples, show);
+    progress({});
+    bench::relate(group, p.drift);
+    for (bench::row& r : group) {
+      bench::print_row(stdout, r);
+      if (!r.ok()) ++failed;
+      rows.push_back(std::move(r));
+    }
+    done += members.size();
     std::fflush(stdout);
-    if (!rows.back().ok()) ++failed;
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  load.load_end = bench::load_average();
+  bench::judge_load(load, rows, p);
   std::printf("# %zu scenario(s), %zu failed, %.1f s\n", rows.size(), failed, wall);
+  bench::print_warnings(stdout, load);
   if (!opt->json.empty()) {
     std::string err;
-    if (!bench::write_json(opt->json, machine, p, rows, wall, &err)) {
+    if (!bench::write_json(opt->json, machine, p, rows, load, wall, &err)) {
       std::fprintf(stderr, "ringport-bench: %s\n", err.c_str());
       return 1;
     }

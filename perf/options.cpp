@@ -13,9 +13,13 @@ const char* usage() {
          "                    contains PATTERN (a glob on the whole key when it has * ? [;\n"
          "                    comma = or)\n"
          "  --list            print the scenario keys and exit\n"
-         "  --quick           smoke-test timings (1 repetition of 20 ms each)\n"
-         "  --seconds S       measured seconds per repetition (default 0.25)\n"
-         "  --reps N          repetitions per scenario, median reported (default 3)\n"
+         "  --quick           smoke-test timings (2 rounds of 10 ms repetitions)\n"
+         "  --seconds S       measured seconds per repetition (default 0.15; the floor\n"
+         "                    probe before each takes a fifth of it)\n"
+         "  --reps N          interleaved rounds: repetitions per row and pairs per\n"
+         "                    ratio (default 5)\n"
+         "  --drift F         flag a pair whose floor probes differ by more than F\n"
+         "                    (a fraction; default 0.25)\n"
          "  --timeout S       watchdog per repetition (default 10)\n"
          "  --no-pin          do not pin workers to CPUs\n"
          "  --json FILE       also write the results as JSON\n";
@@ -57,6 +61,8 @@ ringport::result<options> parse_options(int argc, char** argv) {
     } else if (a == "--reps" && (v = value()) && to_double(v, d) && d < 1000) {
       o.reps = static_cast<unsigned>(d);
       reps_given = true;
+    } else if (a == "--drift" && (v = value()) && to_double(v, d)) {
+      o.drift = d;
     } else if (a == "--timeout" && (v = value()) && to_double(v, d)) {
       o.timeout = d;
     } else {
@@ -66,8 +72,8 @@ ringport::result<options> parse_options(int argc, char** argv) {
   }
   if (o.reps == 0) return ringport::error(ringport::errc::invalid_argument, "--reps must be >= 1");
   if (o.quick) {
-    if (!seconds_given) o.seconds = 0.02;
-    if (!reps_given) o.reps = 1;
+    if (!seconds_given) o.seconds = 0.01;
+    if (!reps_given) o.reps = 2;
   }
   return o;
 }

@@ -14,9 +14,10 @@ struct options {
   bool list = false;   ///< print the scenario keys and exit
   bool pin = true;
   bool help = false;
-  double seconds = 0.25;  ///< per repetition
-  unsigned reps = 3;
-  double timeout = 10;  ///< per repetition
+  double seconds = 0.15;  ///< per repetition
+  unsigned reps = 5;      ///< interleaved rounds (pairs per ratio)
+  double drift = 0.25;    ///< floor change that flags a pair
+  double timeout = 10;    ///< per repetition
 };
 
 ringport::result<options> parse_options(int argc, char** argv);

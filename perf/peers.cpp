@@ -13,6 +13,9 @@
 #include "peers_floor.hpp"
 #include "peers_kernel.hpp"
 #include "peers_lockfree.hpp"
+#include "peers_moodycamel.hpp"
+#include "peers_tbb.hpp"
+#include "ref_spsc.hpp"
 
 namespace bench {
 
@@ -117,20 +120,52 @@ long futex(std::atomic<std::uint32_t>& w, int op, std::uint32_t val) noexcept {
 }
 }  // namespace
 
-void futex_waiter::wake(std::atomic<std::uint32_t>& w) noexcept {
-  futex(w, FUTEX_WAKE, 1);
+// The sender's publish (a release store) and the receiver's announcement are
+// each followed by a seq_cst fence before reading the other's word (Dekker):
+// either the sender sees `waiting` and wakes, or the receiver sees the new
+// value before it sleeps (and FUTEX_WAIT re-checks it in the kernel anyway).
+void futex_waiter::wake(std::atomic<std::uint32_t>& w, std::atomic<std::uint32_t>& waiting) noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (waiting.load(std::memory_order_relaxed) != 0) futex(w, FUTEX_WAKE, 1);
 }
 
-std::uint32_t futex_waiter::await_change(std::atomic<std::uint32_t>& w, std::uint32_t seen) noexcept {
+std::uint32_t futex_waiter::await_change(std::atomic<std::uint32_t>& w, std::atomic<std::uint32_t>& waiting,
+                                         std::uint32_t seen) noexcept {
   for (;;) {
     // Pairs with the release store in slot_channel::send.
-    const std::uint32_t v = w.load(std::memory_order_acquire);
+    std::uint32_t v = w.load(std::memory_order_acquire);
     if (v != seen) return v;
-    futex(w, FUTEX_WAIT, seen);  // returns at once if w already changed (EAGAIN)
+    waiting.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    v = w.load(std::memory_order_acquire);
+    if (v == seen) futex(w, FUTEX_WAIT, seen);  // returns at once if w already changed (EAGAIN)
+    waiting.store(0, std::memory_order_relaxed);
+    if (v != seen) return v;
   }
 }
 
 // ---- rows ------------------------------------------------------------------------
+
+namespace {
+// An MPMC peer's rows: those of boost-mpmc (throughput 1x1 at every size and
+// at the large capacity, mpsc/spmc shapes, ping-pong, the scaling rows).
+template <template <std::size_t> class C, template <std::size_t> class Large>
+void add_mpmc_peer(registry& r, const char* scaling_note) {
+  add_throughput<C, 8, 64, 512, 4096>(r, 1, 1);
+  add_throughput<Large, 8>(r, 1, 1);
+  add_throughput<C, 64>(r, 4, 1);
+  add_throughput<C, 64>(r, 1, 4);
+  add_pingpong<C>(r);
+  const row_options scaling{"scaling", scaling_note};
+  for (unsigned n : {1U, 2U, 4U}) add_throughput<C, 64>(r, n, n, scaling);
+}
+}  // namespace
+
+scenario floor_probe() {
+  registry r;
+  add_pingpong<spin_line_channel>(r);
+  return r.front();  // thread mode comes first
+}
 
 void register_peers(registry& r) {
   // Floors first: every later row's "vs floor" divides by them.
@@ -151,18 +186,34 @@ void register_peers(registry& r) {
   add_throughput<boost_mpmc, 64>(r, 1, 1, no_block);
   add_throughput<boost_mpmc, 64>(r, 2, 2, no_block);
   add_throughput<boost_mpmc, 64>(r, 4, 4, no_block);
+  add_throughput<boost_spsc_64k, 8>(r, 1, 1);
+  add_throughput<boost_mpmc_64k, 8>(r, 1, 1);
 
-  // Kernel transports: two repetitions each (they spend the time budget in
-  // system calls, and no target is measured against them).
-  const row_options kernel{nullptr, "", 2};
-  add_throughput<pipe_channel, 8, 64, 512, 4096>(r, 1, 1, kernel);
-  add_pingpong<pipe_channel>(r, kernel);
-  add_throughput<uds_channel, 8, 64, 512, 4096>(r, 1, 1, kernel);
-  add_pingpong<uds_channel>(r, kernel);
-  add_oneway<uds_channel, 64, 4096>(r, kernel);
-  add_throughput<mq_channel, 8, 64, 512, 4096>(r, 1, 1, kernel);
-  add_pingpong<mq_channel>(r, kernel);
-  add_oneway<mq_channel, 64, 4096>(r, kernel);
+  // The software-ring floor, and the other queues a user would pick instead.
+  add_throughput<ref_spsc, 8, 64, 512, 4096>(r, 1, 1);
+  add_throughput<ref_spsc_64k, 8>(r, 1, 1);
+  add_pingpong<ref_spsc>(r);
+#if RINGPORT_BENCH_HAVE_RWQ
+  add_throughput<moodycamel_rwq, 8, 64, 512, 4096>(r, 1, 1);
+  add_throughput<moodycamel_rwq_64k, 8>(r, 1, 1);
+  add_pingpong<moodycamel_rwq>(r);
+#endif
+#if RINGPORT_BENCH_HAVE_CQ
+  add_mpmc_peer<moodycamel_cq, moodycamel_cq_64k>(r, "moodycamel-cq spins (try_dequeue): spin-yield");
+#endif
+#if RINGPORT_BENCH_HAVE_TBB
+  add_mpmc_peer<tbb_bounded, tbb_bounded_64k>(r, "tbb try_pop spins: spin-yield");
+#endif
+
+  // Kernel transports.
+  add_throughput<pipe_channel, 8, 64, 512, 4096>(r, 1, 1);
+  add_pingpong<pipe_channel>(r);
+  add_throughput<uds_channel, 8, 64, 512, 4096>(r, 1, 1);
+  add_pingpong<uds_channel>(r);
+  add_oneway<uds_channel, 64, 4096>(r);
+  add_throughput<mq_channel, 8, 64, 512, 4096>(r, 1, 1);
+  add_pingpong<mq_channel>(r);
+  add_oneway<mq_channel, 64, 4096>(r);
 }
 
 }  // namespace bench

@@ -1,11 +1,18 @@
 // Floors: what no transport can beat on this machine.
 //   spin-line   one message in flight in a cache-line mailbox per direction
 //               (payload and a publication counter on one line, the reply on
-//               another); the receiver busy-polls with the bounded backoff.
-//               The hardware round-trip floor: two cache-line transfers.
-//   futex       the same mailbox, but the receiver sleeps in FUTEX_WAIT and the
-//               sender always FUTEX_WAKEs: the floor for blocking wake-ups.
-//               Shared futexes (no FUTEX_PRIVATE_FLAG), as between processes.
+//               another); the receiver polls in the plainest loop there is:
+//               load, compare, pause (no back-off, no yield). The hardware
+//               round-trip floor: two cache-line transfers. Only after 2^20
+//               unanswered polls (milliseconds, far beyond any round trip it
+//               measures) does it yield once, so that a peer that lost its
+//               CPU gets it back instead of the run spinning on.
+//   futex       the same mailbox, but a receiver that finds nothing announces
+//               itself (a waiter flag) and sleeps in FUTEX_WAIT; the sender
+//               FUTEX_WAKEs only when the flag says someone sleeps: the
+//               least a blocking hand-off can do, the floor for blocking
+//               wake-ups. Shared futexes (no FUTEX_PRIVATE_FLAG), as between
+//               processes.
 //   memcpy      a producer copying each message into a 128 KiB ring of slots
 //               (fits in L2) with nobody reading: the copy-bandwidth floor.
 //   memcpy-queue  the same into a ring of 1024 messages, the size of every
@@ -22,12 +29,15 @@ namespace bench {
 
 struct spin_waiter {
   static constexpr const char* impl = "spin-line";
-  static constexpr const char* wait = "spin-yield";
-  static void wake(std::atomic<std::uint32_t>&) noexcept {}
-  static std::uint32_t await_change(std::atomic<std::uint32_t>& w, std::uint32_t seen) noexcept {
-    backoff b;
+  static constexpr const char* wait = "spin";
+  static void wake(std::atomic<std::uint32_t>&, std::atomic<std::uint32_t>&) noexcept {}
+  static std::uint32_t await_change(std::atomic<std::uint32_t>& w, std::atomic<std::uint32_t>&,
+                                    std::uint32_t seen) noexcept {
     std::uint32_t v;
-    while ((v = w.load(std::memory_order_acquire)) == seen) b.pause();
+    for (std::uint32_t polls = 1; (v = w.load(std::memory_order_acquire)) == seen; ++polls) {
+      ringport::detail::cpu_relax();
+      if ((polls & ((1U << 20) - 1)) == 0) sched_yield();  // see the top of this file
+    }
     return v;
   }
 };
@@ -35,8 +45,9 @@ struct spin_waiter {
 struct futex_waiter {
   static constexpr const char* impl = "futex";
   static constexpr const char* wait = "futex";
-  static void wake(std::atomic<std::uint32_t>& w) noexcept;
-  static std::uint32_t await_change(std::atomic<std::uint32_t>& w, std::uint32_t seen) noexcept;
+  static void wake(std::atomic<std::uint32_t>& w, std::atomic<std::uint32_t>& waiting) noexcept;
+  static std::uint32_t await_change(std::atomic<std::uint32_t>& w, std::atomic<std::uint32_t>& waiting,
+                                    std::uint32_t seen) noexcept;
 };
 
 /// A one-message mailbox: the sender fills the slot, then publishes it by
@@ -48,8 +59,10 @@ struct slot_channel : channel_defaults {
   static constexpr const char* impl = Waiter::impl;
   static constexpr const char* wait = Waiter::wait;
   static constexpr bool streams = false;
+  static constexpr row_role role = row_role::floor;
 
   alignas(line) std::atomic<std::uint32_t> published{0};
+  std::atomic<std::uint32_t> waiting{0};  // futex: the receiver sleeps (or is about to)
   message slot{};
   alignas(line) std::uint32_t seen = 0;  // receiver-private, off the shared line
 
@@ -58,11 +71,11 @@ struct slot_channel : channel_defaults {
     slot = m;
     // Only the sender writes `published`: relaxed load of our own value.
     published.store(published.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-    Waiter::wake(published);
+    Waiter::wake(published, waiting);
     return true;
   }
   bool recv(message& m) noexcept {
-    seen = Waiter::await_change(published, seen);
+    seen = Waiter::await_change(published, waiting, seen);
     m = slot;
     return true;
   }
@@ -81,6 +94,7 @@ struct memcpy_ring : channel_defaults {
   static constexpr const char* impl = Name::impl;
   static constexpr const char* wait = "none";
   static constexpr bool process_safe = false;  // one thread: nothing to share
+  static constexpr row_role role = row_role::floor;
   static constexpr std::size_t slots = Bytes / N;
 
   message ring[slots];

@@ -61,6 +61,8 @@ struct mq_channel : channel_defaults {
   using message = bench::message<N>;
   static constexpr const char* impl = "mq";
   static constexpr const char* wait = "kernel";
+  static constexpr bool multi_producer = true;  // whole messages, any number of senders and receivers
+  static constexpr bool multi_consumer = true;
   mqd_t q = -1;
   long depth = 0;
 

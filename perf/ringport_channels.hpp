@@ -139,7 +139,7 @@ struct named_object {
 
 // ---- rings -------------------------------------------------------------------------
 
-template <class Kind, class Wait, std::size_t N>
+template <class Kind, class Wait, std::size_t N, std::size_t Cap = queue_slots>
 struct ringport_channel : channel_defaults {
   using message = bench::message<N>;
   using ring_t = typename Kind::template ring<message>;
@@ -149,20 +149,22 @@ struct ringport_channel : channel_defaults {
   static constexpr bool multi_consumer = Kind::multi_consumer;
   static constexpr std::size_t batch = Kind::batch;
   static constexpr const char* boost_peer = Kind::boost_peer;
+  static constexpr std::size_t capacity = Cap;
+  static constexpr row_role role = row_role::subject;
   static constexpr auto forever = std::chrono::steady_clock::time_point::max();
 
   named_object<ring_t> seg;
 
   ringport::result<void> init(const run_context& ctx) {
     if (ctx.mode == run_mode::thread) {
-      auto r = ring_t::create_local(queue_slots);
+      auto r = ring_t::create_local(Cap);
       if (!r) return r.error();
       seg.obj.emplace(std::move(*r));
       return {};
     }
     return seg.make(ctx, [](std::string_view name) {
       ringport::ring_options o;
-      o.capacity = queue_slots;
+      o.capacity = Cap;
       return ring_t::create(name, o);
     });
   }
@@ -242,6 +244,8 @@ struct ringport_channel : channel_defaults {
 template <std::size_t N>
 using rp_spsc = ringport_channel<rp_spsc_kind, rp_spin_yield, N>;
 template <std::size_t N>
+using rp_spsc_64k = ringport_channel<rp_spsc_kind, rp_spin_yield, N, large_queue_slots>;
+template <std::size_t N>
 using rp_spsc_busy_spin = ringport_channel<rp_spsc_kind, rp_busy_spin, N>;
 template <std::size_t N>
 using rp_spsc_adaptive = ringport_channel<rp_spsc_kind, rp_adaptive, N>;
@@ -260,6 +264,8 @@ using rp_spmc_block = ringport_channel<rp_spmc_kind, rp_block, N>;
 template <std::size_t N>
 using rp_mpmc = ringport_channel<rp_mpmc_kind, rp_spin_yield, N>;
 template <std::size_t N>
+using rp_mpmc_64k = ringport_channel<rp_mpmc_kind, rp_spin_yield, N, large_queue_slots>;
+template <std::size_t N>
 using rp_mpmc_block = ringport_channel<rp_mpmc_kind, rp_block, N>;
 template <std::size_t N>
 using rp_mpmc_batch = ringport_channel<rp_mpmc_batch_kind, rp_spin_yield, N>;
@@ -276,6 +282,8 @@ struct mailbox_channel : channel_defaults {
   static constexpr bool multi_producer = true;
   static constexpr bool multi_consumer = true;
   static constexpr const char* boost_peer = "boost-mpmc";
+  static constexpr std::size_t capacity = queue_slots;
+  static constexpr row_role role = row_role::subject;
 
   named_object<ringport::mailbox> seg;
 

@@ -16,6 +16,7 @@ void register_ringport(registry& r) {
   // spsc: 1P/1C, one message per call and batches, next to boost spsc_queue.
   add_throughput<rp_spsc, 8, 64, 512, 4096>(r, 1, 1);
   add_throughput<rp_spsc_batch, 8, 64, 512, 4096>(r, 1, 1);
+  add_throughput<rp_spsc_64k, 8>(r, 1, 1);
   add_pingpong<rp_spsc>(r);
 
   // Wait policies (the spin-yield rows above use try_push/try_pop).
@@ -29,6 +30,7 @@ void register_ringport(registry& r) {
   // mpmc 1P/1C next to boost::lockfree::queue; mpsc and spmc.
   add_throughput<rp_mpmc, 8, 64, 512, 4096>(r, 1, 1);
   add_throughput<rp_mpmc_batch, 8, 64, 512, 4096>(r, 1, 1);
+  add_throughput<rp_mpmc_64k, 8>(r, 1, 1);
   add_pingpong<rp_mpmc>(r);
   add_throughput<rp_mpsc, 64>(r, 1, 1);
   add_throughput<rp_mpsc, 64>(r, 4, 1);

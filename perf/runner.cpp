@@ -47,6 +47,7 @@ run_context context_for(const scenario& sc, const plan& p) {
   run_context ctx;
   ctx.mode = sc.mode;
   ctx.seconds = p.seconds;
+  ctx.producers = sc.producers;
   if (p.pin && !p.cpu_order.empty()) {
     for (unsigned i = 0; i < sc.workers(); ++i) ctx.cpus.push_back(p.cpu_order[i % p.cpu_order.size()]);
   }
@@ -96,41 +97,101 @@ std::string oversubscription(const scenario& sc, const plan& p) {
          " CPUs";
 }
 
-}  // namespace
+// The probe's p50 in ns, 0 when it failed.
+double probe_floor(const scenario& probe, const plan& p) {
+  run_context ctx = context_for(probe, p);
+  ctx.seconds = p.probe_seconds;
+  const measurement m = run_once(probe, ctx, p);
+  return m.ok ? static_cast<double>(m.rtt_ns[0]) : 0;
+}
 
-row run_scenario(const scenario& sc, const plan& p) {
-  row out;
-  out.sc = &sc;
-  const auto t0 = std::chrono::steady_clock::now();
-  const run_context ctx = context_for(sc, p);
-  std::vector<measurement> reps;
-  // A row may ask for fewer repetitions than the plan (never more).
-  const unsigned want = sc.reps != 0 ? std::min(sc.reps, p.reps) : p.reps;
-  for (unsigned i = 0; i < want; ++i) {
-    measurement m = run_once(sc, ctx, p);
-    if (!m.ok) {
-      out.m = m;  // one failed repetition fails the scenario
-      reps.clear();
-      break;
-    }
-    out.runs.push_back(m.mops());
-    reps.push_back(m);
-  }
-  if (!reps.empty()) {
+// The median repetition by Mmsg/s, and the notes every row carries.
+void finish_row(row& out, const std::vector<measurement>& reps, const plan& p) {
+  if (out.m.why[0] == '\0' && !reps.empty()) {
     std::vector<std::size_t> order(reps.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(),
               [&](std::size_t a, std::size_t b) { return reps[a].mops() < reps[b].mops(); });
     out.m = reps[order[(order.size() - 1) / 2]];
   }
-  const std::string fewer = want != p.reps ? std::to_string(want) + " repetition(s)" : std::string();
-  for (const std::string& extra : {sc.note, fewer, oversubscription(sc, p)}) {
+  for (const std::string& extra : {out.sc->note, oversubscription(*out.sc, p)}) {
     if (extra.empty()) continue;
     const std::string note = out.m.note;
     set_text(out.m.note, note.empty() ? extra : note + "; " + extra);
   }
-  out.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return out;
+}
+
+}  // namespace
+
+double row::figure(std::size_t i) const noexcept {
+  return sc->has_latency() ? runs[i].p50_ns : runs[i].mops;
+}
+
+double row::spread() const noexcept {
+  if (runs.empty()) return 1;
+  double lo = figure(0), hi = lo;
+  for (std::size_t i = 1; i < runs.size(); ++i) {
+    lo = std::min(lo, figure(i));
+    hi = std::max(hi, figure(i));
+  }
+  return lo > 0 ? hi / lo : 1;
+}
+
+void load_samples::take() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  if (f == nullptr) return;
+  double l1 = 0, l5 = 0, l15 = 0;
+  int running = 0, total = 0;
+  // "0.52 0.58 0.59 2/467 12345": runnable tasks now, this one included.
+  const bool got = std::fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &running, &total) == 5;
+  std::fclose(f);
+  if (!got) return;
+  const int others = std::max(0, running - 1);
+  ++samples;
+  if (others > 0) ++busy;
+  max_others = std::max(max_others, others);
+}
+
+std::vector<row> run_group(const std::vector<const scenario*>& members, const scenario& probe, const plan& p,
+                           load_samples& load, const progress_fn& progress) {
+  std::vector<row> rows(members.size());
+  std::vector<std::vector<measurement>> reps(members.size());
+  for (std::size_t k = 0; k < members.size(); ++k) rows[k].sc = members[k];
+  // Run order within a round: thread rows, then process rows (registration
+  // order in each), so a row sits near the rows it is compared with; odd
+  // rounds run it backwards, so a slow drift of the machine favours neither
+  // side of a pair.
+  std::vector<std::size_t> order(members.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return members[a]->mode < members[b]->mode; });
+  for (unsigned round = 0; round < p.reps; ++round) {
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      const std::size_t k = round % 2 == 0 ? order[i] : order[members.size() - 1 - i];
+      row& out = rows[k];
+      if (out.m.why[0] != '\0') continue;  // failed in an earlier round
+      progress(round, *out.sc);
+      const auto t0 = std::chrono::steady_clock::now();
+      load.take();
+      run_record rec;
+      rec.round = round;
+      rec.floor_ns = probe_floor(probe, p);
+      measurement m = run_once(*out.sc, context_for(*out.sc, p), p);
+      out.wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!m.ok) {
+        out.m = m;  // one failed repetition fails the row
+        out.runs.clear();
+        reps[k].clear();
+        continue;
+      }
+      rec.mops = m.mops();
+      rec.p50_ns = static_cast<double>(m.rtt_ns[0]);
+      out.runs.push_back(rec);
+      reps[k].push_back(m);
+    }
+  }
+  for (std::size_t k = 0; k < members.size(); ++k) finish_row(rows[k], reps[k], p);
+  return rows;
 }
 
 }  // namespace bench

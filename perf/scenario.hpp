@@ -18,11 +18,17 @@ inline const char* to_string(run_mode m) {
   return m == run_mode::thread ? "thread" : "process";
 }
 
+/// What a row is in the comparisons (report.hpp): ringport's own rows are
+/// the subjects; peers are what a user would pick instead; floors are what
+/// no transport can beat (the ratios' denominators, never a "best peer").
+enum class row_role { floor, peer, subject };
+
 /// How one repetition runs: where each worker goes and for how long.
 struct run_context {
   run_mode mode = run_mode::thread;
   std::vector<unsigned> cpus;  ///< cpus[i] for worker i; empty: not pinned
   double seconds = 0.25;       ///< measured time (ping-pong adds a 10% warm-up inside it)
+  unsigned producers = 1;      ///< the row's P (a queue sized per producer needs it)
 };
 
 /// Copies text into a fixed array (NUL-terminated, truncated).
@@ -61,15 +67,29 @@ struct scenario {
   unsigned consumers = 1;
   std::string wait;  ///< spin-yield, busy_spin, adaptive, block, kernel, futex, ...
   std::function<void(const run_context&, measurement&)> run;
-  std::string boost_peer;  ///< impl of the Boost.Lockfree row this row is compared with ("": none)
-  std::string note;        ///< added to every measurement's note
-  unsigned reps = 0;       ///< repetitions; 0: the plan's
+  std::string boost_peer;    ///< impl of the Boost.Lockfree row this row is compared with ("": none)
+  std::string note;          ///< added to every measurement's note
+  std::size_t capacity = 0;  ///< slots of the queue measured; 0: no queue (floors, kernel transports)
+  row_role role = row_role::peer;
+  bool multi_producer = false;  ///< the transport takes several producers (what a peer must offer)
+  bool multi_consumer = false;
+  std::size_t batch = 1;  ///< messages per call
 
   unsigned workers() const noexcept { return producers + consumers; }
-  /// "name/impl/mode/bytes/PxC/wait": unique per row, what --filter matches.
+  /// "name/impl/mode/bytes/PxC/wait/capacity" ("-" when there is no queue):
+  /// unique per row, what --filter matches.
   std::string key() const {
     return name + "/" + impl + "/" + to_string(mode) + "/" + std::to_string(msg_bytes) + "/" +
-           std::to_string(producers) + "x" + std::to_string(consumers) + "/" + wait;
+           std::to_string(producers) + "x" + std::to_string(consumers) + "/" + wait + "/" +
+           (capacity == 0 ? std::string("-") : std::to_string(capacity));
+  }
+  /// The rows measured together, round by round (runner.hpp): same scenario
+  /// and bytes (and queue capacity for streams, where rows without a queue
+  /// join the default capacity's group), both modes, every PxC.
+  std::string group(std::size_t default_capacity) const {
+    std::string g = name + "/" + std::to_string(msg_bytes);
+    if (streams()) g += "/" + std::to_string(capacity == 0 ? default_capacity : capacity);
+    return g;
   }
   /// Rows that fill the latency histogram (measurement::rtt_ns).
   bool has_latency() const noexcept { return name == "pingpong" || name == "oneway"; }
@@ -83,5 +103,8 @@ using registry = std::vector<scenario>;
 void register_peers(registry& r);
 /// ringport's own rings (ringport_scenarios.cpp).
 void register_ringport(registry& r);
+/// The spin-line 8-byte ping-pong in thread mode (peers.cpp): the probe the
+/// runner measures before every repetition, to see the floor move.
+scenario floor_probe();
 
 }  // namespace bench

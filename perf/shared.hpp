@@ -21,8 +21,9 @@
 namespace bench {
 
 inline constexpr unsigned max_workers = 8;
-inline constexpr std::size_t queue_slots = 1024;  ///< capacity of every in-memory queue measured
-inline constexpr std::size_t batch_size = 32;     ///< messages per call in the batch rows
+inline constexpr std::size_t queue_slots = 1024;         ///< capacity of the in-memory queues measured
+inline constexpr std::size_t large_queue_slots = 65536;  ///< the large-capacity throughput rows
+inline constexpr std::size_t batch_size = 32;            ///< messages per call in the batch rows
 inline constexpr std::size_t line = ringport::detail::cache_line;
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -85,7 +86,6 @@ struct control {
   alignas(line) std::atomic<std::uint32_t> ready{0};  ///< workers at the barrier
   alignas(line) std::atomic<std::uint32_t> go{0};     ///< released by the coordinator
   alignas(line) std::atomic<std::uint32_t> stop{0};   ///< producers: finish now
-  alignas(line) std::atomic<std::uint32_t> producers_done{0};
   alignas(line) std::int64_t t0_ns = 0;  ///< written before go (release)
   worker_report reports[max_workers];
   histogram rtt;  ///< ping-pong: round trips
