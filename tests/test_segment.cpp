@@ -8,12 +8,10 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -137,18 +135,6 @@ std::vector<int> fork_after_barrier(int n, const std::function<int(int)>& fn) {
   REQUIRE(pids.size() == static_cast<std::size_t>(n));
   return codes;
 }
-
-// A flag in anonymous shared memory, seen by forked children.
-struct shared_flag {
-  std::atomic<int>* word;
-  shared_flag() {
-    void* p =
-        ::mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    REQUIRE(p != MAP_FAILED);
-    word = new (p) std::atomic<int>(0);
-  }
-  ~shared_flag() { ::munmap(word, sizeof(std::atomic<int>)); }
-};
 
 // Forks a child running fn (its return value is the exit code); returns its pid.
 pid_t spawn(const std::function<int()>& fn) {
@@ -607,60 +593,17 @@ TEST_CASE("8 processes racing in open_or_create all see the one creator's segmen
 // --- open() racing create() (issue 12) ----------------------------------------
 
 TEST_CASE("an opener polling while a creator creates and removes sees only not_found or a whole segment") {
-  // The creator (a child process) creates and removes "racing" in a loop; its
-  // initializer fills the whole payload, so a whole segment is recognisable.
-  // The opener polls at least 10,000 times, and until it has seen both
-  // outcomes (with a cap, so that a creator that never runs fails the test).
-  constexpr std::size_t payload = 4096;
-  constexpr std::size_t min_polls = 10000, max_polls = 1000000;
-  shared_flag stop, rounds;
-  const pid_t creator = spawn([&] {
-    while (stop.word->load(std::memory_order_relaxed) == 0) {
-      {
-        auto s = segment::create("racing", payload, normal_pages(),
-                                 [](std::byte* p, std::size_t n) { std::memset(p, 0x5a, n); });
-        if (!s) {
-          std::fprintf(stderr, "creator: %s\n", s.error().message.c_str());
-          return 1;
-        }
-      }
-      if (auto ok = segment::remove("racing"); !ok) {
-        std::fprintf(stderr, "creator: %s\n", ok.error().message.c_str());
-        return 2;
-      }
-      rounds.word->fetch_add(1, std::memory_order_relaxed);
-    }
-    return 0;
-  });
-  std::size_t polls = 0, found = 0, missing = 0, other = 0, partial = 0;
-  std::string first_other;
-  while (polls < min_polls || ((found == 0 || missing == 0) && polls < max_polls)) {
-    auto s = segment::open("racing");
-    ++polls;
-    if (s) {
-      ++found;
-      const std::byte* p = s->payload();
-      if (s->payload_size() < payload || p[0] != std::byte{0x5a} || p[payload - 1] != std::byte{0x5a})
-        ++partial;
-    } else if (s.error() == errc::not_found) {
-      ++missing;
-    } else {
-      if (other++ == 0) first_other = s.error().message;
-    }
-  }
-  stop.word->store(1);
-  const int rc = ringport_test::wait_child(creator);
-  MESSAGE("polls ", polls, ": found ", found, ", not_found ", missing, ", other ", other, "; creator rounds ",
-          rounds.word->load());
-  INFO("first other outcome: ", first_other);
-  CHECK(rc == 0);
-  CHECK(polls >= min_polls);
-  CHECK(other == 0);
-  CHECK(partial == 0);
-  CHECK(found > 0);
-  CHECK(missing > 0);
-  CHECK(found + missing == polls);
-  (void)segment::remove("racing");
+  const auto r = ringport_test::race_open_against_create("racing", normal_pages(), 10000);
+  MESSAGE("polls ", r.polls, ": found ", r.found, ", not_found ", r.missing, ", other ", r.other,
+          "; creator rounds ", r.rounds);
+  INFO("first other outcome: ", r.first_other);
+  CHECK(r.creator_rc == 0);
+  CHECK(r.polls >= 10000);
+  CHECK(r.other == 0);
+  CHECK(r.partial == 0);
+  CHECK(r.found > 0);
+  CHECK(r.missing > 0);
+  CHECK(r.found + r.missing == r.polls);
 }
 
 TEST_CASE("a creator killed mid-creation leaves a temporary that open and list never see; create sweeps it") {
