@@ -621,11 +621,13 @@ result<void> segment::remove(std::string_view name_in, std::string_view domain) 
   bool removed = false;
   for (const std::string& dir : {p->huge_dir(), p->shm_dir}) {
     if (dir.empty()) continue;
-    const std::string path = dir + "/" + name;
-    if (::unlink(path.c_str()) == 0) {
+    auto fd = detail::open_domain_dir(dir);  // never through a link
+    if (!fd && fd.error() == errc::not_found) continue;
+    if (!fd) return std::move(fd).error();
+    if (::unlinkat(fd->fd, name.c_str(), 0) == 0) {
       removed = true;
-    } else if (errno != ENOENT && errno != ENOTDIR) {
-      return system_failure(("unlink " + path).c_str(), errno);
+    } else if (errno != ENOENT) {
+      return system_failure(("unlink " + dir + "/" + name).c_str(), errno);
     }
   }
   if (!removed)

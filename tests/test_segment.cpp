@@ -786,7 +786,7 @@ TEST_CASE("ring, mailbox and node wait for their object to appear") {
 
 // --- issue 10: what open() must refuse at once -----------------------------------
 
-TEST_CASE("a symlinked domain directory is refused by open, list, create and collect_temporaries") {
+TEST_CASE("a symlinked domain directory is refused by open, list, create, remove and collect_temporaries") {
   const std::string dir = std::filesystem::path(make_file("behind-link")).parent_path();
   const std::string linked = ringport_test::domain() + "-ln";
   const std::string link = std::filesystem::path(dir).parent_path() / ("ringport." + linked);
@@ -800,6 +800,7 @@ TEST_CASE("a symlinked domain directory is refused by open, list, create and col
   expect_error(segment::list(linked), errc::symlink_refused, link);
   expect_error(segment::create("new", 4096, opt), errc::symlink_refused, "symbolic link");
   expect_error(segment::collect_temporaries(linked), errc::symlink_refused, "symbolic link");
+  expect_error(segment::remove("behind-link", linked), errc::symlink_refused, "symbolic link");
   CHECK(::unlink(link.c_str()) == 0);
   CHECK(segment::open("behind-link"));  // the real directory is fine
   CHECK(segment::remove("behind-link"));

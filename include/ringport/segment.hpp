@@ -45,9 +45,10 @@
 // an absolute steady_clock deadline, sleeping 1 ms, doubling up to 50 ms
 // (detail::appear_backoff; rings, mailboxes and nodes use the same pacing).
 //
-// remove() unlinks the name. Mappings already open stay valid until their
-// segment objects are destroyed; a later create() of the same name makes a
-// new, unrelated segment.
+// remove() unlinks the name; like open(), create() and list(), it refuses a
+// symbolic link at the domain directory. Mappings already open stay valid
+// until their segment objects are destroyed; a later create() of the same
+// name makes a new, unrelated segment.
 //
 // Trust: the file is writable by its owner (and group, if asked). A peer with
 // that access can corrupt the payload — layers above validate every index
