@@ -204,6 +204,7 @@ struct segment_access {
     s.info_.total_size = h.total_size;
     s.info_.payload_size = h.payload_size;
     s.info_.creator_pid = h.creator_pid;
+    s.info_.creator_owner = h.creator_owner;
     s.info_.created_ns = h.created_ns;
     s.payload_size_ = h.payload_size;
   }

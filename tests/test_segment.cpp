@@ -212,9 +212,12 @@ TEST_CASE("segment round trip across fork") {
   auto s = segment::create("rt", 4096, normal_pages());
   REQUIRE_MESSAGE(s, s.error().message);
   std::memcpy(s->payload(), "parent", 7);
-  const int rc = ringport_test::run_in_child([] {
+  const std::uint64_t creator = detail::self_owner();
+  CHECK(s->info().creator_owner == creator);
+  const int rc = ringport_test::run_in_child([creator] {
     auto c = segment::open("rt");
     if (!c || std::memcmp(c->payload(), "parent", 7) != 0) return 1;
+    if (c->info().creator_owner != creator || c->info().creator_pid != (creator & 0xffffff)) return 2;
     std::memcpy(c->payload(), "child", 6);
     return 0;
   });

@@ -114,6 +114,7 @@ struct segment_info {
   std::uint64_t page_size = 0;
   bool huge_pages = false;
   std::uint32_t creator_pid = 0;
+  std::uint64_t creator_owner = 0;  ///< pid + start time, as role slots record (detail::owner_alive)
   std::uint64_t created_ns = 0;
 };
 
