@@ -794,6 +794,10 @@ TEST_CASE("a symlinked domain directory is refused by open, list, create, remove
   const std::string linked = ringport_test::domain() + "-ln";
   const std::string link = std::filesystem::path(dir).parent_path() / ("ringport." + linked);
   REQUIRE(::symlink(dir.c_str(), link.c_str()) == 0);
+  struct unlink_at_exit {
+    std::string path;
+    ~unlink_at_exit() { ::unlink(path.c_str()); }  // also when a REQUIRE fails
+  } remove_link{link};
   auto opt = normal_pages();
   opt.domain = linked;
   expect_error(segment::open("behind-link", opt), errc::symlink_refused, link);
@@ -804,7 +808,6 @@ TEST_CASE("a symlinked domain directory is refused by open, list, create, remove
   expect_error(segment::create("new", 4096, opt), errc::symlink_refused, "symbolic link");
   expect_error(segment::collect_temporaries(linked), errc::symlink_refused, "symbolic link");
   expect_error(segment::remove("behind-link", linked), errc::symlink_refused, "symbolic link");
-  CHECK(::unlink(link.c_str()) == 0);
   CHECK(segment::open("behind-link"));  // the real directory is fine
   CHECK(segment::remove("behind-link"));
 }
