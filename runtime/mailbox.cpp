@@ -431,6 +431,12 @@ result<mailbox> mailbox::open(std::string_view name, std::string_view domain) {
   return mailbox(std::move(*st), static_cast<std::size_t>(element - mailbox_header_bytes));
 }
 
+result<mailbox> mailbox::open_wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
+                                   std::string_view domain) {
+  for (detail::appear_backoff wait(deadline);;)
+    if (auto m = open(name, domain); m || !wait.retry(m.error())) return m;
+}
+
 result<mailbox> mailbox::open_or_create(std::string_view name, const mailbox_options& opt) {
   auto r = create(name, opt);
   if (r || !(r.error() == errc::already_exists)) return r;

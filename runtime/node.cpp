@@ -114,6 +114,15 @@ result<std::uint32_t> node::holder(std::string_view name, std::string_view domai
   return static_cast<std::uint32_t>(cur & pid_mask);
 }
 
+result<std::uint32_t> node::holder_until(std::string_view name, clock::time_point deadline,
+                                         std::string_view domain) {
+  for (detail::appear_backoff wait(deadline);;) {
+    auto pid = holder(name, domain);
+    if (pid ? *pid != 0 : !(pid.error() == errc::not_found)) return pid;
+    if (!wait.sleep()) return std::uint32_t{0};
+  }
+}
+
 node::node(node&& o) noexcept {
   *this = std::move(o);
 }

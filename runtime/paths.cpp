@@ -2,6 +2,7 @@
 #include "paths.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -83,6 +84,23 @@ result<void> ensure_dir(const std::string& dir, bool group_access) {
     return {};
   }
   return system_failure(("mkdir " + dir).c_str(), errno);
+}
+
+result<fd_guard> open_domain_dir(const std::string& dir) {
+  fd_guard fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.fd >= 0) return fd;
+  const int err = errno;
+  struct stat st {};
+  // O_DIRECTORY|O_NOFOLLOW fails with ENOTDIR on a link: lstat says which it was.
+  if ((err == ENOTDIR || err == ELOOP) && ::lstat(dir.c_str(), &st) == 0) {
+    if (S_ISLNK(st.st_mode))
+      return error(
+          errc::symlink_refused,
+          dir + " is a symbolic link; ringport never follows links to a domain directory: remove it");
+    if (!S_ISDIR(st.st_mode)) return error(errc::not_regular_file, dir + " is not a directory; remove it");
+  }
+  if (err == ENOENT) return error(errc::not_found, dir + " does not exist");
+  return system_failure(("open " + dir).c_str(), err);
 }
 
 namespace {

@@ -42,6 +42,13 @@ struct fd_guard {
   }
 };
 
+/// Opens a domain directory (O_DIRECTORY, for *at() calls and flock) without
+/// following a symbolic link at it: errc::symlink_refused for a link,
+/// not_regular_file for something else that is not a directory, not_found
+/// when it does not exist. (The root above it is the user's choice and may
+/// be a link.)
+result<fd_guard> open_domain_dir(const std::string& dir);
+
 /// Reports a notice on the handler set by set_notice_handler (stderr by default).
 void notice(std::string_view msg);
 /// Huge page sizes the kernel offers, in bytes (from /sys/kernel/mm/hugepages).

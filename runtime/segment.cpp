@@ -8,18 +8,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <thread>
 #include <utility>
 
 #include "paths.hpp"
 #include "ringport/detail/cpu.hpp"
+#include "ringport/detail/ring_state.hpp"  // self_owner(), owner_alive(): process identity
 #include "ringport/detail/segment_header.hpp"
 
 namespace ringport {
@@ -73,19 +77,80 @@ void notice_once(std::string_view msg) {
   detail::notice(msg);
 }
 
-// Holds an exclusive flock on the domain directory for the duration of a
-// create/remove, so that name checks across the two backings are atomic.
+// Holds an exclusive flock on the /dev/shm domain directory for the whole of
+// a create (both backings), so that name checks across the two backings are
+// atomic and every temporary file seen under it belongs to a dead creator.
 struct domain_lock {
   fd_guard dir;
   static result<domain_lock> take(const std::string& dir_path) {
-    domain_lock l;
-    l.dir.fd = ::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (l.dir.fd < 0) return system_failure(("open " + dir_path).c_str(), errno);
+    auto fd = detail::open_domain_dir(dir_path);
+    if (!fd) return std::move(fd).error();
+    domain_lock l{std::move(*fd)};
     while (::flock(l.dir.fd, LOCK_EX) != 0)
       if (errno != EINTR) return system_failure(("flock " + dir_path).c_str(), errno);
     return l;
   }
 };
+
+// --- temporary names: ".<name>~<pid>-<owner word in hex>" ------------------
+// '~' is outside the name alphabet, so no segment can have such a name; the
+// owner word (pid + start time) tells a dead creator from a reused pid.
+
+std::string temp_name(const std::string& name) {
+  char tail[64];
+  std::snprintf(tail, sizeof tail, "~%u-%llx", static_cast<unsigned>(::getpid()),
+                static_cast<unsigned long long>(detail::self_owner()));
+  return "." + name + tail;
+}
+
+// The creator's owner word recorded in a temporary name; nullopt for any
+// other name (a segment, the doorbell table ".doorbells~", anything else).
+std::optional<std::uint64_t> temp_creator(std::string_view entry) {
+  const std::size_t mark = entry.rfind('~');
+  if (entry.size() < 2 || entry[0] != '.' || mark == std::string_view::npos || mark < 2) return std::nullopt;
+  if (!validate_name(entry.substr(1, mark - 1))) return std::nullopt;
+  const char* end = entry.data() + entry.size();
+  std::uint32_t pid = 0;
+  const auto p = std::from_chars(entry.data() + mark + 1, end, pid);
+  if (p.ec != std::errc() || p.ptr == entry.data() + mark + 1 || p.ptr == end || *p.ptr != '-')
+    return std::nullopt;
+  std::uint64_t owner = 0;
+  const auto o = std::from_chars(p.ptr + 1, end, owner, 16);
+  if (o.ec != std::errc() || o.ptr == p.ptr + 1 || o.ptr != end) return std::nullopt;
+  return owner;
+}
+
+// Calls fn(entry name) for every entry of an open directory but "." and "..".
+template <class Fn>
+result<void> for_each_entry(int dir_fd, const std::string& dir, Fn&& fn) {
+  const int fd = ::dup(dir_fd);  // fdopendir owns (and closes) its descriptor
+  if (fd < 0) return system_failure(("dup " + dir).c_str(), errno);
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    const int err = errno;
+    ::close(fd);
+    return system_failure(("opendir " + dir).c_str(), err);
+  }
+  ::rewinddir(d);  // the dup shares its offset with dir_fd
+  while (dirent* e = ::readdir(d))
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+      fn(std::string_view(e->d_name));
+  ::closedir(d);
+  return {};
+}
+
+// Removes (or with dry_run only names) the temporaries in dir whose creator
+// is dead, appending their paths to out. The caller holds the domain lock.
+result<void> collect_in(const std::string& dir, bool dry_run, std::vector<std::string>& out) {
+  auto fd = detail::open_domain_dir(dir);
+  if (!fd) return fd.error() == errc::not_found ? result<void>() : result<void>(std::move(fd).error());
+  return for_each_entry(fd->fd, dir, [&](std::string_view entry) {
+    const auto owner = temp_creator(entry);
+    if (!owner || detail::owner_alive(*owner)) return;
+    const std::string e(entry);
+    if (dry_run || ::unlinkat(fd->fd, e.c_str(), 0) == 0 || errno == ENOENT) out.push_back(dir + "/" + e);
+  });
+}
 
 std::uint64_t round_up(std::uint64_t v, std::uint64_t to) {
   return (v + to - 1) / to * to;
@@ -139,6 +204,7 @@ struct segment_access {
     s.info_.total_size = h.total_size;
     s.info_.payload_size = h.payload_size;
     s.info_.creator_pid = h.creator_pid;
+    s.info_.creator_owner = h.creator_owner;
     s.info_.created_ns = h.created_ns;
     s.payload_size_ = h.payload_size;
   }
@@ -159,6 +225,7 @@ struct segment_access {
     h->cache_line = detail::cache_line;
     h->arch = detail::arch_id;
     h->creator_pid = static_cast<std::uint32_t>(::getpid());
+    h->creator_owner = detail::self_owner();
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);
     h->created_ns =
@@ -170,26 +237,25 @@ struct segment_access {
     h->state.store(static_cast<std::uint32_t>(detail::init_state::ready), std::memory_order_release);
   }
 
-  // Creates the file at loc (caller holds the domain lock and checked that the
+  // Creates the segment at loc: builds it under a temporary name, then links
+  // it to its name (the caller holds the domain lock and checked that the
   // name is free in every backing).
   static result<segment> create_at(const location& loc, const std::string& name, const std::string& domain,
                                    std::size_t payload_size, const segment_options& opt,
                                    const segment::initializer& init) {
     const std::uint64_t total = round_up(header_bytes + payload_size, loc.page_size);
     const std::string path = loc.dir + "/" + name;
-    fd_guard fd;
-    fd.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                   opt.group_access ? 0660 : 0600);
-    if (fd.fd < 0) {
-      if (errno == EEXIST)
-        return error(errc::already_exists,
-                     "segment '" + name + "' already exists in domain '" + domain + "' (" + path + ")");
-      return system_failure(("create " + path).c_str(), errno);
-    }
+    const std::string temp = loc.dir + "/" + temp_name(name);
+    const mode_t mode = opt.group_access ? 0660 : 0600;
+    const int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    fd_guard fd(::open(temp.c_str(), flags, mode));
+    if (fd.fd < 0 && errno == EEXIST && ::unlink(temp.c_str()) == 0)
+      fd.fd = ::open(temp.c_str(), flags, mode);  // a leftover of this very process: redo it
+    if (fd.fd < 0) return system_failure(("create " + temp).c_str(), errno);
     // fchmod: the umask must not narrow group access the caller asked for.
-    ::fchmod(fd.fd, opt.group_access ? 0660 : 0600);
+    ::fchmod(fd.fd, mode);
     auto fail = [&](error e) {
-      ::unlink(path.c_str());
+      ::unlink(temp.c_str());
       return result<segment>(std::move(e));
     };
     // Reserve every page now: a shortage is an error here, never SIGBUS later.
@@ -203,20 +269,30 @@ struct segment_access {
       if (rc == ENOSPC || rc == ENOMEM)
         return fail(error(errc::out_of_memory, "no space for " + std::to_string(total) + " bytes in " +
                                                    loc.dir + ": free memory or enlarge the tmpfs"));
-      return fail(system_failure(("fallocate " + path).c_str(), rc));
+      return fail(system_failure(("fallocate " + temp).c_str(), rc));
     }
     if (!loc.huge && ::ftruncate(fd.fd, static_cast<off_t>(total)) != 0)
-      return fail(system_failure(("ftruncate " + path).c_str(), errno));
+      return fail(system_failure(("ftruncate " + temp).c_str(), errno));
     auto mapped = map_file(fd.fd, total, loc, name, domain, true, opt.lock_memory);
     if (!mapped) return fail(std::move(mapped).error());
     segment s = std::move(*mapped);
     publish(s, opt, total, loc.page_size, init);
+    // Only a complete, published segment ever appears at the name.
+    if (::link(temp.c_str(), path.c_str()) != 0) {
+      const int err = errno;
+      if (err == EEXIST)
+        return fail(error(errc::already_exists,
+                          "segment '" + name + "' already exists in domain '" + domain + "' (" + path + ")"));
+      return fail(system_failure(("link " + temp + " to " + path).c_str(), err));
+    }
+    ::unlink(temp.c_str());
     return s;
   }
 
-  static result<void> check_header(const segment_header& h, std::uint64_t file_size,
-                                   const segment_options& opt, const std::string& name) {
-    const std::string who = "segment '" + name + "'";
+  // Magic, version and architecture: whether this is a ringport segment of
+  // this build at all. Checked before anything else, so that a foreign file
+  // is refused at once.
+  static result<void> check_identity(const segment_header& h, const std::string& who) {
     if (h.magic != detail::segment_magic)
       return result<void>(errc::bad_magic, who + " is not a ringport segment (wrong magic); remove it");
     if (h.version != detail::layout_version)
@@ -225,6 +301,12 @@ struct segment_access {
                               std::to_string(detail::layout_version) + "; recreate it with this version");
     if (h.arch != detail::arch_id || h.cache_line != detail::cache_line)
       return result<void>(errc::wrong_arch, who + " was made for another architecture or cache-line size");
+    return {};
+  }
+
+  static result<void> check_header(const segment_header& h, std::uint64_t file_size,
+                                   const segment_options& opt, const std::string& who) {
+    if (auto ok = check_identity(h, who); !ok) return ok;
     if (h.total_size != file_size)
       return result<void>(h.total_size > file_size ? errc::truncated : errc::bad_layout,
                           who + " header says " + std::to_string(h.total_size) + " bytes but the file has " +
@@ -242,13 +324,40 @@ struct segment_access {
     return {};
   }
 
-  static result<segment> open_at(const location& loc, const std::string& name, const std::string& domain,
-                                 const segment_options& opt) {
+  // Reads the header with pread (nothing is mapped before it validates). A
+  // foreign file is refused at once; an unpublished header is waited for
+  // (bounded) only while its recorded creator is alive.
+  static result<void> read_header(int fd, segment_header& h, const std::string& path, const std::string& who,
+                                  const segment_options& opt) {
+    const auto deadline = std::chrono::steady_clock::now() + opt.open_timeout;
+    for (;;) {
+      if (::pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h))
+        return system_failure(("read header of " + path).c_str(), errno ? errno : EIO);
+      if (auto ok = check_identity(h, who); !ok) return ok;
+      if (h.state.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(detail::init_state::ready))
+        return {};
+      const std::string pid = std::to_string(h.creator_pid);
+      if (!detail::owner_alive(h.creator_owner))
+        return result<void>(errc::init_timeout, who + " was never finished: its creator (pid " + pid +
+                                                    ") died while making it; remove it with 'ringport gc' or "
+                                                    "'ringport rm'");
+      if (std::chrono::steady_clock::now() >= deadline)
+        return result<void>(errc::init_timeout, who + " is still initialising after " +
+                                                    std::to_string(opt.open_timeout.count()) +
+                                                    " ms (its creator, pid " + pid +
+                                                    ", is alive); retry later, or raise open_timeout");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+  // Opens `name` in the domain directory open at dir_fd (loc.dir names it).
+  static result<segment> open_at(const location& loc, int dir_fd, const std::string& name,
+                                 const std::string& domain, const segment_options& opt) {
     const std::string path = loc.dir + "/" + name;
-    fd_guard fd;
+    const std::string who = "segment '" + name + "' (" + path + ")";
     // O_NONBLOCK: opening a fifo planted at the name must not hang; it is
     // refused below as not a regular file. It changes nothing for regular files.
-    fd.fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    fd_guard fd(::openat(dir_fd, name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (fd.fd < 0) {
       if (errno == ELOOP)
         return error(errc::symlink_refused, path +
@@ -273,40 +382,40 @@ struct segment_access {
                    path + " has mode " + mode + ", wider than 0660; refusing it: chmod 600 it or remove it");
     }
     const auto file_size = static_cast<std::uint64_t>(st.st_size);
+    // Creators link a file to its name only once it is complete, so a short
+    // file is never one being made.
     if (file_size < header_bytes)
       return error(errc::truncated, path + " is " + std::to_string(file_size) +
-                                        " bytes, shorter than a segment header; remove it");
-    // Wait (bounded) for the creator to publish the header, reading it with
-    // pread so nothing is mapped before it validates.
+                                        " bytes, shorter than a segment header: not a ringport segment, "
+                                        "or a damaged one; remove it");
     segment_header h{};
-    const auto deadline = std::chrono::steady_clock::now() + opt.open_timeout;
-    for (;;) {
-      if (::pread(fd.fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h))
-        return system_failure(("read header of " + path).c_str(), errno ? errno : EIO);
-      if (h.state.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(detail::init_state::ready))
-        break;
-      if (std::chrono::steady_clock::now() >= deadline)
-        return error(errc::init_timeout, "segment '" + name + "' is still initialising (creator pid " +
-                                             std::to_string(h.creator_pid) +
-                                             " may have died); retry, or remove it with 'ringport rm " +
-                                             name + "'");
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (auto ok = check_header(h, file_size, opt, name); !ok) return ok.error();
+    if (auto ok = read_header(fd.fd, h, path, who, opt); !ok) return ok.error();
+    if (auto ok = check_header(h, file_size, opt, who); !ok) return ok.error();
     const location real{loc.dir, h.page_size, loc.huge};
     auto mapped = map_file(fd.fd, file_size, real, name, domain, false, opt.lock_memory);
     if (!mapped) return mapped;
     segment s = std::move(*mapped);
     const auto* mh = reinterpret_cast<const segment_header*>(s.base_);
-    // A-INIT: pairs with R-INIT in create_at(); makes the payload visible.
+    // A-INIT: pairs with R-INIT in publish(); makes the payload visible.
     (void)mh->state.load(std::memory_order_acquire);
     // Validate once more from the mapping (the file could have changed since
     // the pread), and keep only process-local copies.
     segment_header copy{};
     std::memcpy(static_cast<void*>(&copy), mh, sizeof copy);
-    if (auto ok = check_header(copy, file_size, opt, name); !ok) return ok.error();
+    if (auto ok = check_header(copy, file_size, opt, who); !ok) return ok.error();
     fill_info(s, copy);
     return s;
+  }
+
+  // open_at() in loc.dir, opened without following a link at it.
+  static result<segment> open_in(const location& loc, const std::string& name, const std::string& domain,
+                                 const segment_options& opt) {
+    auto dir = detail::open_domain_dir(loc.dir);
+    if (!dir) {
+      if (dir.error() == errc::not_found) return error(errc::not_found, "no segment '" + name + "'");
+      return std::move(dir).error();
+    }
+    return open_at(loc, dir->fd, name, domain, opt);
   }
 };
 
@@ -364,8 +473,35 @@ result<void> check_payload_size(std::size_t payload_size) {
   return {};
 }
 
+location shm_location(const domain_paths& p) {
+  return {p.shm_dir, static_cast<std::uint64_t>(base_page_size()), false};
+}
+
+result<segment> open_resolved(const domain_paths& p, const std::string& name, const segment_options& opt) {
+  if (p.huge) {
+    auto s = segment_access::open_in({p.huge_dir(), p.huge->page_size, true}, name, p.domain, opt);
+    if (s || !(s.error() == errc::not_found)) return s;
+  }
+  auto s = segment_access::open_in(shm_location(p), name, p.domain, opt);
+  if (!s && s.error() == errc::not_found)
+    return error(errc::not_found, "no segment '" + name + "' in domain '" + p.domain + "' (looked in " +
+                                      p.shm_dir + (p.huge ? " and " + p.huge_dir() : std::string()) + ")");
+  return s;
+}
+
+// Removes temporaries of dead creators in both backings (caller holds the
+// domain lock).
+result<void> collect_locked(const domain_paths& p, bool dry_run, std::vector<std::string>& out) {
+  if (p.huge)
+    if (auto ok = collect_in(p.huge_dir(), dry_run, out); !ok) return ok;
+  return collect_in(p.shm_dir, dry_run, out);
+}
+
 result<segment> create_locked(const domain_paths& p, const std::string& name, std::size_t payload_size,
                               const segment_options& opt, const segment::initializer& init) {
+  // Best effort: a failure to sweep must not fail the create.
+  std::vector<std::string> swept;
+  (void)collect_locked(p, false, swept);
   if (exists_at(p.shm_dir, name) || (p.huge && exists_at(p.huge_dir(), name)))
     return error(errc::already_exists, "segment '" + name + "' already exists in domain '" + p.domain + "'");
   if (opt.backing != pages::normal) {
@@ -384,19 +520,7 @@ result<segment> create_locked(const domain_paths& p, const std::string& name, st
                   std::to_string(base_page_size()) + "-byte pages");
     }
   }
-  return segment_access::create_at({p.shm_dir, static_cast<std::uint64_t>(base_page_size()), false}, name,
-                                   p.domain, payload_size, opt, init);
-}
-
-result<segment> open_resolved(const domain_paths& p, const std::string& name, const segment_options& opt) {
-  if (p.huge && exists_at(p.huge_dir(), name))
-    return segment_access::open_at({p.huge_dir(), p.huge->page_size, true}, name, p.domain, opt);
-  auto s = segment_access::open_at({p.shm_dir, static_cast<std::uint64_t>(base_page_size()), false}, name,
-                                   p.domain, opt);
-  if (!s && s.error() == errc::not_found)
-    return error(errc::not_found, "no segment '" + name + "' in domain '" + p.domain + "' (looked in " +
-                                      p.shm_dir + (p.huge ? " and " + p.huge_dir() : std::string()) + ")");
-  return s;
+  return segment_access::create_at(shm_location(p), name, p.domain, payload_size, opt, init);
 }
 
 }  // namespace
@@ -416,6 +540,20 @@ result<segment> segment::open(std::string_view name_in, const segment_options& o
   auto p = resolve(name_in, opt.domain);
   if (!p) return p.error();
   return open_resolved(*p, std::string(name_in), opt);
+}
+
+result<segment> segment::open_wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
+                                   const segment_options& opt) {
+  for (detail::appear_backoff wait(deadline);;)
+    if (auto s = open(name, opt); s || !wait.retry(s.error())) return s;
+}
+
+bool detail::appear_backoff::sleep() noexcept {
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= deadline_) return false;
+  std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(step_, deadline_ - now));
+  step_ = std::min(step_ * 2, std::chrono::milliseconds(50));
+  return true;
 }
 
 result<segment> segment::open_or_create(std::string_view name_in, std::size_t payload_size,
@@ -484,11 +622,13 @@ result<void> segment::remove(std::string_view name_in, std::string_view domain) 
   bool removed = false;
   for (const std::string& dir : {p->huge_dir(), p->shm_dir}) {
     if (dir.empty()) continue;
-    const std::string path = dir + "/" + name;
-    if (::unlink(path.c_str()) == 0) {
+    auto fd = detail::open_domain_dir(dir);  // never through a link
+    if (!fd && fd.error() == errc::not_found) continue;
+    if (!fd) return std::move(fd).error();
+    if (::unlinkat(fd->fd, name.c_str(), 0) == 0) {
       removed = true;
-    } else if (errno != ENOENT && errno != ENOTDIR) {
-      return system_failure(("unlink " + path).c_str(), errno);
+    } else if (errno != ENOENT) {
+      return system_failure(("unlink " + dir + "/" + name).c_str(), errno);
     }
   }
   if (!removed)
@@ -501,22 +641,36 @@ result<std::vector<segment_info>> segment::list(std::string_view domain_in) {
   if (auto ok = validate_name(domain, "domain"); !ok) return ok.error();
   std::vector<segment_info> out;
   auto huge = detail::find_huge_mount();
-  std::vector<std::string> dirs{detail::domain_dir(detail::shm_root(), domain)};
-  if (huge) dirs.insert(dirs.begin(), detail::domain_dir(huge->dir, domain));
+  std::vector<location> dirs{
+      {detail::domain_dir(detail::shm_root(), domain), static_cast<std::uint64_t>(base_page_size()), false}};
+  if (huge) dirs.insert(dirs.begin(), {detail::domain_dir(huge->dir, domain), huge->page_size, true});
   segment_options opt;
   opt.domain = domain;
   opt.open_timeout = std::chrono::milliseconds(0);
-  for (const auto& dir : dirs) {
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) continue;
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      if (auto s = open(e->d_name, opt)) {
-        if (s->info().path == dir + "/" + e->d_name) out.push_back(s->info());
-      }
-    }
-    ::closedir(d);
+  for (const auto& loc : dirs) {
+    auto dir = detail::open_domain_dir(loc.dir);
+    if (!dir && dir.error() == errc::not_found) continue;
+    if (!dir) return std::move(dir).error();
+    // Only segment names: never temporaries ('~'), the doorbell table, or
+    // anything else a name cannot be.
+    auto ok = for_each_entry(dir->fd, loc.dir, [&](std::string_view entry) {
+      if (!validate_name(entry)) return;
+      if (auto s = segment_access::open_at(loc, dir->fd, std::string(entry), domain, opt))
+        out.push_back(s->info());
+    });
+    if (!ok) return ok.error();
   }
+  return out;
+}
+
+result<std::vector<std::string>> segment::collect_temporaries(std::string_view domain_in, bool dry_run) {
+  auto p = resolve("x", domain_in);  // any valid name: only the domain matters here
+  if (!p) return p.error();
+  auto lock = domain_lock::take(p->shm_dir);
+  if (!lock && lock.error() == errc::not_found) return std::vector<std::string>{};
+  if (!lock) return lock.error();
+  std::vector<std::string> out;
+  if (auto ok = collect_locked(*p, dry_run, out); !ok) return ok.error();
   return out;
 }
 

@@ -127,6 +127,24 @@ TEST_CASE("pages::any falls back to base pages when the huge pages run out") {
   CHECK(rc == 0);
 }
 
+TEST_CASE("on hugetlbfs too, an opener racing a creator sees only not_found or a whole segment") {
+  // Creation links the finished file into place on hugetlbfs as on tmpfs.
+  const auto r = ringport_test::race_open_against_create("racing", huge_pages(), 2000);
+  MESSAGE("polls ", r.polls, ": found ", r.found, " (", r.found_huge, " on huge pages), not_found ",
+          r.missing, ", other ", r.other, "; creator rounds ", r.rounds);
+  INFO("first other outcome: ", r.first_other);
+  CHECK(r.creator_rc == 0);
+  CHECK(r.other == 0);
+  CHECK(r.partial == 0);
+  CHECK(r.found > 0);
+  CHECK(r.found_huge == r.found);
+  CHECK(r.missing > 0);
+  // No temporary is left behind in the hugetlbfs domain directory.
+  auto left = segment::collect_temporaries({}, true);
+  REQUIRE_MESSAGE(left, left.error().message);
+  CHECK(left->empty());
+}
+
 int main(int argc, char** argv) {
   ringport_test::use_private_domain();
   const std::string why = ringport_test::arrange_huge_pages(arranged_pages);

@@ -7,6 +7,7 @@
 // pwrite() through the file, as a hostile or broken peer would.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,9 +22,15 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
+#include "ringport/detail/ring_state.hpp"
 #include "ringport/detail/segment_header.hpp"
+#include "ringport/mailbox.hpp"
+#include "ringport/node.hpp"
+#include "ringport/ring.hpp"
 #include "ringport/segment.hpp"
 #include "test_util.hpp"
 
@@ -129,6 +136,56 @@ std::vector<int> fork_after_barrier(int n, const std::function<int(int)>& fn) {
   return codes;
 }
 
+// Forks a child running fn (its return value is the exit code); returns its pid.
+pid_t spawn(const std::function<int()>& fn) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(fn());
+  REQUIRE(pid > 0);
+  return pid;
+}
+
+// Kills and reaps a child still running at scope exit (a failed REQUIRE must
+// not leave it behind).
+struct child_guard {
+  pid_t pid;
+  int reap() { return ringport_test::wait_child(std::exchange(pid, -1)); }
+  ~child_guard() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ringport_test::wait_child(pid);
+  }
+};
+
+// The names in a directory.
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) out.push_back(e.path().filename());
+  return out;
+}
+
+// The directory entries that are temporaries of segment `name`.
+std::vector<std::string> temporaries_of(const std::string& dir, const std::string& name) {
+  std::vector<std::string> out;
+  for (const auto& e : entries(dir))
+    if (e.rfind("." + name + "~", 0) == 0) out.push_back(e);
+  return out;
+}
+
+bool listed(const std::string& name) {
+  auto all = segment::list();
+  REQUIRE_MESSAGE(all, all.error().message);
+  return std::any_of(all->begin(), all->end(), [&](const segment_info& i) { return i.name == name; });
+}
+
+void write_file(const std::string& path, const std::vector<unsigned char>& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  const auto n = ::write(fd, bytes.data(), bytes.size());
+  ::close(fd);
+  REQUIRE(n == static_cast<ssize_t>(bytes.size()));
+}
+
 void check_bad_name(const std::string& name) {
   const auto opt = normal_pages();
   expect_error(segment::create(name, 4096, opt), errc::invalid_name, "segment name");
@@ -155,9 +212,12 @@ TEST_CASE("segment round trip across fork") {
   auto s = segment::create("rt", 4096, normal_pages());
   REQUIRE_MESSAGE(s, s.error().message);
   std::memcpy(s->payload(), "parent", 7);
-  const int rc = ringport_test::run_in_child([] {
+  const std::uint64_t creator = detail::self_owner();
+  CHECK(s->info().creator_owner == creator);
+  const int rc = ringport_test::run_in_child([creator] {
     auto c = segment::open("rt");
     if (!c || std::memcmp(c->payload(), "parent", 7) != 0) return 1;
+    if (c->info().creator_owner != creator || c->info().creator_pid != (creator & 0xffffff)) return 2;
     std::memcpy(c->payload(), "child", 6);
     return 0;
   });
@@ -531,4 +591,275 @@ TEST_CASE("8 processes racing in open_or_create all see the one creator's segmen
   REQUIRE_MESSAGE(s, s.error().message);
   CHECK(s->info().creator_pid == seen[0]);
   CHECK(segment::remove("shared"));
+}
+
+// --- open() racing create() (issue 12) ----------------------------------------
+
+TEST_CASE("an opener polling while a creator creates and removes sees only not_found or a whole segment") {
+  const auto r = ringport_test::race_open_against_create("racing", normal_pages(), 10000);
+  MESSAGE("polls ", r.polls, ": found ", r.found, ", not_found ", r.missing, ", other ", r.other,
+          "; creator rounds ", r.rounds);
+  INFO("first other outcome: ", r.first_other);
+  CHECK(r.creator_rc == 0);
+  CHECK(r.polls >= 10000);
+  CHECK(r.other == 0);
+  CHECK(r.partial == 0);
+  CHECK(r.found > 0);
+  CHECK(r.missing > 0);
+  CHECK(r.found + r.missing == r.polls);
+}
+
+TEST_CASE("a creator killed mid-creation leaves a temporary that open and list never see; create sweeps it") {
+  const std::string dir = std::filesystem::path(make_file("victim-sibling")).parent_path();
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  // The child stops inside its initializer: the file exists, half made.
+  child_guard creator{spawn([&] {
+    ::close(ready[0]);
+    auto s = segment::create("victim", 4096, normal_pages(), [&](std::byte*, std::size_t) {
+      (void)::write(ready[1], "x", 1);
+      for (;;) ::pause();
+    });
+    return 3;
+  })};
+  ::close(ready[1]);
+  char c = 0;
+  REQUIRE(::read(ready[0], &c, 1) == 1);
+  ::close(ready[0]);
+  CHECK(temporaries_of(dir, "victim").size() == 1);
+  expect_error(segment::open("victim"), errc::not_found, "victim");
+  CHECK_FALSE(listed("victim"));
+  CHECK(listed("victim-sibling"));
+  REQUIRE(::kill(creator.pid, SIGKILL) == 0);
+  CHECK(creator.reap() == 128 + SIGKILL);
+  const auto left = temporaries_of(dir, "victim");
+  REQUIRE(left.size() == 1);
+  expect_error(segment::open("victim"), errc::not_found, "victim");
+  CHECK_FALSE(listed("victim"));
+  // A dry run names it and leaves it; the next create removes it.
+  auto named = segment::collect_temporaries({}, true);
+  REQUIRE_MESSAGE(named, named.error().message);
+  REQUIRE(named->size() == 1);
+  CHECK((*named)[0] == dir + "/" + left[0]);
+  CHECK(temporaries_of(dir, "victim").size() == 1);
+  auto s = segment::create("victim", 4096, normal_pages());
+  REQUIRE_MESSAGE(s, s.error().message);
+  CHECK(temporaries_of(dir, "victim").empty());
+  CHECK(listed("victim"));
+  CHECK(segment::remove("victim"));
+  CHECK(segment::remove("victim-sibling"));
+}
+
+TEST_CASE("collect_temporaries removes only temporaries of dead creators") {
+  const std::string dir = std::filesystem::path(make_file("sweep-sibling")).parent_path();
+  // A dead creator's owner word: a child's, after it exited.
+  int pipe_fd[2];
+  REQUIRE(::pipe(pipe_fd) == 0);
+  const pid_t child = spawn([&] {
+    const std::uint64_t me = detail::self_owner();
+    return ::write(pipe_fd[1], &me, sizeof me) == static_cast<ssize_t>(sizeof me) ? 0 : 1;
+  });
+  std::uint64_t dead_owner = 0;
+  REQUIRE(::read(pipe_fd[0], &dead_owner, sizeof dead_owner) == static_cast<ssize_t>(sizeof dead_owner));
+  ::close(pipe_fd[0]);
+  ::close(pipe_fd[1]);
+  REQUIRE(ringport_test::wait_child(child) == 0);
+  auto temp = [](const char* name, long pid, std::uint64_t owner) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, ".%s~%ld-%llx", name, pid, static_cast<unsigned long long>(owner));
+    return std::string(buf);
+  };
+  const std::string dead = temp("a", child, dead_owner);
+  const std::string live = temp("b", ::getpid(), detail::self_owner());
+  // Not temporaries: the doorbell table, malformed tails, names outside the alphabet.
+  const std::vector<std::string> others{".doorbells~", ".c~12",   ".c~-1f",         ".c~12-",
+                                        ".c~12-zz",    "c~12-1f", ".bad name~12-1f"};
+  for (const auto& n : others) write_file(dir + "/" + n, {1, 2, 3});
+  write_file(dir + "/" + dead, {});
+  write_file(dir + "/" + live, {});
+  auto swept = segment::collect_temporaries();
+  REQUIRE_MESSAGE(swept, swept.error().message);
+  REQUIRE(swept->size() == 1);
+  CHECK((*swept)[0] == dir + "/" + dead);
+  const auto now = entries(dir);
+  CHECK(std::find(now.begin(), now.end(), dead) == now.end());
+  CHECK(std::find(now.begin(), now.end(), live) != now.end());
+  for (const auto& n : others) CHECK_MESSAGE(std::find(now.begin(), now.end(), n) != now.end(), n);
+  CHECK_FALSE(listed("a"));
+  CHECK_FALSE(listed("b"));
+  for (const auto& n : others) std::filesystem::remove(dir + "/" + n);
+  std::filesystem::remove(dir + "/" + live);
+  auto none = segment::collect_temporaries("no-such-domain-here");
+  REQUIRE_MESSAGE(none, none.error().message);
+  CHECK(none->empty());
+  CHECK(segment::remove("sweep-sibling"));
+}
+
+TEST_CASE("list shows segment names starting with '.', never temporaries") {
+  make_file(".dotted");
+  CHECK(listed(".dotted"));
+  CHECK(segment::remove(".dotted"));
+}
+
+// --- open_wait -------------------------------------------------------------------
+
+TEST_CASE("open_wait returns once the creator has created the segment") {
+  expect_error(segment::open("late"), errc::not_found, "late");
+  const pid_t creator = spawn([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto s =
+        segment::create("late", 4096, normal_pages(), [](std::byte* p, std::size_t) { p[0] = std::byte{7}; });
+    return s ? 0 : 1;
+  });
+  auto s = segment::open_wait("late", std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  CHECK(ringport_test::wait_child(creator) == 0);
+  REQUIRE_MESSAGE(s, s.error().message);
+  CHECK(s->payload()[0] == std::byte{7});
+  CHECK(segment::remove("late"));
+}
+
+TEST_CASE("open_wait fails with not_found only once its deadline has passed") {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(60);
+  expect_error(segment::open_wait("never", deadline), errc::not_found, "never");
+  CHECK(std::chrono::steady_clock::now() >= deadline);
+  // A deadline in the past still tries once.
+  make_file("already");
+  CHECK(segment::open_wait("already", std::chrono::steady_clock::time_point{}));
+  CHECK(segment::remove("already"));
+}
+
+TEST_CASE("open_wait returns other errors at once") {
+  const std::string path = make_file("bad-wait");
+  patch(path, offsetof(segment_header, magic), std::uint64_t{1});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  expect_error(segment::open_wait("bad-wait", deadline), errc::bad_magic, "not a ringport segment");
+  CHECK(std::chrono::steady_clock::now() < deadline);
+  CHECK(segment::remove("bad-wait"));
+}
+
+TEST_CASE("ring, mailbox and node wait for their object to appear") {
+  using clock = std::chrono::steady_clock;
+  int go[2];
+  REQUIRE(::pipe(go) == 0);
+  // The child makes all three late, then holds the node until the pipe closes.
+  const pid_t maker = spawn([&] {
+    ::close(go[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ring_options ro;
+    ro.capacity = 8;
+    ro.backing = pages::normal;
+    auto r = spsc<std::uint64_t>::create("late-ring", ro);
+    mailbox_options mo;
+    mo.capacity = 8;
+    mo.backing = pages::normal;
+    auto m = mailbox::create("late-box", mo);
+    auto n = node::join("latenode");
+    if (!r || !m || !n) return 1;
+    char c;
+    while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    return 0;
+  });
+  ::close(go[0]);
+  const auto deadline = clock::now() + std::chrono::seconds(60);
+  auto r = spsc<std::uint64_t>::open_wait("late-ring", deadline);
+  auto m = mailbox::open_wait("late-box", deadline);
+  auto holder = node::holder_until("latenode", deadline);
+  ::close(go[1]);
+  CHECK(ringport_test::wait_child(maker) == 0);
+  CHECK_MESSAGE(r, r.error().message);
+  CHECK_MESSAGE(m, m.error().message);
+  REQUIRE_MESSAGE(holder, holder.error().message);
+  CHECK(*holder == static_cast<std::uint32_t>(maker));
+  // The wrong kind is an error at once, not a wait.
+  expect_error(mpmc<std::uint64_t>::open_wait("late-ring", deadline), errc::wrong_kind, "spsc");
+  CHECK(clock::now() < deadline);
+  // At the deadline: not_found, and 0 for a node nobody joined.
+  const auto soon = clock::now() + std::chrono::milliseconds(30);
+  expect_error(spsc<std::uint64_t>::open_wait("no-ring", soon), errc::not_found, "no-ring");
+  expect_error(mailbox::open_wait("no-box", soon), errc::not_found, "no-box");
+  auto nobody = node::holder_until("nobody", soon);
+  REQUIRE_MESSAGE(nobody, nobody.error().message);
+  CHECK(*nobody == 0);
+  CHECK(clock::now() >= soon);
+  CHECK(segment::remove("late-ring"));
+  CHECK(segment::remove("late-box"));
+  CHECK(segment::remove("node.latenode"));
+}
+
+// --- issue 10: what open() must refuse at once -----------------------------------
+
+TEST_CASE("a symlinked domain directory is refused by open, list, create, remove and collect_temporaries") {
+  const std::string dir = std::filesystem::path(make_file("behind-link")).parent_path();
+  const std::string linked = ringport_test::domain() + "-ln";
+  const std::string link = std::filesystem::path(dir).parent_path() / ("ringport." + linked);
+  REQUIRE(::symlink(dir.c_str(), link.c_str()) == 0);
+  struct unlink_at_exit {
+    std::string path;
+    ~unlink_at_exit() { ::unlink(path.c_str()); }  // also when a REQUIRE fails
+  } remove_link{link};
+  auto opt = normal_pages();
+  opt.domain = linked;
+  expect_error(segment::open("behind-link", opt), errc::symlink_refused, link);
+  expect_error(
+      segment::open_wait("behind-link", std::chrono::steady_clock::now() + std::chrono::seconds(60), opt),
+      errc::symlink_refused, "symbolic link");
+  expect_error(segment::list(linked), errc::symlink_refused, link);
+  expect_error(segment::create("new", 4096, opt), errc::symlink_refused, "symbolic link");
+  expect_error(segment::collect_temporaries(linked), errc::symlink_refused, "symbolic link");
+  expect_error(segment::remove("behind-link", linked), errc::symlink_refused, "symbolic link");
+  CHECK(segment::open("behind-link"));  // the real directory is fine
+  CHECK(segment::remove("behind-link"));
+}
+
+TEST_CASE("a planted file that is not a ringport segment is refused at once, naming its path") {
+  const std::string dir = std::filesystem::path(make_file("plant-sibling")).parent_path();
+  auto opt = normal_pages();
+  opt.open_timeout = std::chrono::seconds(60);  // refusals must not wait at all
+  const auto deadline = std::chrono::steady_clock::now() + opt.open_timeout;
+  std::vector<unsigned char> noise(8192);
+  std::uint32_t x = 12345;
+  for (auto& b : noise) b = static_cast<unsigned char>((x = x * 1103515245 + 12345) >> 16);
+  write_file(dir + "/random", noise);
+  expect_error(segment::open("random", opt), errc::bad_magic, dir + "/random");
+  expect_error(segment::open("random", opt), errc::bad_magic, "not a ringport segment");
+  // Zeros are what a half-made file used to look like: refused too.
+  write_file(dir + "/zeros", std::vector<unsigned char>(8192, 0));
+  expect_error(segment::open("zeros", opt), errc::bad_magic, "not a ringport segment");
+  write_file(dir + "/empty", {});
+  expect_error(segment::open("empty", opt), errc::truncated, "not a ringport segment");
+  CHECK(std::chrono::steady_clock::now() < deadline);
+  // list() skips them.
+  CHECK_FALSE(listed("random"));
+  CHECK(listed("plant-sibling"));
+  for (const char* n : {"random", "zeros", "empty", "plant-sibling"}) CHECK(segment::remove(n));
+}
+
+TEST_CASE("an unfinished header whose creator died is refused at once, saying so") {
+  // The creator is a child that exits; the header is then marked unfinished.
+  const int rc =
+      ringport_test::run_in_child([] { return segment::create("orphan", 4096, normal_pages()) ? 0 : 1; });
+  REQUIRE(rc == 0);
+  const std::string path = std::filesystem::path(make_file("orphan-sibling")).parent_path() / "orphan";
+  patch(path, offsetof(segment_header, state), static_cast<std::uint32_t>(detail::init_state::initialising));
+  auto opt = normal_pages();
+  opt.open_timeout = std::chrono::seconds(60);
+  const auto deadline = std::chrono::steady_clock::now() + opt.open_timeout;
+  expect_error(segment::open("orphan", opt), errc::init_timeout, "died");
+  expect_error(segment::open("orphan", opt), errc::init_timeout, "ringport gc");
+  // A live process that reused the creator's pid is no creator: the start
+  // time differs (here: this process's pid with another start time; the
+  // owner word keeps the pid in its low 24 bits).
+  const std::uint64_t reused = detail::self_owner() + (std::uint64_t{1} << 24);
+  patch(path, offsetof(segment_header, creator_pid), static_cast<std::uint32_t>(::getpid()));
+  patch(path, offsetof(segment_header, creator_owner), reused);
+  expect_error(segment::open("orphan", opt), errc::init_timeout,
+               "(pid " + std::to_string(::getpid()) + ") died");
+  CHECK(std::chrono::steady_clock::now() < deadline);
+  // Its real owner word: alive, so open waits (bounded) instead.
+  patch(path, offsetof(segment_header, creator_owner), detail::self_owner());
+  opt.open_timeout = std::chrono::milliseconds(30);
+  expect_error(segment::open("orphan", opt), errc::init_timeout, "is alive");
+  CHECK(segment::remove("orphan"));
+  CHECK(segment::remove("orphan-sibling"));
 }

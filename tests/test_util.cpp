@@ -1,10 +1,12 @@
 #include "test_util.hpp"
 
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -76,6 +78,62 @@ std::uint64_t meminfo(const char* key) {
     std::getline(in, rest);
   }
   return 0;
+}
+
+open_race race_open_against_create(const std::string& name, const ringport::segment_options& opt,
+                                   std::size_t min_polls) {
+  using ringport::segment;
+  constexpr std::size_t payload = 4096;
+  struct shared {
+    std::atomic<int> stop;
+    std::atomic<std::uint64_t> rounds;
+  };
+  void* mem = ::mmap(nullptr, sizeof(shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  open_race r;
+  if (mem == MAP_FAILED) {
+    r.first_other = "mmap failed";
+    return r;
+  }
+  auto* sh = new (mem) shared{};
+  std::fflush(nullptr);
+  const pid_t creator = ::fork();
+  if (creator == 0) {
+    int rc = 0;
+    while (rc == 0 && sh->stop.load(std::memory_order_relaxed) == 0) {
+      {
+        auto s =
+            segment::create(name, payload, opt, [](std::byte* p, std::size_t n) { std::memset(p, 0x5a, n); });
+        if (!s) {
+          std::fprintf(stderr, "creator: %s\n", s.error().message.c_str());
+          rc = 1;
+        }
+      }  // unmapped before the remove
+      if (rc == 0 && !segment::remove(name, opt.domain)) rc = 2;
+      sh->rounds.fetch_add(1, std::memory_order_relaxed);
+    }
+    ::_exit(rc);
+  }
+  while (r.polls < min_polls || ((r.found == 0 || r.missing == 0) && r.polls < 100 * min_polls)) {
+    auto s = segment::open(name, opt);
+    ++r.polls;
+    if (s) {
+      ++r.found;
+      r.found_huge += s->info().huge_pages;
+      const std::byte* p = s->payload();
+      if (s->payload_size() < payload || p[0] != std::byte{0x5a} || p[payload - 1] != std::byte{0x5a})
+        ++r.partial;
+    } else if (s.error() == ringport::errc::not_found) {
+      ++r.missing;
+    } else if (r.other++ == 0) {
+      r.first_other = s.error().message;
+    }
+  }
+  sh->stop.store(1);
+  r.creator_rc = creator > 0 ? wait_child(creator) : -1;
+  r.rounds = sh->rounds.load();
+  ::munmap(mem, sizeof(shared));
+  (void)segment::remove(name, opt.domain);
+  return r;
 }
 
 std::uint64_t default_huge_page_bytes() {

@@ -9,6 +9,8 @@
 #include <functional>
 #include <string>
 
+#include "ringport/segment.hpp"
+
 namespace ringport_test {
 
 /// Sets RINGPORT_DOMAIN to a name unique to this process ("test-<pid>").
@@ -24,6 +26,26 @@ const std::string& domain();
 int run_in_child(const std::function<int()>& fn);
 /// Waits for a child started with fork(); returns its exit code, or 128+signal.
 int wait_child(pid_t pid);
+
+/// What an opener saw while polling a name that a child process created and
+/// removed in a loop (issue 12: open() racing create()).
+struct open_race {
+  std::size_t polls = 0;
+  std::size_t found = 0;       ///< opens that succeeded
+  std::size_t found_huge = 0;  ///< of which on huge pages
+  std::size_t partial = 0;     ///< of which the payload was not wholly initialised
+  std::size_t missing = 0;     ///< opens that failed with not_found
+  std::size_t other = 0;       ///< any other outcome
+  std::string first_other;     ///< the message of the first other outcome
+  int creator_rc = -1;         ///< the creator's exit code: 0 when every create and remove succeeded
+  std::uint64_t rounds = 0;    ///< the creator's create + remove rounds
+};
+/// Polls segment::open(name) at least min_polls times, and on until both
+/// outcomes were seen (at most 100 * min_polls), while a forked child creates
+/// `name` with `opt` (its initializer fills the payload with 0x5a, so a whole
+/// segment is recognisable) and removes it, in a loop.
+open_race race_open_against_create(const std::string& name, const ringport::segment_options& opt,
+                                   std::size_t min_polls);
 
 /// A /proc/meminfo field (e.g. "HugePages_Free:"), 0 when absent.
 std::uint64_t meminfo(const char* key);

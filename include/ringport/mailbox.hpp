@@ -263,6 +263,10 @@ class mailbox {
   static result<mailbox> create(std::string_view name, const mailbox_options& opt = {});
   /// Opens an existing mailbox; its capacity and sizes come from the segment.
   static result<mailbox> open(std::string_view name, std::string_view domain = {});
+  /// open(), retrying while the name does not exist until `deadline` (then
+  /// errc::not_found); other errors return at once.
+  static result<mailbox> open_wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
+                                   std::string_view domain = {});
   /// create(), or open() when the name exists (then opt's sizes are ignored).
   static result<mailbox> open_or_create(std::string_view name, const mailbox_options& opt = {});
   static result<void> remove(std::string_view name, std::string_view domain = {});

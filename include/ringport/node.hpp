@@ -106,6 +106,11 @@ class node {
   static std::string link_name(std::string_view from, std::string_view to);
   /// The pid of the live process holding node `name`, 0 when nobody does.
   static result<std::uint32_t> holder(std::string_view name, std::string_view domain = {});
+  /// Waits for node `name` to appear: holder(), retried until a live process
+  /// holds the name or `deadline` passes (then 0). Pacing as segment.hpp's
+  /// open_wait(); errors other than "no such node yet" return at once.
+  static result<std::uint32_t> holder_until(std::string_view name, clock::time_point deadline,
+                                            std::string_view domain = {});
   /// Checks a node name against the rules above.
   static result<void> validate(std::string_view name);
 

@@ -354,6 +354,13 @@ class ring {
   static result<ring> open(std::string_view name, std::string_view domain = {}) {
     return wrap(detail::ring_state::open(name, Kind, sizeof(T), alignof(T), domain));
   }
+  /// open(), retrying while the name does not exist until `deadline` (then
+  /// errc::not_found); other errors return at once. Pacing: segment.hpp.
+  static result<ring> open_wait(std::string_view name, clock::time_point deadline,
+                                std::string_view domain = {}) {
+    for (detail::appear_backoff wait(deadline);;)
+      if (auto r = open(name, domain); r || !wait.retry(r.error())) return r;
+  }
   /// create(), or open() when another process created it first.
   static result<ring> open_or_create(std::string_view name, const ring_options& opt = {}) {
     auto r = create(name, opt);

@@ -13,18 +13,42 @@
 // options, else RINGPORT_DOMAIN, else "default". Names and domains are
 // 1..64 characters of [A-Za-z0-9._-], not "." or "..".
 //
-// Creation takes an flock on the domain directory, creates the file with
-// O_CREAT|O_EXCL|O_NOFOLLOW (mode 0600, or 0660 with group_access), reserves
-// every page with fallocate (so a shortage is an error now, never a SIGBUS
-// later), maps it with MAP_POPULATE, optionally mlocks it, lets the caller
-// initialise the payload, and publishes the header's init_state last.
-// open() refuses symlinks, non-regular files, foreign owners and modes wider
-// than 0660, waits a bounded time for a creator still initialising, validates
-// every header field against the file's size, and only then maps the file.
+// Creation takes an flock on the domain directory and builds the file under
+// a temporary name that no segment can have, ".<name>~<pid>-<owner>" ('~' is
+// outside the name alphabet; <owner> is the creator's pid + start time in
+// hex): O_CREAT|O_EXCL|O_NOFOLLOW (mode 0600, or 0660 with group_access),
+// every page reserved with fallocate (so a shortage is an error now, never a
+// SIGBUS later), mapped with MAP_POPULATE, optionally mlocked, the payload
+// initialised by the caller, the header's init_state published last. Only
+// then is the file link()ed to its name (EEXIST: errc::already_exists, so
+// creation stays exclusive) and the temporary name unlinked. A file at a
+// segment's name is therefore always complete: open() sees either nothing
+// (errc::not_found) or a whole segment, never one being made, whatever the
+// timing. Both backings (tmpfs, hugetlbfs) support link().
 //
-// remove() unlinks the name. Mappings already open stay valid until their
-// segment objects are destroyed; a later create() of the same name makes a
-// new, unrelated segment.
+// A creator killed while creating leaves only its temporary file, which no
+// open() or list() ever reads. The next create() in the domain (under the
+// domain flock) removes temporaries whose creator is dead, and
+// collect_temporaries() (used by `ringport gc`) does so on demand.
+//
+// open() refuses a symbolic link at the domain directory or at the name,
+// non-regular files, foreign owners and modes wider than 0660. It refuses a
+// file without a ringport header (too short: errc::truncated; wrong magic:
+// bad_magic; other layout version: bad_version) at once, with its path. A
+// real header that is not yet published (only a foreign tool or an older
+// build leaves one at a segment's name) is waited for while its recorded
+// creator (pid + start time) lives, up to open_timeout (errc::init_timeout);
+// if that creator is dead it fails at once, saying so. Every header field is
+// validated against the file's size before the file is mapped.
+//
+// Waiting for a segment to appear: open_wait() retries a not_found open until
+// an absolute steady_clock deadline, sleeping 1 ms, doubling up to 50 ms
+// (detail::appear_backoff; rings, mailboxes and nodes use the same pacing).
+//
+// remove() unlinks the name; like open(), create() and list(), it refuses a
+// symbolic link at the domain directory. Mappings already open stay valid
+// until their segment objects are destroyed; a later create() of the same
+// name makes a new, unrelated segment.
 //
 // Trust: the file is writable by its owner (and group, if asked). A peer with
 // that access can corrupt the payload — layers above validate every index
@@ -71,7 +95,7 @@ struct segment_options {
   pages backing = pages::any;
   bool group_access = false;                     ///< mode 0660 instead of 0600
   bool lock_memory = false;                      ///< mlock the mapping (needs RLIMIT_MEMLOCK)
-  std::chrono::milliseconds open_timeout{2000};  ///< wait for a creator still initialising
+  std::chrono::milliseconds open_timeout{2000};  ///< wait for a live creator still initialising
   object_kind kind = object_kind::raw;
   std::uint64_t element_size = 0;  ///< recorded in the header, checked on open
   std::uint64_t capacity = 0;      ///< recorded in the header
@@ -90,6 +114,7 @@ struct segment_info {
   std::uint64_t page_size = 0;
   bool huge_pages = false;
   std::uint32_t creator_pid = 0;
+  std::uint64_t creator_owner = 0;  ///< pid + start time, as role slots record (detail::owner_alive)
   std::uint64_t created_ns = 0;
 };
 
@@ -110,6 +135,10 @@ class segment {
   /// Opens an existing segment. When opt.kind is not raw, the kind (and a
   /// non-zero opt.element_size) must match the header.
   static result<segment> open(std::string_view name, const segment_options& opt = {});
+  /// open(), retrying while the name does not exist until `deadline`
+  /// (then errc::not_found). Any other error returns at once.
+  static result<segment> open_wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
+                                   const segment_options& opt = {});
   /// create(), or open() if another process created it first.
   static result<segment> open_or_create(std::string_view name, std::size_t payload_size,
                                         const segment_options& opt = {}, const initializer& init = {});
@@ -119,8 +148,14 @@ class segment {
   static result<segment> create_anonymous(std::size_t payload_size, const segment_options& opt = {},
                                           const initializer& init = {});
 
-  /// Every segment in a domain, as far as it validates (for `ringport ls`).
+  /// Every segment in a domain, as far as it validates (for `ringport ls`);
+  /// temporaries of creators at work are not segments and never listed.
   static result<std::vector<segment_info>> list(std::string_view domain = {});
+  /// Removes the temporary files of creators that died while creating (both
+  /// backings), under the domain flock; returns their paths. dry_run: only
+  /// names them. A domain that does not exist has none.
+  static result<std::vector<std::string>> collect_temporaries(std::string_view domain = {},
+                                                              bool dry_run = false);
 
   bool valid() const noexcept { return base_ != nullptr; }
   std::byte* payload() const noexcept;
@@ -134,6 +169,24 @@ class segment {
   std::size_t payload_size_ = 0;
   segment_info info_;
 };
+
+namespace detail {
+/// Paces the retries of an open_wait(): sleeps 1 ms, doubling up to 50 ms,
+/// never past the deadline. One per wait.
+class appear_backoff {
+ public:
+  explicit appear_backoff(std::chrono::steady_clock::time_point deadline) noexcept : deadline_(deadline) {}
+  /// Sleeps one step; false (without sleeping) once the deadline has passed.
+  bool sleep() noexcept;
+  /// After a failed open: true (having slept) when it may be retried, that
+  /// is when it is errc::not_found and the deadline has not passed.
+  bool retry(const error& e) noexcept { return e == errc::not_found && sleep(); }
+
+ private:
+  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::milliseconds step_{1};
+};
+}  // namespace detail
 
 /// Checks a segment or domain name against the documented rules.
 result<void> validate_name(std::string_view name, const char* what = "name");

@@ -1,11 +1,14 @@
 // ringport/detail/segment_header.hpp — the first bytes of every segment file.
 //
 // The creator fills every field, initialises the object payload, and only
-// then stores init_state = ready with release. A process that opens the file
-// reads init_state with acquire (pairs with that release) before trusting any
-// other byte, then validates every field against the file's real size. The
-// header is never trusted after validation: users copy what they need into
-// process-local variables once.
+// then stores init_state = ready with release; it does all of that under a
+// temporary name and links the file to its real name afterwards (see
+// segment.hpp), so a file at a real name is normally ready already. A process
+// that opens the file checks magic and version first (a foreign file is
+// refused at once), reads init_state with acquire (pairs with that release)
+// before trusting any other byte, then validates every field against the
+// file's real size. The header is never trusted after validation: users copy
+// what they need into process-local variables once.
 #pragma once
 
 #include <atomic>
@@ -15,8 +18,9 @@
 namespace ringport::detail {
 
 inline constexpr std::uint64_t segment_magic = 0x54524f50474e4952ULL;  // "RINGPORT"
-inline constexpr std::uint32_t layout_version = 3;  // 2: event_count.bells; 3: claim records
-inline constexpr std::size_t header_bytes = 512;    // payload starts here (aligned)
+// Layout versions: 2 event_count.bells; 3 claim records; 4 creator_owner.
+inline constexpr std::uint32_t layout_version = 4;
+inline constexpr std::size_t header_bytes = 512;  // payload starts here (aligned)
 
 enum class init_state : std::uint32_t { initialising = 0, ready = 1, failed = 2 };
 
@@ -37,11 +41,15 @@ struct segment_header {
   std::uint64_t page_size;           // page size backing the mapping
   std::atomic<std::uint32_t> state;  // init_state; written last (release)
   std::uint32_t reserved0;
+  // The creator's owner word (pid + process start time, detail::self_owner()),
+  // so that a dead creator is told from a live process that reused its pid.
+  std::uint64_t creator_owner;
 };
 
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(sizeof(segment_header) <= header_bytes, "header must fit before the payload");
 static_assert(offsetof(segment_header, state) == 88, "layout change: bump layout_version");
+static_assert(offsetof(segment_header, creator_owner) == 96, "layout change: bump layout_version");
 static_assert(header_bytes % 128 == 0, "payload must start on a cache line on every target");
 
 }  // namespace ringport::detail
