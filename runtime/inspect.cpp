@@ -23,18 +23,6 @@
 namespace ringport::detail {
 namespace {
 
-constexpr std::uint64_t pid_mask = (std::uint64_t{1} << 24) - 1;  // as in role_slot
-// How much later than the segment's creation its creator may seem to have
-// started: /proc start times are in clock ticks and CLOCK_REALTIME can be
-// stepped. Erring this way only ever keeps a segment.
-constexpr std::uint64_t creator_slack_ns = 2'000'000'000;
-
-std::uint64_t ns_of(clockid_t c) noexcept {
-  timespec ts{};
-  ::clock_gettime(c, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 bool is_ring_kind(object_kind k) noexcept {
   return k == object_kind::spsc || k == object_kind::mpsc || k == object_kind::spmc ||
          k == object_kind::mpmc || k == object_kind::mailbox;
@@ -46,7 +34,7 @@ void count_roles(const role_table& t, user_count& c, std::uint32_t creator, bool
     const std::uint64_t o = s.owner.load(std::memory_order_relaxed);
     if (o == 0) continue;
     c.add(owner_alive(o));
-    creator_seen = creator_seen || (o & pid_mask) == (creator & pid_mask);
+    creator_seen = creator_seen || owner_pid(o) == owner_pid(creator);
   }
 }
 
@@ -90,7 +78,7 @@ bool read_node(const segment& seg, segment_usage& u) {
   const std::uint64_t o = sh->owner.load(std::memory_order_relaxed);
   if (o != 0) {
     u.node_holder.add(owner_alive(o));
-    u.creator_is_holder = (o & pid_mask) == (u.info.creator_pid & pid_mask);
+    u.creator_is_holder = owner_pid(o) == u.info.creator_pid;
   }
   u.is_node = true;
   return true;
@@ -151,25 +139,6 @@ user_count segment_usage::users() const noexcept {
   return c;
 }
 
-bool creator_alive(std::uint32_t pid, std::uint64_t created_ns) noexcept {
-  std::uint64_t start_ticks = 0;
-  if (pid == 0 || !process_start_time(pid, start_ticks)) return false;
-  const long hz = ::sysconf(_SC_CLK_TCK);
-  if (hz <= 0) return true;  // cannot tell: keep
-  // The process's start on the realtime clock: now minus its age.
-  const std::uint64_t boot_now = ns_of(CLOCK_BOOTTIME);
-  const std::uint64_t started_boot =
-      start_ticks / static_cast<std::uint64_t>(hz) * 1000000000ULL +
-      start_ticks % static_cast<std::uint64_t>(hz) * 1000000000ULL / static_cast<std::uint64_t>(hz);
-  if (started_boot > boot_now) return true;  // clocks disagree: keep
-  const std::uint64_t real_now = ns_of(CLOCK_REALTIME);
-  const std::uint64_t age = boot_now - started_boot;
-  if (age > real_now) return true;
-  // A process with this pid that started after the segment was made is not
-  // its creator (the creator died and the pid was reused).
-  return real_now - age <= created_ns + creator_slack_ns;
-}
-
 segment_usage inspect(const segment_info& info) {
   segment_usage u;
   u.info = info;
@@ -182,7 +151,7 @@ segment_usage inspect(const segment_info& info) {
     return u;
   }
   u.info = seg->info();
-  u.creator_alive = creator_alive(u.info.creator_pid, u.info.created_ns);
+  u.creator_alive = u.info.creator_owner != 0 && owner_alive(u.info.creator_owner);
   bool readable = true;
   if (is_ring_kind(u.info.kind))
     readable = read_ring(*seg, u);

@@ -6,9 +6,8 @@
 //  - rings and mailboxes: every non-zero producer and consumer role slot
 //    (ring_shared::producers / consumers; detail::owner_alive);
 //  - node segments ("node.<name>"): the node's owner word;
-//  - every segment: its creator (header creator_pid, compared with the
-//    header's created_ns: a process with that pid that started after the
-//    segment was created is not its creator). A creator that attached and
+//  - every segment: its creator (the header's creator_owner, pid + start
+//    time, judged by detail::owner_alive). A creator that attached and
 //    detached cannot be told from one that has not attached yet, so a live
 //    creator always counts as a user;
 //  - link mailboxes ("link.<from>.<to>"): also the two nodes, while a live
@@ -66,8 +65,6 @@ struct segment_usage {
   user_count users() const noexcept;
 };
 
-/// Whether the creator recorded in a header (pid, CLOCK_REALTIME ns) lives.
-bool creator_alive(std::uint32_t pid, std::uint64_t created_ns) noexcept;
 /// Opens the segment named by `info` again and reports its users.
 segment_usage inspect(const segment_info& info);
 

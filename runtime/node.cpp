@@ -15,8 +15,6 @@
 namespace ringport {
 namespace {
 
-constexpr std::uint64_t pid_mask = (std::uint64_t{1} << 24) - 1;  // as in role slots
-
 std::string node_segment(std::string_view name) {
   std::string s = "node.";
   s += name;
@@ -85,7 +83,7 @@ result<node> node::join(std::string_view name, const node_options& opt) {
     std::uint64_t cur = sh->owner.load(std::memory_order_acquire);
     if (cur != 0 && (cur == me || detail::owner_alive(cur)))
       return error(errc::already_exists, "node '" + std::string(name) + "' is held by live process " +
-                                             std::to_string(cur & pid_mask) +
+                                             std::to_string(detail::owner_pid(cur)) +
                                              (cur == me ? " (this one)" : "") +
                                              ": pick another name, or stop that process first");
     // Free, or its holder died: take it (one CAS decides between rivals).
@@ -111,7 +109,7 @@ result<std::uint32_t> node::holder(std::string_view name, std::string_view domai
   // relaxed: a report, not a claim.
   const std::uint64_t cur = shared_of(*seg)->owner.load(std::memory_order_relaxed);
   if (cur == 0 || !detail::owner_alive(cur)) return std::uint32_t{0};
-  return static_cast<std::uint32_t>(cur & pid_mask);
+  return detail::owner_pid(cur);
 }
 
 result<std::uint32_t> node::holder_until(std::string_view name, clock::time_point deadline,

@@ -28,34 +28,6 @@ role_table& table(ring_shared* s, role r) {
   return r == role::producer ? s->producers : s->consumers;
 }
 
-// Reads /proc/<pid>/stat: state letter and start time (field 22).
-bool read_proc_stat(std::uint32_t pid, char& state, std::uint64_t& start) noexcept {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[1024];
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  const char* p = std::strrchr(buf, ')');  // the command name may hold spaces and ')'
-  if (!p || p[1] != ' ') return false;
-  p += 2;
-  state = *p;
-  // After ')' come fields 3.. ; start time is field 22, i.e. 19 more fields after state.
-  for (int field = 3; field < 22; ++field) {
-    p = std::strchr(p, ' ');
-    if (!p) return false;
-    ++p;
-  }
-  start = std::strtoull(p, nullptr, 10);
-  return true;
-}
-
-constexpr std::uint64_t pid_bits = 24;
-constexpr std::uint64_t pid_mask = (std::uint64_t{1} << pid_bits) - 1;
-
 }  // namespace
 
 bool kind_has_turns(object_kind kind) noexcept {
@@ -203,32 +175,6 @@ result<std::shared_ptr<ring_state>> ring_state::open(std::string_view name, obje
   return adopt(std::move(*seg), kind, element_size, element_align, extra_bytes);
 }
 
-static std::uint64_t owner_word_of(std::uint32_t pid) noexcept {
-  char state = 0;
-  std::uint64_t start = 0;
-  read_proc_stat(pid, state, start);
-  return (start << pid_bits) | (pid & pid_mask);
-}
-
-std::uint64_t self_owner() noexcept {
-  static const std::uint64_t cached = owner_word_of(static_cast<std::uint32_t>(::getpid()));
-  // A forked child inherits the static: recompute when the pid changed.
-  const auto pid = static_cast<std::uint32_t>(::getpid());
-  return (cached & pid_mask) == (pid & pid_mask) ? cached : owner_word_of(pid);
-}
-
-bool process_start_time(std::uint32_t pid, std::uint64_t& start) noexcept {
-  char state = 0;
-  if (!read_proc_stat(pid, state, start)) return false;
-  return state != 'Z' && state != 'X';  // exited, not yet reaped
-}
-
-bool owner_alive(std::uint64_t owner) noexcept {
-  std::uint64_t start = 0;
-  return process_start_time(static_cast<std::uint32_t>(owner & pid_mask), start) &&
-         start == (owner >> pid_bits);
-}
-
 // A multi side's slot changes hands with an empty claim record: the
 // previous holder's claims are all finished (detach) or settled (takeover).
 static void clear_record(ring_view& v, role r, std::size_t slot) noexcept {
@@ -272,7 +218,7 @@ result<std::size_t> ring_state::attach(role r) {
   if (single) {
     const std::uint64_t cur = t.slots[0].owner.load(std::memory_order_relaxed);
     return error(errc::role_taken, std::string(to_string(kind_)) + " '" + info().name + "' already has a " +
-                                       role_name(r) + " (pid " + std::to_string(cur & pid_mask) + "); a " +
+                                       role_name(r) + " (pid " + std::to_string(owner_pid(cur)) + "); a " +
                                        to_string(kind_) + " allows one: release that handle first");
   }
   return error(errc::too_many_roles, "ring '" + info().name + "' has " + std::to_string(max_roles) +

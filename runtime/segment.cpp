@@ -23,7 +23,7 @@
 
 #include "paths.hpp"
 #include "ringport/detail/cpu.hpp"
-#include "ringport/detail/ring_state.hpp"  // self_owner(), owner_alive(): process identity
+#include "ringport/detail/process.hpp"
 #include "ringport/detail/segment_header.hpp"
 
 namespace ringport {

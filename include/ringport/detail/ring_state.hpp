@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "ringport/detail/process.hpp"
 #include "ringport/detail/ring_engine.hpp"
 #include "ringport/result.hpp"
 #include "ringport/segment.hpp"
@@ -102,14 +103,6 @@ std::size_t recover_claims(const ring_view& v, role claimer) noexcept;
 /// True when no position that role slot `slot` of `claimer` may have
 /// claimed is still unfinished (so a new holder may reuse its record).
 bool claims_settled(const ring_view& v, role claimer, std::size_t slot) noexcept;
-
-/// Start time (clock ticks since boot, /proc/<pid>/stat field 22) of a
-/// process that exists and is not a zombie; false otherwise.
-bool process_start_time(std::uint32_t pid, std::uint64_t& start) noexcept;
-/// Liveness of a role_slot owner word (pid + start time), read from /proc.
-bool owner_alive(std::uint64_t owner) noexcept;
-/// This process's owner word.
-std::uint64_t self_owner() noexcept;
 
 }  // namespace detail
 }  // namespace ringport
