@@ -33,6 +33,14 @@
 // (park_fence()): wakers that read fence_mode fence themselves, and later
 // parks on those counts need only a seq_cst fence.
 //
+// The steps above are templates in detail/event_count.hpp, instantiated here
+// with shipped_env; tests/model/ runs the same templates under the Relacy
+// model checker (with models of futex and membarrier), in light mode, full-
+// fence mode, across a switch and in the TSan protocol, and checks that
+// mutants of them (a fence removed, the key read late, no clear, ...) fail.
+// ThreadSanitizer builds pair acq_rel RMWs on `waiters` instead of the
+// fences (TSan cannot model fences): a different protocol, checked too.
+//
 // Parked waits are sliced (at most peer_poll each), so that a waiter can
 // notice a dead peer (status::peer_gone) or a deadline without any wake-up.
 #pragma once
