@@ -74,26 +74,6 @@ namespace {
 
 std::atomic<fence_switch> switch_rule{fence_switch::automatic};
 
-// Moves every count in ecs that is still light to fences_full: claims them,
-// runs heavy_barrier() (also the caller's F-WAIT), publishes fences_full.
-[[gnu::cold]] void switch_to_full_fences(std::span<event_count* const> ecs) noexcept {
-  // Claim the switch of every count still light (relaxed: the barrier below
-  // orders it for the wakers; a claim that loses found someone switching).
-  bool mine[wait_any_max] = {};
-  for (std::size_t i = 0; i < ecs.size() && i < wait_any_max; ++i) {
-    std::uint32_t light = fences_light;
-    mine[i] = ecs[i]->fence_mode.compare_exchange_strong(light, fences_switching, std::memory_order_relaxed);
-  }
-  // Every CPU running a waker now runs a full barrier: a waker either
-  // finished its notify before it (its publish is visible to our retry), or
-  // reads fence_mode after it and uses the seq_cst fence from then on.
-  heavy_barrier();
-  for (std::size_t i = 0; i < ecs.size() && i < wait_any_max; ++i)
-    // R-MODE: pairs with A-MODE in park_fence(): a waiter that reads
-    // fences_full knows every waker will fence.
-    if (mine[i]) ecs[i]->fence_mode.store(fences_full, std::memory_order_release);
-}
-
 // This thread's membarrier bill: time spent in it during the current window.
 struct barrier_bill {
   clock::time_point window_start{};
@@ -123,24 +103,23 @@ void set_fence_switch(fence_switch s) noexcept {
   switch_rule.store(s, std::memory_order_relaxed);
 }
 
+namespace {
+
+static_assert(max_park_counts >= wait_any_max, "a switch covers every count of a wait_any()");
+
+// The library's environment with the two membarriers of wait_fence().
+struct barrier_env : shipped_env {
+  static void park_barrier() noexcept { billed_heavy_barrier(); }
+  static void switch_barrier() noexcept { heavy_barrier(); }
+};
+
+}  // namespace
+
 void park_fence(std::span<event_count* const> ecs) noexcept {
-  if constexpr (tsan_build) return;  // TSan builds pair acq_rel RMWs instead (see notify())
-  bool all_full = true, any_light = false;
-  for (event_count* ec : ecs) {
-    // A-MODE: pairs with R-MODE in switch_to_full_fences().
-    const std::uint32_t m = ec->fence_mode.load(std::memory_order_acquire);
-    all_full = all_full && m == fences_full;
-    any_light = any_light || m == fences_light;
-  }
-  if (all_full) {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    return;
-  }
-  const fence_switch rule = switch_rule.load(std::memory_order_relaxed);
-  if (any_light && (rule == fence_switch::always || (rule == fence_switch::automatic && bill.costly)))
-    switch_to_full_fences(ecs);
-  else
-    billed_heavy_barrier();
+  wait_fence<barrier_env>(ecs, [] {
+    const fence_switch rule = switch_rule.load(std::memory_order_relaxed);
+    return rule == fence_switch::always || (rule == fence_switch::automatic && bill.costly);
+  });
 }
 
 }  // namespace ringport::detail

@@ -49,19 +49,8 @@ void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept {
 }
 
 void notify_slow(event_count& ec, doorbell_site* site) noexcept {
-  // Clear the registrations this wake-up serves (see detail/wait.hpp): the
-  // waiters behind them wake or see seq change, and register again. A waiter
-  // that reads the new seq (A-KEY) also sees this clear before its own
-  // increment, so a later registration is never lost. An exchange, not a
-  // store: every write to `waiters` stays a read-modify-write, so this
-  // acquire synchronizes with the release increment of any wait_any()
-  // waiter at or before it, and the bells load below sees that waiter's bit
-  // (detail/doorbell.hpp).
-  (void)ec.waiters.exchange(0, std::memory_order_acquire);
-  // R-SEQ: pairs with A-KEY in wait_loop(); changing seq makes any waiter
-  // between its key load and FUTEX_WAIT return at once.
-  ec.seq.fetch_add(1, std::memory_order_release);
-  futex_wake_all(&ec.seq);
+  // Clear the registrations, change seq, FUTEX_WAKE (detail/event_count.hpp).
+  wake_waiters<shipped_env>(ec);
   // A-BELLS: pairs with R-BELLS in wait_any(); a waker that takes a bit
   // rings after that waiter read its doorbell key.
   if (ec.bells.load(std::memory_order_relaxed) != 0)

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "ringport/detail/cpu.hpp"
+#include "ringport/detail/event_count.hpp"
 
 namespace ringport::detail {
 
@@ -35,23 +36,6 @@ struct ring_geometry {
   std::uint32_t kind;          // object_kind
   std::uint32_t extra_bytes;   // bytes for the layer above (mailbox tables), after the data
 };
-
-/// An event count: waiters read `seq`, register in `waiters`, re-check their
-/// condition and sleep on `seq` (a futex word); wakers bump `seq` and call
-/// FUTEX_WAKE only when `waiters` is non-zero. `bells`: the domain doorbells
-/// (detail/doorbell.hpp) that wait_any() sleepers without futex_waitv want
-/// rung as well; any bit pattern is valid. `fence_mode`: how wakers fence
-/// (detail/wait.hpp): light, switching or full; only grows.
-struct event_count {
-  std::atomic<std::uint32_t> seq;
-  std::atomic<std::uint32_t> waiters;
-  std::atomic<std::uint64_t> bells;
-  std::atomic<std::uint32_t> fence_mode;
-};
-
-inline constexpr std::uint32_t fences_light = 0;      // wakers in registered processes: compiler fence
-inline constexpr std::uint32_t fences_switching = 1;  // a waiter is switching it to full
-inline constexpr std::uint32_t fences_full = 2;       // every waker uses a seq_cst fence
 
 /// One attached producer or consumer, as one word so that claiming and
 /// taking over are single CASes: bits 0..23 pid, bits 24..63 the process's

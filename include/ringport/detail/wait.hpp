@@ -33,6 +33,14 @@
 // (park_fence()): wakers that read fence_mode fence themselves, and later
 // parks on those counts need only a seq_cst fence.
 //
+// The steps above are templates in detail/event_count.hpp, instantiated here
+// with shipped_env; tests/model/ runs the same templates under the Relacy
+// model checker (with models of futex and membarrier), in light mode, full-
+// fence mode, across a switch and in the TSan protocol, and checks that
+// mutants of them (a fence removed, the key read late, no clear, ...) fail.
+// ThreadSanitizer builds pair acq_rel RMWs on `waiters` instead of the
+// fences (TSan cannot model fences): a different protocol, checked too.
+//
 // Parked waits are sliced (at most peer_poll each), so that a waiter can
 // notice a dead peer (status::peer_gone) or a deadline without any wake-up.
 #pragma once
@@ -43,6 +51,7 @@
 #include <span>
 
 #include "ringport/detail/cpu.hpp"
+#include "ringport/detail/event_count.hpp"
 #include "ringport/detail/ring_layout.hpp"
 #include "ringport/status.hpp"
 
@@ -96,34 +105,22 @@ void park_fence(std::span<event_count* const> ecs) noexcept;
 enum class fence_switch : std::uint8_t { automatic, always, never };
 void set_fence_switch(fence_switch s) noexcept;
 
+/// The library's environment for the protocol steps (detail/event_count.hpp).
+struct shipped_env {
+  static constexpr bool rmw_pairing = tsan_build;
+  static constexpr ec_mutation mutation = ec_mutation::none;
+  static bool light_notify() noexcept { return detail::light_notify.load(std::memory_order_relaxed); }
+  static void compiler_fence() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+  static void full_fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
+  static void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept { detail::futex_wake_all(&word); }
+  static void park_fence(std::span<event_count* const> ecs) noexcept { detail::park_fence(ecs); }
+};
+
 /// Called by the side that made progress (after its release store). `site`:
 /// the doorbells of ec's domain (null: none to ring).
 inline void notify(event_count& ec, doorbell_site* site) noexcept {
-#if defined(__SANITIZE_THREAD__)
-  // TSan builds: an acq_rel RMW on `waiters` instead of the fence. Either
-  // it reads the waiter's increment (and wakes it), or it precedes that
-  // increment in waiters' modification order and synchronizes with it, so
-  // the waiter's retry sees our publish.
-  if (ec.waiters.fetch_add(0, std::memory_order_acq_rel) != 0) notify_slow(ec, site);
-#else
-  // F-NOTIFY: orders our earlier publish before the load of `waiters`; pairs
-  // with F-WAIT (park_fence) in wait_loop(). This is a store->load
-  // (Dekker) ordering that acquire/release cannot give. In registered
-  // processes the waiter's membarrier supplies the hardware half, so only
-  // the compiler must keep the order here; otherwise a seq_cst fence.
-  if (light_notify.load(std::memory_order_relaxed)) [[likely]] {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    // relaxed: a stale `light` is covered by the switcher's membarrier (see
-    // switch_to_full_fences()). Same line as `waiters`: no extra miss.
-    if (ec.fence_mode.load(std::memory_order_relaxed) != fences_light) [[unlikely]]
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-  } else {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
-  // relaxed: the fence above supplies the ordering.
-  if (ec.waiters.load(std::memory_order_relaxed) != 0) [[unlikely]]
+  if (must_wake<shipped_env>(ec)) [[unlikely]]
     notify_slow(ec, site);
-#endif
 }
 
 /// Wait tuning: how many spins and yields before parking.
@@ -186,23 +183,11 @@ status wait_loop(event_count& ec, wait_policy policy, clock::time_point deadline
   }
   for (;;) {
     if (status s = time_checks(); s != status::would_block) return attempt() == status::ok ? status::ok : s;
-    // A-KEY: pairs with the release increment of seq in notify_slow().
-    const std::uint32_t key = ec.seq.load(std::memory_order_acquire);
-    // relaxed: park_fence() orders it (acq_rel in TSan builds: see notify()).
-    ec.waiters.fetch_add(1, tsan_build ? std::memory_order_acq_rel : std::memory_order_relaxed);
-    // F-WAIT: orders the waiters increment before the retry's loads, on
-    // this CPU and (membarrier or full-fence mode) on every CPU running a
-    // waker; pairs with F-NOTIFY in notify().
-    event_count* const one[1] = {&ec};
-    park_fence(one);
-    status s = attempt();
-    if (s == status::would_block) {
+    const auto sleep = [&](std::atomic<std::uint32_t>& word, std::uint32_t key) noexcept {
       const auto slice = clock::now() + peer_poll;
-      futex_wait_until(&ec.seq, key, deadline < slice ? deadline : slice);
-    }
-    // No deregistration: the waker clears `waiters` (see the top of this file).
-    if (s != status::would_block) return s;
-    if (s = attempt(); s != status::would_block) return s;
+      futex_wait_until(&word, key, deadline < slice ? deadline : slice);
+    };
+    if (status s = park_round<shipped_env>(ec, attempt, sleep); s != status::would_block) return s;
   }
 }
 

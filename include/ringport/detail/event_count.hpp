@@ -1,0 +1,198 @@
+// ringport/detail/event_count.hpp — the event count: its shared words and
+// the steps of its wait/wake protocol (detail/wait.hpp describes it).
+//
+// Each step is a template over an environment `Env` that supplies what is
+// not plain C++ atomics: fences, membarrier, the futex calls. The library
+// instantiates the steps with std::atomic, std::atomic_thread_fence and the
+// real system calls (detail::shipped_env in detail/wait.hpp); the model
+// checker (tests/model/) instantiates the same templates with relacy's
+// atomics and fences and models of futex and membarrier. So the checked
+// code is the shipped code.
+//
+// An `EC` is event_count or a type with the same members (the model's has
+// relacy atomics with std::atomic's interface). Env provides:
+//   rmw_pairing        true in ThreadSanitizer builds: acq_rel RMWs on
+//                      `waiters` replace the fences (TSan cannot model
+//                      fences); a second protocol, checked as well
+//   mutation           ec_mutation::none in the library (see below)
+//   light_notify()     whether this waker's process registered for
+//                      membarrier, so that its F-NOTIFY may be a compiler fence
+//   compiler_fence(), full_fence()
+//   futex_wake_all(word)
+//   park_fence(span of EC*)  F-WAIT of one park (detail::park_fence)
+//   park_barrier(), switch_barrier()  membarrier for a plain park and for
+//                      a switch to full fences (wait_fence() below)
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "ringport/status.hpp"
+
+namespace ringport::detail {
+
+/// An event count: waiters read `seq`, register in `waiters`, re-check their
+/// condition and sleep on `seq` (a futex word); wakers bump `seq` and call
+/// FUTEX_WAKE only when `waiters` is non-zero. `bells`: the domain doorbells
+/// (detail/doorbell.hpp) that wait_any() sleepers without futex_waitv want
+/// rung as well; any bit pattern is valid. `fence_mode`: how wakers fence
+/// (detail/wait.hpp): light, switching or full; only grows.
+struct event_count {
+  std::atomic<std::uint32_t> seq;
+  std::atomic<std::uint32_t> waiters;
+  std::atomic<std::uint64_t> bells;
+  std::atomic<std::uint32_t> fence_mode;
+};
+
+inline constexpr std::uint32_t fences_light = 0;      // wakers in registered processes: compiler fence
+inline constexpr std::uint32_t fences_switching = 1;  // a waiter is switching it to full
+inline constexpr std::uint32_t fences_full = 2;       // every waker uses a seq_cst fence
+
+/// Deliberate bugs, for the model checker's mutation test only (each must
+/// make a check fail). The library's Env has none.
+enum class ec_mutation : std::uint8_t {
+  none,
+  relaxed_clear,           // the waker clears `waiters` with a relaxed exchange
+  no_clear,                // wakers never clear `waiters`
+  key_after_registration,  // A-KEY is read after the waiters increment
+  ignore_switching,        // wakers fence only in fences_full, not while switching
+  switching_is_full,       // a waiter takes fences_switching for fences_full
+};
+
+/// The most counts one park covers (wait_any_max).
+inline constexpr std::size_t max_park_counts = 128;
+
+/// The waker's fast half, after its release publish: F-NOTIFY, then whether
+/// a waiter may be registered (the waker must then call wake_waiters()).
+template <class Env, class EC>
+[[gnu::always_inline]] inline bool must_wake(EC& ec) noexcept {
+  if constexpr (Env::rmw_pairing) {
+    // Either this RMW reads the waiter's increment (and wakes it), or it
+    // precedes that increment in the modification order of `waiters` and
+    // synchronizes with it, so the waiter's retry sees our publish.
+    return ec.waiters.fetch_add(0, std::memory_order_acq_rel) != 0;
+  } else {
+    // F-NOTIFY: orders our earlier publish before the load of `waiters`;
+    // pairs with F-WAIT (wait_fence). A store->load (Dekker) ordering that
+    // acquire/release cannot give. In registered processes the waiter's
+    // membarrier supplies the hardware half, so only the compiler must keep
+    // the order here; otherwise a seq_cst fence.
+    if (Env::light_notify()) [[likely]] {
+      Env::compiler_fence();
+      // relaxed: a stale `light` is covered by the switcher's membarrier
+      // (switch_to_full_fences). Same line as `waiters`: no extra miss.
+      const std::uint32_t mode = ec.fence_mode.load(std::memory_order_relaxed);
+      constexpr bool mutant = Env::mutation == ec_mutation::ignore_switching;
+      if (mutant ? mode == fences_full : mode != fences_light) [[unlikely]]
+        Env::full_fence();
+    } else {
+      Env::full_fence();
+    }
+    // relaxed: the fence above supplies the ordering.
+    return ec.waiters.load(std::memory_order_relaxed) != 0;
+  }
+}
+
+/// The waker's slow half: clears the registrations this wake-up serves,
+/// changes seq and wakes every sleeper. The waiters behind the cleared
+/// registrations wake or see seq change, and register again; one that reads
+/// the new seq (A-KEY) also sees the clear before its own increment, so a
+/// later registration is never erased. An exchange, not a store: every
+/// write to `waiters` stays a read-modify-write, so this acquire
+/// synchronizes with the release increment of any wait_any() waiter at or
+/// before it (its bells bit is then visible: detail/doorbell.hpp).
+template <class Env, class EC>
+void wake_waiters(EC& ec) noexcept {
+  constexpr auto clear =
+      Env::mutation == ec_mutation::relaxed_clear ? std::memory_order_relaxed : std::memory_order_acquire;
+  if constexpr (Env::mutation != ec_mutation::no_clear) (void)ec.waiters.exchange(0, clear);
+  // R-SEQ: pairs with A-KEY in register_waiter(); changing seq makes any
+  // waiter between its key load and FUTEX_WAIT return at once.
+  ec.seq.fetch_add(1, std::memory_order_release);
+  Env::futex_wake_all(ec.seq);
+}
+
+/// A waiter's registration before it re-checks and parks; returns the key
+/// to sleep on.
+template <class Env, class EC>
+std::uint32_t register_waiter(EC& ec) noexcept {
+  // relaxed: F-WAIT orders it (acq_rel with rmw_pairing: see must_wake()).
+  constexpr auto reg = Env::rmw_pairing ? std::memory_order_acq_rel : std::memory_order_relaxed;
+  if constexpr (Env::mutation == ec_mutation::key_after_registration) {
+    ec.waiters.fetch_add(1, reg);
+    return ec.seq.load(std::memory_order_acquire);
+  } else {
+    // A-KEY: pairs with R-SEQ in wake_waiters().
+    const std::uint32_t key = ec.seq.load(std::memory_order_acquire);
+    ec.waiters.fetch_add(1, reg);
+    return key;
+  }
+}
+
+/// Moves every count in ecs that is still light to fences_full: claims them,
+/// runs the switch barrier (membarrier; also the caller's F-WAIT),
+/// publishes fences_full.
+template <class Env, class EC>
+[[gnu::cold]] void switch_to_full_fences(std::span<EC* const> ecs) noexcept {
+  // Claim the switch of every count still light (relaxed: the barrier below
+  // orders it for the wakers; a claim that loses found someone switching).
+  bool mine[max_park_counts] = {};
+  for (std::size_t i = 0; i < ecs.size() && i < max_park_counts; ++i) {
+    std::uint32_t light = fences_light;
+    mine[i] = ecs[i]->fence_mode.compare_exchange_strong(light, fences_switching, std::memory_order_relaxed);
+  }
+  // Every CPU running a waker now runs a full barrier: a waker either
+  // finished its notify before it (its publish is visible to our retry), or
+  // reads fence_mode after it and uses the seq_cst fence from then on.
+  Env::switch_barrier();
+  for (std::size_t i = 0; i < ecs.size() && i < max_park_counts; ++i)
+    // R-MODE: pairs with A-MODE in wait_fence(): a waiter that reads
+    // fences_full knows every waker will fence.
+    if (mine[i]) ecs[i]->fence_mode.store(fences_full, std::memory_order_release);
+}
+
+/// F-WAIT for a waiter about to park on the counts in ecs. Where every
+/// count is in full-fence mode, wakers fence themselves and a seq_cst fence
+/// completes the pair; otherwise membarrier, or, when should_switch() says
+/// so, the switch of the light counts to full-fence mode.
+template <class Env, class EC, class ShouldSwitch>
+void wait_fence(std::span<EC* const> ecs, ShouldSwitch&& should_switch) noexcept {
+  if constexpr (Env::rmw_pairing) return;  // the RMWs pair instead (see must_wake())
+  bool all_full = true, any_light = false;
+  for (EC* ec : ecs) {
+    // A-MODE: pairs with R-MODE in switch_to_full_fences().
+    const std::uint32_t m = ec->fence_mode.load(std::memory_order_acquire);
+    constexpr bool mutant = Env::mutation == ec_mutation::switching_is_full;
+    all_full = all_full && (m == fences_full || (mutant && m == fences_switching));
+    any_light = any_light || m == fences_light;
+  }
+  if (all_full) {
+    Env::full_fence();
+    return;
+  }
+  if (any_light && should_switch())
+    switch_to_full_fences<Env>(ecs);
+  else
+    Env::park_barrier();
+}
+
+/// One round of a parked wait (detail::wait_loop): register, F-WAIT, retry;
+/// unless the retry got through, sleep(seq, key) (FUTEX_WAIT) and retry once
+/// more. No deregistration: the waker clears `waiters` (detail/wait.hpp).
+template <class Env, class EC, class Attempt, class Sleep>
+status park_round(EC& ec, Attempt& attempt, Sleep&& sleep) noexcept {
+  const std::uint32_t key = register_waiter<Env>(ec);
+  EC* const one[1] = {&ec};
+  // F-WAIT: orders the waiters increment before the retry's loads, on this
+  // CPU and (membarrier or full-fence mode) on every CPU running a waker;
+  // pairs with F-NOTIFY in must_wake().
+  Env::park_fence(std::span<EC* const>(one));
+  const status s = attempt();
+  if (s != status::would_block) return s;
+  sleep(ec.seq, key);
+  return attempt();
+}
+
+}  // namespace ringport::detail

@@ -1,0 +1,309 @@
+// tests/model/relacy_env.hpp — the event count's protocol steps
+// (ringport/detail/event_count.hpp) instantiated under the Relacy model
+// checker: std::atomic-like wrappers over rl::atomic, and models of futex
+// and membarrier. README.md beside this file gives the modelling argument.
+//
+// Relacy's relacy_std.hpp clashes with libstdc++ 12, so this includes only
+// relacy/relacy.hpp, after every standard and ringport header, and then
+// removes the macros it defines that would rewrite standard code.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <source_location>
+#include <span>
+#include <streambuf>
+#include <string>
+
+#include "ringport/detail/event_count.hpp"
+
+// Last: its macros (memory_order_relaxed, new, ...) rewrite what follows.
+// clang-format off
+#include <relacy/relacy.hpp>
+// clang-format on
+
+#undef memory_order_relaxed
+#undef memory_order_consume
+#undef memory_order_acquire
+#undef memory_order_release
+#undef memory_order_acq_rel
+#undef memory_order_seq_cst
+#undef new
+#undef delete
+#undef malloc
+#undef calloc
+#undef realloc
+#undef free
+#undef assert
+
+namespace model {
+
+using ringport::status;
+using where = std::source_location;
+
+inline rl::debug_info info(const where& w) {
+  return rl::debug_info(w.function_name(), w.file_name(), w.line());
+}
+
+inline rl::memory_order to_rl(std::memory_order mo) {
+  switch (mo) {
+    case std::memory_order::relaxed:
+      return rl::mo_relaxed;
+    case std::memory_order::consume:
+      return rl::mo_consume;
+    case std::memory_order::acquire:
+      return rl::mo_acquire;
+    case std::memory_order::release:
+      return rl::mo_release;
+    case std::memory_order::acq_rel:
+      return rl::mo_acq_rel;
+    case std::memory_order::seq_cst:
+      return rl::mo_seq_cst;
+  }
+  return rl::mo_seq_cst;
+}
+
+// ---------------------------------------------------------------------------
+// The kernel: futex and membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED).
+//
+// Every model thread is in user code, in the kernel (a futex or membarrier
+// call) or finished. A membarrier caller runs a seq_cst fence, then owes
+// each other thread of a registered process that is in user code a full
+// barrier (an IPI), parks until every one has paid, and runs a seq_cst fence
+// again. A thread pays at a checkpoint: just after the scheduling point of
+// each of its atomic operations and fences, or at the latest on entry to a
+// system call or at exit; at each checkpoint the checker chooses whether the
+// IPI lands now or later. Paying is a seq_cst fence in that thread's own
+// instruction stream, at that point. A thread in the kernel has its barrier
+// from the context switch: it runs a seq_cst fence on its way back to user
+// code (it entered with one).
+class kernel {
+ public:
+  static constexpr unsigned max_threads = 4;
+
+  struct options {
+    unsigned threads = 0;
+    unsigned registered = 0;           // bit i: thread i's process is registered
+    unsigned spurious = 1;             // spurious futex returns each thread may see
+    bool membarrier_is_fence = false;  // mutant: membarrier sends no IPIs
+    unsigned switch_choice = 0;        // wait_fence's should_switch(): 0 no, 1 yes, 2 the checker chooses
+  };
+
+  void reset(const options& o) {
+    opt_ = o;
+    for (unsigned i = 0; i < max_threads; ++i) {
+      at_[i] = place::user;
+      owed_[i] = 0;
+      waiting_for_[i] = 0;
+      fence_on_return_[i] = false;
+      spurious_left_[i] = o.spurious;
+    }
+  }
+
+  bool registered(unsigned t) const { return (opt_.registered >> t) & 1u; }
+  bool should_switch() const { return opt_.switch_choice == 2 ? rl::rand(2) == 0 : opt_.switch_choice == 1; }
+
+  // The scheduling point before an instruction, then a checkpoint.
+  void step(const where& w) {
+    rl::ctx().sched();
+    const unsigned me = rl::thread_index();
+    if (owed_[me] != 0 && rl::rand(2) == 0) pay(me, w);
+  }
+
+  // A seq_cst fence instruction (std::atomic_thread_fence).
+  void seq_cst_fence(const where& w) {
+    step(w);
+    fence(w);
+  }
+
+  void membarrier(const where& w) {
+    const unsigned me = syscall_entry(w);
+    fence(w);  // smp_mb() on entry
+    if (!opt_.membarrier_is_fence) {
+      at_[me] = place::kernel;
+      unsigned need = 0;
+      for (unsigned t = 0; t < opt_.threads; ++t) {
+        if (t == me || !registered(t) || at_[t] == place::finished) continue;
+        if (at_[t] == place::kernel) {
+          fence_on_return_[t] = true;
+        } else {
+          owed_[t] |= 1u << me;
+          ++need;
+        }
+      }
+      waiting_for_[me] = need;
+      if (need != 0) parked_[me].park_current(rl::ctx(), false, false, false, info(w));
+      at_[me] = place::user;
+      fence_on_return_[me] = false;  // the fence below serves
+    }
+    fence(w);  // smp_mb() on return
+  }
+
+  // FUTEX_WAIT: atomically (under the hash-bucket lock) compares the word
+  // with key and sleeps until FUTEX_WAKE; may also return at once for no
+  // reason (EINTR, or a spurious wake-up), at most opt_.spurious times.
+  void futex_wait(rl::atomic<std::uint32_t>& word, std::uint32_t key, const where& w) {
+    const unsigned me = syscall_entry(w);
+    fence(w);  // smp_mb() before the word is read (futex_wait_setup)
+    std::uint32_t v;
+    {
+      rl::preemption_disabler pd(rl::ctx());
+      v = word(info(w)).load(rl::mo_relaxed);
+    }
+    if (v != key) return;  // EAGAIN
+    if (spurious_left_[me] != 0 && rl::rand(2) == 0) {
+      --spurious_left_[me];
+      return;
+    }
+    at_[me] = place::kernel;
+    word.wait(rl::ctx(), false, false, info(w));
+    at_[me] = place::user;
+    if (fence_on_return_[me]) {
+      fence_on_return_[me] = false;
+      fence(w);
+    }
+  }
+
+  // FUTEX_WAKE of every sleeper on word.
+  void futex_wake_all(rl::atomic<std::uint32_t>& word, const where& w) {
+    syscall_entry(w);
+    fence(w);  // the barrier before the waiter check in futex_wake()
+    word.wake(rl::ctx(), max_threads, info(w));
+  }
+
+  // At the end of a thread's body: it pays what it owes and stops. Its exit
+  // is a kernel entry: a full barrier orders everything it did before any
+  // later membarrier returns.
+  void exit(const where& w = where::current()) {
+    const unsigned me = syscall_entry(w);
+    fence(w);
+    at_[me] = place::finished;
+  }
+
+ private:
+  enum class place : std::uint8_t { user, kernel, finished };
+
+  // A seq_cst fence without the scheduling point Relacy puts before one:
+  // the callers place theirs.
+  static void fence(const where& w) {
+    rl::preemption_disabler pd(rl::ctx());
+    rl::atomic_thread_fence(rl::mo_seq_cst, info(w));
+  }
+
+  unsigned syscall_entry(const where& w) {
+    rl::ctx().sched();
+    const unsigned me = rl::thread_index();
+    if (owed_[me] != 0) pay(me, w);
+    return me;
+  }
+
+  void pay(unsigned me, const where& w) {
+    fence(w);
+    for (unsigned c = 0; c < opt_.threads; ++c)
+      if (((owed_[me] >> c) & 1u) != 0 && --waiting_for_[c] == 0) parked_[c].unpark_all(rl::ctx(), info(w));
+    owed_[me] = 0;
+  }
+
+  options opt_;
+  place at_[max_threads];
+  unsigned owed_[max_threads];  // bit c: caller c waits for this thread's barrier
+  unsigned waiting_for_[max_threads];
+  bool fence_on_return_[max_threads];
+  unsigned spurious_left_[max_threads];
+  rl::waitset<max_threads> parked_[max_threads];
+};
+
+/// The kernel of the current iteration (set by each test's before()).
+inline kernel* the_kernel = nullptr;
+
+// ---------------------------------------------------------------------------
+// std::atomic's interface over rl::atomic: each operation is a scheduling
+// point and a membarrier checkpoint, and carries its caller's source line
+// into Relacy's history.
+template <class T>
+class atomic {
+ public:
+  void init(T v) { a_.store(v, rl::mo_relaxed, $); }
+  T load(std::memory_order mo, const where& w = where::current()) {
+    begin(w);
+    rl::preemption_disabler pd(rl::ctx());
+    return a_(info(w)).load(to_rl(mo));
+  }
+  void store(T v, std::memory_order mo, const where& w = where::current()) {
+    begin(w);
+    rl::preemption_disabler pd(rl::ctx());
+    a_(info(w)).store(v, to_rl(mo));
+  }
+  T fetch_add(T v, std::memory_order mo, const where& w = where::current()) {
+    begin(w);
+    rl::preemption_disabler pd(rl::ctx());
+    return a_(info(w)).fetch_add(v, to_rl(mo));
+  }
+  T exchange(T v, std::memory_order mo, const where& w = where::current()) {
+    begin(w);
+    rl::preemption_disabler pd(rl::ctx());
+    return a_(info(w)).exchange(v, to_rl(mo));
+  }
+  bool compare_exchange_strong(T& expected, T desired, std::memory_order mo,
+                               const where& w = where::current()) {
+    begin(w);
+    rl::preemption_disabler pd(rl::ctx());
+    return a_(info(w)).compare_exchange_strong(expected, desired, to_rl(mo));
+  }
+  rl::atomic<T>& raw() { return a_; }
+
+ private:
+  static void begin(const where& w) { the_kernel->step(w); }
+  rl::atomic<T> a_;
+};
+
+/// event_count with the model's atomics (same members, same protocol code).
+struct event_count {
+  atomic<std::uint32_t> seq;
+  atomic<std::uint32_t> waiters;
+  atomic<std::uint64_t> bells;
+  atomic<std::uint32_t> fence_mode;
+
+  void init(std::uint32_t mode) {
+    seq.init(0);
+    waiters.init(0);
+    bells.init(0);
+    fence_mode.init(mode);
+  }
+};
+
+// ---------------------------------------------------------------------------
+// The environment of the protocol steps under the model.
+//
+// Cfg: rmw_pairing (the TSan-build protocol), mutation (a template-level
+// ec_mutation), no_wait_fence (mutant: F-WAIT removed), light_unregistered
+// (mutant: wakers take the compiler fence even in unregistered processes).
+template <class Cfg>
+struct env {
+  static constexpr bool rmw_pairing = Cfg::rmw_pairing;
+  static constexpr ringport::detail::ec_mutation mutation = Cfg::mutation;
+
+  static bool light_notify() { return Cfg::light_unregistered || the_kernel->registered(rl::thread_index()); }
+  static void compiler_fence() {}  // orders nothing at run time; the model keeps program order
+  static void full_fence(const where& w = where::current()) { the_kernel->seq_cst_fence(w); }
+  static void futex_wake_all(atomic<std::uint32_t>& word, const where& w = where::current()) {
+    the_kernel->futex_wake_all(word.raw(), w);
+  }
+  static void park_fence(std::span<event_count* const> ecs) {
+    if constexpr (Cfg::no_wait_fence) return;
+    ringport::detail::wait_fence<env>(ecs, [] { return the_kernel->should_switch(); });
+  }
+  static void park_barrier(const where& w = where::current()) { the_kernel->membarrier(w); }
+  static void switch_barrier(const where& w = where::current()) { the_kernel->membarrier(w); }
+};
+
+/// A waiter's sleep in park_round(): FUTEX_WAIT without a deadline, so that
+/// a wake-up the protocol loses leaves it blocked (Relacy: deadlock).
+struct futex_sleep {
+  void operator()(atomic<std::uint32_t>& word, std::uint32_t key, const where& w = where::current()) const {
+    the_kernel->futex_wait(word.raw(), key, w);
+  }
+};
+
+}  // namespace model
