@@ -197,6 +197,11 @@ hold h_full ring create full p 3
 # Internal files: another engineer's temporary file, and the doorbell table.
 : >"$D/.tmp-internal"
 : >"$D/.doorbells~"
+# The temporary file of a creator killed while creating (.NAME~PID-OWNER):
+# a pid that has exited, with an owner word naming it.
+sh -c 'exit 0' & ghost=$!; wait $ghost
+ghost_file="$D/.ghost~$ghost-$(printf %x $(( (1 << 24) | ghost )))"
+: >"$ghost_file"
 check 0 "ls while held" -- "$R" ls
 expect_out "a held ring is in use" "^dead  *mpmc  *8  *0  *8  *4K  *2/0 in-use "
 kill_holder $h_dead
@@ -217,12 +222,16 @@ expect_out "dry run: keeps unread messages" "^kept full (stale, but 3 unread mes
 check 0 "gc --dry-run --force" -- "$R" gc --dry-run --force
 expect_out "dry run --force: would drop them" "^would remove full (mpmc, stale, 3 unread messages dropped)"
 refute_out "dry run spares the live ring" "remove live"
+expect_out "dry run: would remove a dead creator's temporary" "^would remove $ghost_file (temporary file of a creator that died"
+[ -e "$ghost_file" ] || { echo "FAIL: the dry run removed $ghost_file"; fails=$((fails + 1)); }
 check 0 "ls after the dry runs" -- "$R" ls
 expect_out "dry run removed nothing (dead)" "^dead "
 expect_out "dry run removed nothing (full)" "^full "
 
 check 0 "gc" -- "$R" gc
 expect_out "gc removes the dead ring" "^removed dead (mpmc, stale)"
+expect_out "gc removes a dead creator's temporary" "^removed $ghost_file (temporary file"
+[ ! -e "$ghost_file" ] || { echo "FAIL: gc left $ghost_file"; fails=$((fails + 1)); }
 expect_out "gc keeps unread messages" "^kept full (stale, but 3 unread messages; --force drops them)"
 refute_out "gc spares the live ring" "removed live"
 refute_out "doorbells stay while a segment is in use" "doorbells"

@@ -21,6 +21,7 @@ Removes from the domain what nobody uses any more:
     mailboxes, the link mailboxes of nodes that are gone, node segments
     nobody holds, and raw segments whose creator is gone;
   - the doorbell table (.doorbells~) when nothing in the domain is in use;
+  - temporary files of creators that died while creating (".NAME~PID-...");
   - the domain's directories once they are empty.
 Never a segment with a live user, one whose state is unknown, or any other
 internal file (names starting with '.'). Each segment is checked again just
@@ -132,6 +133,16 @@ int cmd_gc(int argc, char** argv, int first) {
   for (const segment_info& info : dom->segments) collect(run, info);
   if (!dom->doorbell_file.empty() && !run.live_remains)
     remove_file(run, dom->doorbell_file, "doorbell table; nothing in the domain is in use");
+  // Half-made files of creators killed while creating (segment.hpp).
+  if (auto temps = segment::collect_temporaries(dom->domain, run.dry); !temps) {
+    run.rc = fail("gc", temps.error());
+  } else {
+    for (const std::string& path : *temps) {
+      std::printf("%s %s (temporary file of a creator that died while creating)\n",
+                  run.dry ? "would remove" : "removed", path.c_str());
+      ++run.gone_in[dir_of(path)];
+    }
+  }
   for (const std::string& dir : dom->dirs) remove_empty_dir(run, dir);
   std::printf("gc: %s %u segment%s in domain '%s'", run.dry ? "would remove" : "removed", run.removed,
               run.removed == 1 ? "" : "s", dom->domain.c_str());
