@@ -22,7 +22,7 @@ if ! RINGPORT_FUZZ_SEEDS="$work/corpus" "$bin" >"$work/seeds.log" 2>&1; then
   exit 1
 fi
 seeds=$(ls "$work/corpus" | wc -l)
-"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -error_exitcode=1 -print_final_stats=1 \
   -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/log" 2>&1
 rc=$?
 last=$(grep -E '^#[0-9]+' "$work/log" | tail -n 1)
