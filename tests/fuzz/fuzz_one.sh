@@ -4,11 +4,12 @@
 # figures: executions, coverage (cov: edges, ft: features), corpus, crashes.
 # A crash, sanitizer report, check failure, hang (> 10 s) or memory blow-up
 # fails the run; the reproducer is kept under WORKDIR/artifacts.
-# Usage: fuzz_one.sh TARGET_BINARY WORKDIR
+# Usage: fuzz_one.sh TARGET_BINARY WORKDIR [LIBFUZZER_FLAG...]
 set -u
 bin=$1
 work=$2
-secs=${FUZZ_SECONDS:-20}
+shift 2
+secs=${FUZZ_SECONDS:-15}
 name=$(basename "$bin")
 rm -rf "$work"
 mkdir -p "$work/corpus" "$work/artifacts" || exit 1
@@ -23,7 +24,7 @@ if ! RINGPORT_FUZZ_SEEDS="$work/corpus" "$bin" >"$work/seeds.log" 2>&1; then
 fi
 seeds=$(ls "$work/corpus" | wc -l)
 "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -error_exitcode=1 -print_final_stats=1 \
-  -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/log" 2>&1
+  -artifact_prefix="$work/artifacts/" "$@" "$work/corpus" >"$work/log" 2>&1
 rc=$?
 last=$(grep -E '^#[0-9]+' "$work/log" | tail -n 1)
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")

@@ -191,28 +191,47 @@ std::vector<std::uint8_t> seed_of(const std::string& name, std::uint8_t entry) {
   return out;
 }
 
-std::vector<std::vector<std::uint8_t>> seeds() {
-  g_dir = fuzz::domain_dir("fuzz");
+// A ring with one item queued and both roles held (by this process), so the
+// seed has non-zero positions, turns and role slots.
+template <class Ring>
+std::vector<std::uint8_t> busy_seed(const char* name, std::size_t capacity) {
   ring_options ro;
   ro.backing = pages::normal;
-  ro.capacity = 2;
-  FUZZ_CHECK(spsc<std::uint64_t>::create("s1", ro).has_value());
-  FUZZ_CHECK(mpsc<std::uint64_t>::create("s2", ro).has_value());
-  ro.capacity = 1;
-  FUZZ_CHECK(spmc<item24>::create("s3", ro).has_value());
-  FUZZ_CHECK(mpmc<item24>::create("s4", ro).has_value());
+  ro.capacity = capacity;
+  auto r = Ring::create(name, ro);
+  FUZZ_CHECK(r.has_value());
+  auto p = r->producer();
+  auto c = r->consumer();
+  FUZZ_CHECK(p && c && p->try_push(typename Ring::value_type{}) == status::ok);
+  return seed_of(name, 0);
+}
+
+std::vector<std::vector<std::uint8_t>> seeds() {
+  g_dir = fuzz::domain_dir("fuzz");
+  std::vector<std::vector<std::uint8_t>> out;
+  out.push_back(busy_seed<spsc<std::uint64_t>>("s1", 2));
+  out.push_back(busy_seed<mpsc<std::uint64_t>>("s2", 2));
+  out.push_back(busy_seed<spmc<item24>>("s3", 1));
+  out.push_back(busy_seed<mpmc<item24>>("s4", 4));
   mailbox_options mo;
   mo.capacity = 2;
   mo.max_message_size = 16;
   mo.backing = pages::normal;
-  FUZZ_CHECK(mailbox::create("s5", mo).has_value());
+  {
+    auto box = mailbox::create("s5", mo);
+    FUZZ_CHECK(box.has_value());
+    auto tx = box->sender();
+    auto rx = box->receiver();
+    const std::byte msg[3] = {};
+    FUZZ_CHECK(tx && rx && tx->try_send(msg) == status::ok);
+    out.push_back(seed_of("s5", 0));
+    out.push_back(seed_of("s5", 8));  // mode 0660
+  }
   segment_options so;
   so.backing = pages::normal;
   FUZZ_CHECK(segment::create("s6", 1, so).has_value());
-  std::vector<std::vector<std::uint8_t>> out;
-  for (const char* n : {"s1", "s2", "s3", "s4", "s5", "s6"}) out.push_back(seed_of(n, 0));
+  out.push_back(seed_of("s6", 0));
   out.push_back(seed_of("s1", 5));  // as a symlink
-  out.push_back(seed_of("s5", 8));  // mode 0660
   out.push_back({6, 0, 0, 0, 0});   // a directory
   return out;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # make fuzz / make fuzz-long: builds the libFuzzer targets with clang++-14
 # in BUILD_DIR (default build-fuzz) and runs each for FUZZ_SECONDS (default
-# 20) through CTest (label fuzz). Missing toolchain: installed as root,
+# 15) through CTest (label fuzz). Missing toolchain: installed as root,
 # otherwise exit 77 (skip) with the reason.
 # Usage: run.sh [BUILD_DIR]   (from the repository root)
 set -u
@@ -31,8 +31,11 @@ nice_run=""
 [ -n "${FUZZ_NICE:-}" ] && nice_run="nice -n $FUZZ_NICE"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$cxx" -DRINGPORT_FUZZ=ON \
   -DRINGPORT_BUILD_TESTS=OFF -DRINGPORT_BUILD_PROGRAMS=OFF -DRINGPORT_BUILD_EXAMPLES=OFF >/dev/null || exit 1
-cmake --build "$build" -j "${JOBS:-2}" || exit 1
-secs=${FUZZ_SECONDS:-20}
+if ! cmake --build "$build" -j "${JOBS:-2}" >"$build/fuzz-build.log" 2>&1; then
+  tail -n 60 "$build/fuzz-build.log"
+  exit 1
+fi
+secs=${FUZZ_SECONDS:-15}
 log="$build/fuzz-ctest.log"
 FUZZ_SECONDS=$secs $nice_run ctest --test-dir "$build" -V -L fuzz -j 1 --timeout $((secs + 300)) >"$log" 2>&1
 rc=$?
