@@ -132,6 +132,13 @@ std::vector<word> control_words(const ring_map& m) {
   }
   for (auto* t : {&s->producers, &s->consumers})
     for (auto& slot : t->slots) out.push_back({&slot.owner, nullptr});
+  for (auto* claims : {s->producer_claims, s->consumer_claims})
+    for (std::size_t i = 0; i < ringport::detail::max_roles; ++i) {
+      out.push_back({&claims[i].from, nullptr});
+      out.push_back({&claims[i].end, nullptr});
+    }
+  for (auto* c : {&s->recovery.abandoned, &s->recovery.reclaimed, &s->recovery.takeovers})
+    out.push_back({c, nullptr});
   if (m.turns)
     for (std::uint64_t i = 0; i < m.geo.capacity; ++i) out.push_back({&m.turns[i], nullptr});
   return out;

@@ -102,7 +102,8 @@ struct word {
   std::atomic<std::uint32_t>* w32 = nullptr;
 };
 /// Every control word of the ring: geometry, positions, close flag, both
-/// event counts, every role slot and every turn.
+/// event counts, every role slot, claim record and recovery counter, and
+/// every turn.
 std::vector<word> control_words(const ring_map& m);
 /// A value decoded from the input to replace `cur`: a small step from it, a
 /// step of whole laps, a raw value, or one of the values rings care about.
