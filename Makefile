@@ -1,6 +1,6 @@
 # Thin wrapper over CMake. The two commands of the quick start:
 #   make bench   build and run ringport-bench (the main job)
-#   make test    build and run the whole suite: release, ASan+UBSan, TSan
+#   make test    build and run the whole suite: release, ASan+UBSan, TSan, fuzz
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 DEB_PACKAGES := g++ cmake make pkg-config libboost-dev liburing-dev doctest-dev libhwloc-dev
@@ -14,8 +14,11 @@ CMAKE_FLAGS ?=
 BENCH_ARGS ?=
 BENCH_JSON ?= build/bench.json
 CONFIGURE = cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+# Seconds per fuzz target: `make fuzz` (also part of `make test`) and `make fuzz-long`.
+FUZZ_SECONDS ?= 15
+FUZZ_LONG_SECONDS ?= 600
 
-.PHONY: all deps test-deps bench-deps build configure bench test test-release test-asan test-tsan install clean
+.PHONY: all deps test-deps bench-deps build configure bench test test-release test-asan test-tsan fuzz fuzz-long install clean
 
 all: build
 
@@ -43,7 +46,7 @@ bench: bench-deps
 	  if command -v python3 >/dev/null 2>&1; then echo; python3 perf/targets.py $(BENCH_JSON); \
 	  else echo "ringport: python3 missing: no targets summary (apt-get install -y python3)"; fi; exit $$rc
 
-test: test-release test-asan test-tsan
+test: test-release test-asan test-tsan fuzz
 
 test-release: test-deps build
 	ctest --test-dir build --output-on-failure -j 1
@@ -61,8 +64,16 @@ test-tsan: test-deps
 	cmake --build build-tsan -j $(JOBS)
 	setarch $$(uname -m) -R ctest --test-dir build-tsan --output-on-failure -j 1 -L tsan
 
+# libFuzzer targets (tests/fuzz), built with clang++-14 in build-fuzz; exit 77
+# from run.sh (no toolchain and not root) is a skip.
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh build-fuzz; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ]
+
+fuzz-long:
+	@FUZZ_SECONDS=$(FUZZ_LONG_SECONDS) FUZZ_NICE=10 sh tests/fuzz/run.sh build-fuzz; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 77 ]
+
 install: build
 	cmake --install build --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz
