@@ -48,7 +48,10 @@ ring_geometry make_geometry(object_kind kind, std::uint64_t capacity, std::uint6
   ring_geometry g{};
   g.capacity = capacity;
   g.element_size = element_size;
-  g.stride = round_up(element_size == 0 ? 1 : element_size, element_align < 8 ? 8 : element_align);
+  // Slots are packed exactly: push_n/pop_n copy k items at once and
+  // claim/peek lend a span<T> over k slots, so a ring's stride is sizeof(T)
+  // (a multiple of alignof(T)). Mailboxes ask for 8-byte alignment.
+  g.stride = round_up(element_size == 0 ? 1 : element_size, element_align);
   const std::uint64_t after_control = sizeof(ring_shared);
   g.turns_offset = kind_has_turns(kind) ? after_control : 0;
   const std::uint64_t after_turns = after_control + (kind_has_turns(kind) ? capacity * 8 : 0);

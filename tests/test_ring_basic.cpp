@@ -139,3 +139,41 @@ TEST_CASE("named ring: open checks kind and element size") {
   CHECK(ok->capacity() == 16);
   CHECK(spsc<std::uint64_t>::remove("kinds"));
 }
+
+TEST_CASE_TEMPLATE("items whose size is not a multiple of 8 keep their values in batches and spans", R,
+                   spsc<std::array<std::uint32_t, 3>>, mpmc<std::array<std::uint32_t, 3>>,
+                   spmc<std::array<std::uint8_t, 5>>, mpsc<std::array<std::uint16_t, 7>>) {
+  using T = typename R::value_type;
+  auto ring = R::create_local(8, pages::normal);
+  REQUIRE(ring);
+  auto p = ring->producer();
+  auto c = ring->consumer();
+  REQUIRE((p && c));
+  auto make = [](unsigned i) {
+    T v{};
+    for (std::size_t k = 0; k < v.size(); ++k) v[k] = static_cast<typename T::value_type>(i * 10 + k);
+    return v;
+  };
+  T batch[5];
+  for (unsigned i = 0; i < 5; ++i) batch[i] = make(i);
+  REQUIRE(p->push_n(batch, 5) == 5);
+  auto span = p->claim(2);
+  REQUIRE(span.size() == 2);
+  span[0] = make(5);
+  span[1] = make(6);
+  p->commit();
+  for (unsigned i = 0; i < 3; ++i) {
+    T v{};
+    REQUIRE(c->try_pop(v) == status::ok);
+    CHECK(v == make(i));
+  }
+  auto seen = c->peek(2);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] == make(3));
+  CHECK(seen[1] == make(4));
+  c->release();
+  T out[2];
+  REQUIRE(c->pop_n(out, 2) == 2);
+  CHECK(out[0] == make(5));
+  CHECK(out[1] == make(6));
+}

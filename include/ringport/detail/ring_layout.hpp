@@ -28,7 +28,7 @@ inline constexpr std::size_t max_roles = 64;
 /// Immutable after creation. Readers copy it once and validate the copy.
 struct ring_geometry {
   std::uint64_t capacity;      // power of two, >= 1
-  std::uint64_t stride;        // bytes per slot (>= element size, multiple of 8)
+  std::uint64_t stride;        // bytes per slot: element size rounded up to its alignment
   std::uint64_t element_size;  // bytes the user's type occupies
   std::uint64_t turns_offset;  // from payload start; 0 when the kind has no turns
   std::uint64_t data_offset;   // from payload start
