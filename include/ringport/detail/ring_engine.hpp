@@ -110,9 +110,7 @@ struct stall_watch {
 
 /// What both engines share: the validated view, the process-local
 /// positions, the current reservation and the per-slot turn checks.
-/// `OtherMulti`: the other side claims by CAS (so a dead claimer there can
-/// stall this side).
-template <role Side, bool OtherMulti>
+template <role Side>
 class engine_base {
  public:
   const ring_view& view() const noexcept { return v_; }
@@ -129,7 +127,10 @@ class engine_base {
   static constexpr std::uint64_t ready_turn = Side == role::producer ? 0 : 1;
 
   engine_base() = default;
-  engine_base(const ring_view& v, claim_record* rec) noexcept : v_(v), rec_(rec) {}
+  // other_multi: the other side claims by CAS, so a dead claimer there can
+  // stall this side (see blocked()).
+  engine_base(const ring_view& v, claim_record* rec, bool other_multi) noexcept
+      : v_(v), rec_(rec), other_multi_(other_multi) {}
   engine_base(engine_base&& o) noexcept { steal(o); }
   void steal(engine_base& o) noexcept {
     v_ = o.v_;
@@ -138,6 +139,7 @@ class engine_base {
     cached_other_ = o.cached_other_;
     res_ = std::exchange(o.res_, span_pos{});
     corrupt_ = o.corrupt_;
+    other_multi_ = o.other_multi_;
     idle_ = o.idle_;
     watch_ = o.watch_;
   }
@@ -254,9 +256,8 @@ class engine_base {
   // Every 1024th failed reservation looks for a stalled claim (cheap: a
   // counter; the clock and the shared cursor only then).
   void blocked(std::uint64_t pos) noexcept {
-    if constexpr (OtherMulti)
-      if ((++idle_ & 1023) == 0) [[unlikely]]
-        check_stall(v_, Side, pos, watch_);
+    if (other_multi_ && (++idle_ & 1023) == 0) [[unlikely]]
+      check_stall(v_, Side, pos, watch_);
   }
 
   ring_view v_{};
@@ -265,6 +266,7 @@ class engine_base {
   std::uint64_t cached_other_ = 0;  // spsc: the other side's position, last seen
   span_pos res_{};
   bool corrupt_ = false;
+  bool other_multi_ = false;
   std::uint32_t idle_ = 0;
   stall_watch watch_{};
 };
@@ -278,29 +280,15 @@ inline claim_record* claim_record_of(const ring_view& v, role r, std::size_t slo
 // whole cache lines, so handles that sit next to each other (on a stack, in
 // a struct) never falsely share.
 template <bool MultiProducer, bool MultiConsumer>
-class alignas(cache_line) producer_engine : public engine_base<role::producer, MultiConsumer> {
+class alignas(cache_line) producer_engine : public engine_base<role::producer> {
   static constexpr bool turns = MultiProducer || MultiConsumer;
-  using base = engine_base<role::producer, MultiConsumer>;
-  using base::blocked;
-  using base::cached_other_;
-  using base::claim;
-  using base::corrupt_;
-  using base::free_for_next_lap;
-  using base::is_void;
-  using base::own_;
-  using base::ready;
-  using base::ready_prefix;
-  using base::res_;
-  using base::steal;
-  using base::take;
-  using base::v_;
-  using base::watch_;
+  using base = engine_base<role::producer>;
 
  public:
   producer_engine() = default;
   /// `slot`: this handle's producer role slot (its claim record).
   producer_engine(const ring_view& v, std::size_t slot) noexcept
-      : base(v, MultiProducer ? claim_record_of(v, role::producer, slot) : nullptr) {
+      : base(v, MultiProducer ? claim_record_of(v, role::producer, slot) : nullptr, MultiConsumer) {
     // relaxed: read once at attach; later uses validate against head.
     own_ = v_.shared->tail.load(std::memory_order_relaxed);
     if constexpr (!turns) {
@@ -444,29 +432,15 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, M
 };
 
 template <bool MultiProducer, bool MultiConsumer>
-class alignas(cache_line) consumer_engine : public engine_base<role::consumer, MultiProducer> {
+class alignas(cache_line) consumer_engine : public engine_base<role::consumer> {
   static constexpr bool turns = MultiProducer || MultiConsumer;
-  using base = engine_base<role::consumer, MultiProducer>;
-  using base::blocked;
-  using base::cached_other_;
-  using base::claim;
-  using base::corrupt_;
-  using base::free_for_next_lap;
-  using base::is_void;
-  using base::own_;
-  using base::ready;
-  using base::ready_prefix;
-  using base::res_;
-  using base::steal;
-  using base::take;
-  using base::v_;
-  using base::watch_;
+  using base = engine_base<role::consumer>;
 
  public:
   consumer_engine() = default;
   /// `slot`: this handle's consumer role slot (its claim record).
   consumer_engine(const ring_view& v, std::size_t slot) noexcept
-      : base(v, MultiConsumer ? claim_record_of(v, role::consumer, slot) : nullptr) {
+      : base(v, MultiConsumer ? claim_record_of(v, role::consumer, slot) : nullptr, MultiProducer) {
     own_ = v_.shared->head.load(std::memory_order_relaxed);
     if constexpr (!turns) {
       // Looks empty: the first reserve re-reads and checks tail.
@@ -521,7 +495,7 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, M
     bool announced = false;
     auto none = [&]() noexcept -> std::size_t {
       if constexpr (MultiConsumer)
-        if (announced) this->retract();
+        if (announced) retract();
       return 0;
     };
     for (;;) {
@@ -529,7 +503,7 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, M
         if (is_void(pos)) {
           if constexpr (MultiConsumer) {
             announced = true;
-            this->skip_void(v_.shared->head, pos);
+            skip_void(v_.shared->head, pos);
           } else {
             skip_own_void();
             pos = own_;
@@ -566,7 +540,7 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, M
           pos = again;
           continue;
         }
-        this->announce(pos, pos + 1);
+        announce(pos, pos + 1);
         announced = true;
         // release: publishes the record with the claim (R-CLAIM); success
         // means head was still pos, so the slot accept looked at is ours.
