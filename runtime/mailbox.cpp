@@ -466,6 +466,10 @@ void mailbox::close() const noexcept {
   for (std::size_t i = 0; i < detail::max_roles; ++i) detail::futex_wake_all(&acks[i].word);
 }
 
+peer_counts mailbox::peers() const noexcept {
+  return st_->peers();
+}
+
 bool mailbox::closed() const noexcept {
   return st_->closed();
 }

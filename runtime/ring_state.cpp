@@ -246,6 +246,18 @@ bool ring_state::peers_alive(role r) const noexcept {
   return !any_dead;
 }
 
+peer_counts ring_state::peers() const noexcept {
+  peer_counts c;
+  auto count = [](const role_table& t, unsigned& alive, unsigned& dead) noexcept {
+    for (const auto& s : t.slots)
+      if (const std::uint64_t o = s.owner.load(std::memory_order_relaxed); o != 0)
+        ++(owner_alive(o) ? alive : dead);
+  };
+  count(view_.shared->producers, c.producers_alive, c.producers_dead);
+  count(view_.shared->consumers, c.consumers_alive, c.consumers_dead);
+  return c;
+}
+
 void ring_state::close() noexcept {
   // R-CLOSE: pairs with A-CLOSE in closed(); then wake every waiter so each
   // re-checks and sees the flag.

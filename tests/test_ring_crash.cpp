@@ -373,3 +373,32 @@ TEST_CASE("wait_any on a ring stalled by a dead producer wakes once the claim is
   CHECK(v == 5);
   CHECK(mpmc<std::uint64_t>::remove(name));
 }
+
+TEST_CASE("a wait shorter than the peer poll reports dead peers; peers() says who holds the roles") {
+  const std::string name = "short-wait-peers";
+  auto ring = mpsc<std::uint64_t>::create(name, {.capacity = 4, .backing = pages::normal});
+  REQUIRE_MESSAGE(ring, why(ring));
+  auto c = ring->consumer(wait_policy::block);
+  REQUIRE(c);
+  holder child([&](const std::function<void()>& hold) {
+    auto r = mpsc<std::uint64_t>::open(name);
+    if (!r) return 10;
+    auto p = r->producer();
+    if (!p) return 11;
+    hold();
+    return 0;
+  });
+  REQUIRE(child.report() == 0);
+  peer_counts before = ring->peers();
+  CHECK(before.producers_alive == 1);
+  CHECK(before.producers_dead == 0);
+  CHECK(before.consumers_alive == 1);
+  std::uint64_t v = 0;
+  CHECK(c->pop_for(v, 5ms) == status::timed_out);  // the producer lives
+  CHECK(child.kill() == 128 + SIGKILL);
+  peer_counts after = ring->peers();
+  CHECK(after.producers_alive == 0);
+  CHECK(after.producers_dead == 1);
+  CHECK(c->pop_for(v, 5ms) == status::peer_gone);  // 5 ms < the 50 ms poll
+  CHECK(mpsc<std::uint64_t>::remove(name));
+}

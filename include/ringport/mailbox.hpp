@@ -279,6 +279,8 @@ class mailbox {
   /// Closes the mailbox for every process: sends fail, receives drain.
   void close() const noexcept;
   bool closed() const noexcept;
+  /// Who holds sender (producers_*) and receiver (consumers_*) roles now.
+  peer_counts peers() const noexcept;
   std::size_t capacity() const noexcept;
   std::size_t max_message_size() const noexcept { return max_; }
   /// Messages queued; an estimate while others send or receive.

@@ -392,6 +392,8 @@ class ring {
   /// Closes the ring for every process: pushes fail, pops drain, waiters wake.
   void close() const noexcept { st_->close(); }
   bool closed() const noexcept { return st_->closed(); }
+  /// Who holds the producer and consumer roles now, alive and dead.
+  peer_counts peers() const noexcept { return st_->peers(); }
   std::size_t capacity() const noexcept { return st_->view().capacity; }
   /// Items in the ring; an estimate while others push or pop.
   std::size_t size() const noexcept { return st_->size(); }

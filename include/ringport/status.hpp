@@ -1,4 +1,4 @@
-// ringport/status.hpp — data-path outcomes and wait policies.
+// ringport/status.hpp — data-path outcomes, wait policies, who is attached.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +41,15 @@ enum class wait_policy : std::uint8_t {
   busy_spin,  ///< spin with a pause hint, never sleep: pinned, latency-critical threads only
   adaptive,   ///< default: spin briefly, then yield, then park on the futex
   block,      ///< park on the futex at once: lowest CPU use, a system call per wait
+};
+
+/// Who holds the roles of a ring or mailbox right now, judged from /proc by
+/// pid + start time (a snapshot: peers come and go).
+struct peer_counts {
+  unsigned producers_alive = 0;  ///< mailbox: senders
+  unsigned producers_dead = 0;   ///< holders that died without releasing their role
+  unsigned consumers_alive = 0;  ///< mailbox: receivers
+  unsigned consumers_dead = 0;
 };
 
 }  // namespace ringport

@@ -78,6 +78,7 @@ class ring_state {
   /// False only when at least one attached peer in role r died and none is
   /// alive: the wait loops turn that into status::peer_gone.
   bool peers_alive(role r) const noexcept;
+  peer_counts peers() const noexcept;
 
   void close() noexcept;
   bool closed() const noexcept {

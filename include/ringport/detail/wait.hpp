@@ -161,11 +161,17 @@ status wait_loop(event_count& ec, wait_policy policy, clock::time_point deadline
                  PeerAlive&& peer_alive) noexcept {
   const wait_budget b = budget_for(policy);
   auto next_peer_check = clock::time_point::min();
+  bool peers_checked = false;
   auto time_checks = [&]() noexcept -> status {
     const auto now = clock::now();
-    if (now >= deadline) return status::timed_out;
+    // A wait shorter than peer_poll checks its peers once, at its deadline:
+    // dead peers are reported as such, never as a time-out.
+    if (now >= deadline) return !peers_checked && !peer_alive() ? status::peer_gone : status::timed_out;
     if (now >= next_peer_check) {
-      if (next_peer_check != clock::time_point::min() && !peer_alive()) return status::peer_gone;
+      if (next_peer_check != clock::time_point::min()) {
+        peers_checked = true;
+        if (!peer_alive()) return status::peer_gone;
+      }
       next_peer_check = now + peer_poll;
     }
     return status::would_block;
