@@ -35,6 +35,7 @@ constexpr std::uint32_t ack_word(std::uint32_t gen, std::uint32_t state) noexcep
 /// Deliberate bugs, for the model checker's mutation test only.
 enum class ack_mutation : std::uint8_t {
   none,
+  relaxed_await,       // the sender's A-ACK load relaxed
   relaxed_withdraw,    // the withdrawing CAS relaxed (success and failure)
   store_withdraw,      // the withdrawing CAS replaced by a plain store of free
   load_store_take,     // the receiver's CAS replaced by a load, then a store
@@ -62,7 +63,8 @@ std::uint32_t ack_start(Word& w) noexcept {
 /// Sender: A-ACK, the load of its wait; pairs with R-ACK (ack_take).
 template <class Env, class Word>
 std::uint32_t ack_load(Word& w) noexcept {
-  return w.load(std::memory_order_acquire);
+  return w.load(Env::mutation == ack_mutation::relaxed_await ? std::memory_order_relaxed
+                                                             : std::memory_order_acquire);
 }
 
 /// Sender: the result once its word left `pending` (seen: the word then).
