@@ -8,6 +8,7 @@
 #include <cstring>
 #include <new>
 
+#include "ringport/detail/mailbox_ack.hpp"
 #include "ringport/detail/ring_state.hpp"
 #include "ringport/detail/wait.hpp"
 
@@ -31,14 +32,12 @@ constexpr std::uint32_t flag_sync = 1;  // ack_index/ack_gen name a pending ackn
 constexpr std::uint32_t flag_void = 2;  // an aborted claim: receivers skip it
 constexpr std::uint32_t known_flags = flag_sync | flag_void;
 
-// Acknowledgement word: generation << 2 | state.
-constexpr std::uint32_t ack_free = 0;
-constexpr std::uint32_t ack_pending = 1;
-constexpr std::uint32_t ack_taken = 2;
-constexpr std::uint32_t gen_mask = (std::uint32_t{1} << 30) - 1;
-constexpr std::uint32_t ack_word(std::uint32_t gen, std::uint32_t state) noexcept {
-  return gen << 2 | state;
-}
+// Acknowledgement word: generation << 2 | state; its protocol steps are in
+// detail/mailbox_ack.hpp (model-checked in tests/model/).
+using detail::ack_pending;
+using detail::ack_word;
+using ack_env = detail::shipped_ack_env;
+constexpr std::uint32_t gen_mask = detail::ack_gen_mask;
 
 constexpr std::uint32_t extra_bytes = static_cast<std::uint32_t>(sizeof(mailbox_ack) * detail::max_roles);
 
@@ -122,12 +121,7 @@ void mailbox_sender::finish(std::size_t n, bool sync) noexcept {
   std::byte* slot = e_.view().slot(e_.pos());
   slot_header h{static_cast<std::uint32_t>(n), 0, 0, 0};
   if (sync) {
-    // relaxed: only the holder of this role slot starts generations on its
-    // word (receivers only move pending -> taken), so we read our own last
-    // value; the new pending word is published to receivers by R-TURN-FULL.
-    const std::uint32_t w = ack_->load(std::memory_order_relaxed);
-    ack_gen_ = ((w >> 2) + 1) & gen_mask;
-    ack_->store(ack_word(ack_gen_, ack_pending), std::memory_order_relaxed);
+    ack_gen_ = detail::ack_start<ack_env>(*ack_);  // published to receivers by R-TURN-FULL
     h.flags = flag_sync;
     h.ack_index = static_cast<std::uint32_t>(role_.slot());
     h.ack_gen = ack_gen_;
@@ -213,16 +207,10 @@ void mailbox_sender::abort() noexcept {
 // Waits until a receiver took the pending sync message (ok), or withdraws it
 // on deadline, close or receivers' death. See "Delivery" in mailbox.hpp.
 status mailbox_sender::await_taken(clock::time_point deadline) noexcept {
-  const std::uint32_t pending = ack_word(ack_gen_, ack_pending);
-  const std::uint32_t taken = ack_word(ack_gen_, ack_taken);
-  auto finished = [&](std::uint32_t w) noexcept {
-    if (w != taken) return status::corrupt;  // nobody else may write our word
-    // relaxed: the word is ours again; the next generation starts from here.
-    ack_->store(ack_word(ack_gen_, ack_free), std::memory_order_relaxed);
-    return status::ok;
-  };
-  // A-ACK: pairs with R-ACK in the receiver (its pending -> taken CAS).
-  auto load = [&]() noexcept { return ack_->load(std::memory_order_acquire); };
+  const std::uint32_t gen = ack_gen_;
+  const std::uint32_t pending = ack_word(gen, ack_pending);
+  auto finished = [&](std::uint32_t w) noexcept { return detail::ack_finished<ack_env>(*ack_, gen, w); };
+  auto load = [&]() noexcept { return detail::ack_load<ack_env>(*ack_); };  // A-ACK
   const detail::wait_budget b = detail::budget_for(policy_);
   for (std::uint32_t i = 0; i < b.spins / 4; ++i) {  // a receiver often takes it at once
     if (const std::uint32_t w = load(); w != pending) return finished(w);
@@ -245,15 +233,8 @@ status mailbox_sender::await_taken(clock::time_point deadline) noexcept {
       if (!role_.state().peers_alive(detail::role::consumer)) why = status::peer_gone;
       next_peer_check = now + detail::peer_poll;
     }
-    if (why != status::would_block) {
-      // Withdraw. acq_rel / acquire: exactly one of this CAS and the
-      // receiver's R-ACK CAS succeeds; on failure we read its `taken`.
-      std::uint32_t expected = pending;
-      if (ack_->compare_exchange_strong(expected, ack_word(ack_gen_, ack_free), std::memory_order_acq_rel,
-                                        std::memory_order_acquire))
-        return why;  // never delivered: the receiver that dequeues it discards it
-      return finished(expected);
-    }
+    // Withdraw: if it wins, the receiver that dequeues the message discards it.
+    if (why != status::would_block) return detail::ack_withdraw<ack_env>(*ack_, gen, why);
     const auto slice = now + detail::peer_poll;
     detail::futex_wait_until(ack_, pending, deadline < slice ? deadline : slice);
   }
@@ -317,11 +298,8 @@ status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len,
         return status::corrupt;
       }
       std::atomic<std::uint32_t>& w = acks_[h.ack_index].word;
-      std::uint32_t expected = ack_word(h.ack_gen, ack_pending);
-      // R-ACK: pairs with A-ACK in mailbox_sender::await_taken(); exactly one
-      // of this CAS and the sender's withdrawing CAS succeeds.
-      if (!w.compare_exchange_strong(expected, ack_word(h.ack_gen, ack_taken), std::memory_order_acq_rel,
-                                     std::memory_order_relaxed)) {
+      // R-ACK: exactly one of this CAS and the sender's withdrawing CAS wins.
+      if (!detail::ack_take<ack_env>(w, h.ack_gen)) {
         e_.publish();  // withdrawn (timed out): never delivered
         continue;
       }

@@ -189,18 +189,6 @@ struct ec_test : rl::test_suite<ec_test<Cfg, N>, N> {
 };
 
 // ---------------------------------------------------------------------------
-// A stream buffer that never allocates (Relacy replaces operator new while
-// it runs, so a growing std::string buffer would cross its allocator).
-class capped_buffer : public std::streambuf {
- public:
-  capped_buffer() { reset(); }
-  void reset() { setp(buf_, buf_ + sizeof buf_); }
-  std::string text() const { return std::string(pbase(), pptr()); }
-
- private:
-  char buf_[1 << 16];
-};
-
 struct outcome {
   bool passed;
   unsigned long long iterations;

@@ -1,7 +1,8 @@
 // tests/model/relacy_env.hpp — the event count's protocol steps
 // (ringport/detail/event_count.hpp) instantiated under the Relacy model
-// checker: std::atomic-like wrappers over rl::atomic, and models of futex
-// and membarrier. README.md beside this file gives the modelling argument.
+// checker: std::atomic-like wrappers over rl::atomic (also used by the
+// mailbox acknowledgement model), and models of futex and membarrier.
+// README.md beside this file gives the modelling argument.
 //
 // Relacy's relacy_std.hpp clashes with libstdc++ 12, so this includes only
 // relacy/relacy.hpp, after every standard and ringport header, and then
@@ -251,6 +252,12 @@ class atomic {
     rl::preemption_disabler pd(rl::ctx());
     return a_(info(w)).compare_exchange_strong(expected, desired, to_rl(mo));
   }
+  bool compare_exchange_strong(T& expected, T desired, std::memory_order mo, std::memory_order failure,
+                               const where& w = where::current()) {
+    begin(w);
+    rl::preemption_disabler pd(rl::ctx());
+    return a_(info(w)).compare_exchange_strong(expected, desired, to_rl(mo), to_rl(failure));
+  }
   rl::atomic<T>& raw() { return a_; }
 
  private:
@@ -304,6 +311,20 @@ struct futex_sleep {
   void operator()(atomic<std::uint32_t>& word, std::uint32_t key, const where& w = where::current()) const {
     the_kernel->futex_wait(word.raw(), key, w);
   }
+};
+
+// ---------------------------------------------------------------------------
+// A stream buffer that never allocates (Relacy replaces operator new while
+// it runs, so a growing std::string buffer would cross its allocator): the
+// models' destination for Relacy's reports.
+class capped_buffer : public std::streambuf {
+ public:
+  capped_buffer() { reset(); }
+  void reset() { setp(buf_, buf_ + sizeof buf_); }
+  std::string text() const { return std::string(pbase(), pptr()); }
+
+ private:
+  char buf_[1 << 16];
 };
 
 }  // namespace model
