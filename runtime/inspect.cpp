@@ -180,6 +180,29 @@ std::vector<std::string> dir_entries(const std::string& dir) {
   return out;
 }
 
+namespace {
+
+// Entries at segment names that list() left out: say why open refuses them.
+void find_unreadable(domain_contents& c) {
+  for (const std::string& dir : c.dirs) {
+    for (const std::string& name : dir_entries(dir)) {
+      const std::string path = dir + "/" + name;
+      // Internal files (a leading '.': doorbells, temporaries) are not segments.
+      if (name[0] == '.' || !validate_name(name)) continue;
+      bool listed = false;
+      for (const segment_info& s : c.segments) listed = listed || s.path == path;
+      if (listed) continue;
+      segment_options so;
+      so.domain = c.domain;
+      so.open_timeout = std::chrono::milliseconds(0);
+      auto seg = segment::open(name, so);
+      c.unreadable.push_back({name, path, seg ? "changed while listed" : seg.error().message});
+    }
+  }
+}
+
+}  // namespace
+
 result<domain_contents> read_domain(std::string_view domain_in) {
   domain_contents c;
   c.domain = effective_domain(domain_in);
@@ -205,6 +228,7 @@ result<domain_contents> read_domain(std::string_view domain_in) {
   auto all = segment::list(c.domain);
   if (!all) return all.error();
   c.segments = std::move(*all);
+  find_unreadable(c);
   return c;
 }
 

@@ -74,10 +74,16 @@ struct domain_contents {
   std::vector<std::string> dirs;  ///< the domain's directories that exist (huge pages first)
   std::string doorbell_file;      ///< path of the doorbell table, if it exists
   std::vector<segment_info> segments;
+  /// Files at segment names that this build cannot open (another layout
+  /// version, damaged, foreign): path and why. Never opened further.
+  struct unreadable_file {
+    std::string name, path, reason;
+  };
+  std::vector<unreadable_file> unreadable;
 };
-/// The domain's directories and valid segments (dot-files are internal and
-/// left out). Errors: a bad domain name, no directory at all (not_found),
-/// a directory that cannot be read or is not a real directory.
+/// The domain's directories, valid segments and unreadable files at
+/// segment names (dot-files are internal and left out). Errors: a bad domain name, no directory at all
+/// (not_found), a directory that cannot be read or is not a real directory.
 result<domain_contents> read_domain(std::string_view domain);
 /// Names in `dir` other than "." and ".." (empty on error).
 std::vector<std::string> dir_entries(const std::string& dir);

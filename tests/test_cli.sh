@@ -228,7 +228,14 @@ check 0 "ls after the dry runs" -- "$R" ls
 expect_out "dry run removed nothing (dead)" "^dead "
 expect_out "dry run removed nothing (full)" "^full "
 
+# A file at a segment name that this build cannot open (not a segment).
+printf 'not a ringport segment, but long enough to hold a header: %0600d' 0 >"$D/junk"
+chmod 600 "$D/junk"
+check 0 "ls with an unreadable file" -- "$R" ls
+expect_out "ls shows an unreadable file as invalid" "^junk  *?  .* invalid .*not a ringport segment"
 check 0 "gc" -- "$R" gc
+expect_out "gc keeps an unreadable file without --force" "^kept junk (cannot be opened: "
+[ -e "$D/junk" ] || { echo "FAIL: gc removed $D/junk without --force"; fails=$((fails + 1)); }
 expect_out "gc removes the dead ring" "^removed dead (mpmc, stale)"
 expect_out "gc removes a dead creator's temporary" "^removed $ghost_file (temporary file"
 [ ! -e "$ghost_file" ] || { echo "FAIL: gc left $ghost_file"; fails=$((fails + 1)); }
@@ -239,6 +246,7 @@ check 0 "ls after gc" -- "$R" ls
 refute_out "the dead ring is gone" "^dead "
 expect_out "the ring with unread messages stays" "^full "
 check 0 "gc --force" -- "$R" gc --force
+expect_out "gc --force removes an unreadable file" "^removed $D/junk (cannot be opened; --force)"
 expect_out "--force drops them and says how many" "^removed full (mpmc, stale, 3 unread messages dropped)"
 expect_out "the summary counts them" "dropped 3 unread messages"
 refute_out "--force spares the live ring" "removed live"

@@ -22,6 +22,9 @@ Removes from the domain what nobody uses any more:
     nobody holds, and raw segments whose creator is gone;
   - the doorbell table (.doorbells~) when nothing in the domain is in use;
   - temporary files of creators that died while creating (".NAME~PID-...");
+  - with --force, files at segment names that cannot be opened at all
+    (another layout version, damaged or foreign; `ringport ls` shows them
+    as invalid, with the reason);
   - the domain's directories once they are empty.
 Never a segment with a live user, one whose state is unknown, or any other
 internal file (names starting with '.'). Each segment is checked again just
@@ -131,6 +134,15 @@ int cmd_gc(int argc, char** argv, int first) {
   run.dry = a->has("--dry-run");
   run.force = a->has("--force");
   for (const segment_info& info : dom->segments) collect(run, info);
+  // Files this build cannot open at all: only with --force.
+  for (const auto& f : dom->unreadable) {
+    if (!run.force) {
+      run.live_remains = true;
+      std::printf("kept %s (cannot be opened: %s; --force removes it)\n", f.name.c_str(), f.reason.c_str());
+      continue;
+    }
+    remove_file(run, f.path, "cannot be opened; --force");
+  }
   if (!dom->doorbell_file.empty() && !run.live_remains)
     remove_file(run, dom->doorbell_file, "doorbell table; nothing in the domain is in use");
   // Half-made files of creators killed while creating (segment.hpp).

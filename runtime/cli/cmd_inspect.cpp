@@ -93,6 +93,9 @@ int cmd_ls(int argc, char** argv, int first) {
                 cap.c_str(), fill.c_str(), max_message(info).c_str(), page_size(info.page_size).c_str(),
                 users_column(u).c_str(), detail::to_string(u.state), owner(info).c_str());
   }
+  for (const auto& f : dom->unreadable)
+    std::printf("%-40s %-8s %10s %10s %10s %6s %7s %-7s %s\n", f.name.c_str(), "?", "-", "-", "-", "-", "-",
+                "invalid", f.reason.c_str());
   return exit_ok;
 }
 
