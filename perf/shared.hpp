@@ -86,7 +86,7 @@ struct control {
   alignas(line) std::atomic<std::uint32_t> ready{0};  ///< workers at the barrier
   alignas(line) std::atomic<std::uint32_t> go{0};     ///< released by the coordinator
   alignas(line) std::atomic<std::uint32_t> stop{0};   ///< producers: finish now
-  alignas(line) std::int64_t t0_ns = 0;  ///< written before go (release)
+  alignas(line) std::int64_t t0_ns = 0;               ///< written before go (release)
   worker_report reports[max_workers];
   histogram rtt;  ///< ping-pong: round trips
 };
