@@ -189,12 +189,6 @@ struct ec_test : rl::test_suite<ec_test<Cfg, N>, N> {
 };
 
 // ---------------------------------------------------------------------------
-struct outcome {
-  bool passed;
-  unsigned long long iterations;
-  std::string report;  // Relacy's account of a failure
-};
-
 struct search {
   rl::scheduler_type_e type;
   unsigned bound;                 // sched_bound: preemptions per execution
@@ -256,13 +250,6 @@ const config configs[] = {
      run<tsan_mutant<ec_mutation::key_after_registration>>, "light_1x2 full_1x2"},
 };
 
-bool listed(const char* names, const char* name) {
-  const std::size_t n = std::strlen(name);
-  for (const char* p = names; (p = std::strstr(p, name)) != nullptr; p += n)
-    if ((p == names || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return true;
-  return false;
-}
-
 // Mutants that no check can kill, and why (reported, not failed).
 const char* expected_survivor(const char* name) {
   if (std::strcmp(name, "relaxed-clear") == 0)
@@ -276,14 +263,10 @@ const char* expected_survivor(const char* name) {
 int main(int argc, char** argv) {
   using namespace model;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  bool long_mode = false;
-  const char* only = nullptr;
-  const char* only_check = nullptr;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--long") == 0) long_mode = true;
-    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
-    if (std::strcmp(argv[i], "--check") == 0 && i + 1 < argc) only_check = argv[++i];
-  }
+  const model_args args = parse_model_args(argc, argv);
+  const bool long_mode = args.long_mode;
+  const char* only = args.only;
+  const char* only_check = args.only_check;
   bool all_good = true;
   for (const config& cfg : configs) {
     if (only && std::strcmp(only, cfg.name) != 0) continue;

@@ -192,12 +192,6 @@ struct ack_test : rl::test_suite<ack_test<Cfg, N>, N> {
 };
 
 // ---------------------------------------------------------------------------
-struct outcome {
-  bool passed;
-  unsigned long long iterations;
-  std::string report;
-};
-
 template <class Cfg>
 outcome run(const check& c, rl::scheduler_type_e type, unsigned bound, unsigned long long iterations) {
   current = &c;
@@ -238,27 +232,16 @@ const config configs[] = {
      run<ack_env<ack_mutation::no_generation_bump>>, "one_receiver two_receivers"},
 };
 
-bool listed(const char* list, const char* name) {
-  const std::size_t n = std::strlen(name);
-  for (const char* p = list; (p = std::strstr(p, name)) != nullptr; p += n)
-    if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return true;
-  return false;
-}
-
 }  // namespace
 }  // namespace model
 
 int main(int argc, char** argv) {
   using namespace model;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  bool long_mode = false;
-  const char* only = nullptr;
-  const char* only_check = nullptr;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--long") == 0) long_mode = true;
-    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
-    if (std::strcmp(argv[i], "--check") == 0 && i + 1 < argc) only_check = argv[++i];
-  }
+  const model_args args = parse_model_args(argc, argv);
+  const bool long_mode = args.long_mode;
+  const char* only = args.only;
+  const char* only_check = args.only_check;
   bool all_good = true;
   for (const config& cfg : configs) {
     if (only && std::strcmp(only, cfg.name) != 0) continue;

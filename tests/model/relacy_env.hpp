@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <source_location>
 #include <span>
 #include <streambuf>
@@ -326,5 +327,38 @@ class capped_buffer : public std::streambuf {
  private:
   char buf_[1 << 16];
 };
+
+// ---- what both models' drivers share
+
+/// The result of one search of one check.
+struct outcome {
+  bool passed;
+  unsigned long long iterations;
+  std::string report;  // Relacy's account of a failure
+};
+
+/// Whether `name` is one of the space-separated words of `names`.
+inline bool listed(const char* names, const char* name) {
+  const std::size_t n = std::strlen(name);
+  for (const char* p = names; (p = std::strstr(p, name)) != nullptr; p += n)
+    if ((p == names || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return true;
+  return false;
+}
+
+/// A model program's options: --long, --only CONFIG, --check CHECK.
+struct model_args {
+  bool long_mode = false;
+  const char* only = nullptr;
+  const char* only_check = nullptr;
+};
+inline model_args parse_model_args(int argc, char** argv) {
+  model_args a;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--long") == 0) a.long_mode = true;
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) a.only = argv[++i];
+    if (std::strcmp(argv[i], "--check") == 0 && i + 1 < argc) a.only_check = argv[++i];
+  }
+  return a;
+}
 
 }  // namespace model
