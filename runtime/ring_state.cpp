@@ -10,6 +10,7 @@
 #include <new>
 
 #include "ringport/detail/doorbell.hpp"
+#include "ringport/detail/ring_recovery.hpp"
 
 namespace ringport::detail {
 namespace {

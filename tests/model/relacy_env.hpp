@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <source_location>
 #include <span>
@@ -94,7 +95,13 @@ class kernel {
 
   void reset(const options& o) {
     opt_ = o;
+    victim_ = max_threads;
+    deaths_ = 0;
     for (unsigned i = 0; i < max_threads; ++i) {
+      owner_[i] = i + 1;
+      deaths_seen_[i] = 0;
+      life_[i].store(owner_[i], rl::mo_relaxed, $);
+      sleeping_on_[i] = nullptr;
       at_[i] = place::user;
       owed_[i] = 0;
       waiting_for_[i] = 0;
@@ -106,27 +113,100 @@ class kernel {
   bool registered(unsigned t) const { return (opt_.registered >> t) & 1u; }
   bool should_switch() const { return opt_.switch_choice == 2 ? rl::rand(2) == 0 : opt_.switch_choice == 1; }
 
-  // The scheduling point before an instruction, then a checkpoint.
+  // The scheduling point before an instruction, then a checkpoint; the
+  // victim (arm_kill) may die here, before the instruction.
   void step(const where& w) {
     rl::ctx().sched();
     const unsigned me = rl::thread_index();
+    if (me == victim_ && victim_ops_++ == kill_at_) {
+      die(me, w);
+      return;
+    }
     if (owed_[me] != 0 && rl::rand(2) == 0) pay(me, w);
+  }
+
+  // ---- process death (SIGKILL), for the ring model
+  //
+  // A process (one model thread) may die before any of its atomic
+  // operations and fences: from then on it does nothing. Its later
+  // operations are no-ops that return a value no protocol step accepts
+  // (all bits set), so that the code it is in returns at once without
+  // effects; the harness stops the thread when it sees dead(). A thread
+  // may then start again as a new process (restart: a new owner identity,
+  // as a restarted process attaching again). Death pays any barrier the
+  // thread owed (its CPU leaves the process), and ends the sleep of every
+  // futex waiter: their 50 ms slices (detail::wait_loop) run out, so a
+  // survivor looks again without a wake-up.
+  //
+  // A death is a release and seeing it an acquire, and a look after the
+  // death sees it: the process's life word (its owner word while it lives,
+  // 0 once dead) is stored seq_cst after a full barrier when it dies, and
+  // owner_alive() loads it seq_cst. So whatever the dead process wrote
+  // happens before what a survivor does after it saw the death, as on
+  // Linux: the killed task's CPU takes an interrupt and passes through the
+  // kernel's exit path (full barriers, locks) before kill(pid, 0) or /proc
+  // report it gone, and the survivor reads that state through a system
+  // call, under the same locks. A futex sleep that starts after a death
+  // ends at once (the first slice after the death runs out), as does every
+  // sleep under way when it happens.
+
+  /// Thread t dies before one of its next `window` operations, or lives:
+  /// the checker chooses which (window + 1 cases).
+  void arm_kill(unsigned t, unsigned window) {
+    victim_ = t;
+    victim_ops_ = 0;
+    kill_at_ = rl::rand(window + 1);
+  }
+  bool dead(unsigned t) const { return at_[t] == place::dead; }
+  bool me_dead() const { return dead(rl::thread_index()); }
+  /// The role-slot owner word of thread t's current process (0: none).
+  std::uint64_t owner(unsigned t) const { return dead(t) ? 0 : owner_[t]; }
+  /// Whether the process with owner word o lives (the acquire above).
+  bool owner_alive(std::uint64_t o, const where& w = where::current()) {
+    if (o == 0) return false;
+    const unsigned t = static_cast<unsigned>((o - 1) % max_threads);
+    if (t >= opt_.threads) return false;
+    rl::preemption_disabler pd(rl::ctx());
+    return life_[t](info(w)).load(rl::mo_seq_cst) == o;
+  }
+  /// The dead calling thread starts again as a new process; returns its
+  /// owner word.
+  std::uint64_t restart(const where& w = where::current()) {
+    const unsigned me = rl::thread_index();
+    at_[me] = place::user;
+    owner_[me] += max_threads;
+    rl::preemption_disabler pd(rl::ctx());
+    life_[me](info(w)).store(owner_[me], rl::mo_seq_cst);
+    return owner_[me];
   }
 
   // A seq_cst fence instruction (std::atomic_thread_fence).
   void seq_cst_fence(const where& w) {
-    step(w);
+    if (!live(w)) return;
     fence(w);
+  }
+  // An acquire fence instruction.
+  void acquire_fence(const where& w) {
+    if (!live(w)) return;
+    rl::preemption_disabler pd(rl::ctx());
+    rl::atomic_thread_fence(rl::mo_acquire, info(w));
+  }
+  // step(), then whether the calling thread is still alive to act.
+  bool live(const where& w) {
+    if (me_dead()) return false;
+    step(w);
+    return !me_dead();
   }
 
   void membarrier(const where& w) {
+    if (me_dead()) return;
     const unsigned me = syscall_entry(w);
     fence(w);  // smp_mb() on entry
     if (!opt_.membarrier_is_fence) {
       at_[me] = place::kernel;
       unsigned need = 0;
       for (unsigned t = 0; t < opt_.threads; ++t) {
-        if (t == me || !registered(t) || at_[t] == place::finished) continue;
+        if (t == me || !registered(t) || at_[t] == place::finished || at_[t] == place::dead) continue;
         if (at_[t] == place::kernel) {
           fence_on_return_[t] = true;
         } else {
@@ -146,6 +226,7 @@ class kernel {
   // with key and sleeps until FUTEX_WAKE; may also return at once for no
   // reason (EINTR, or a spurious wake-up), at most opt_.spurious times.
   void futex_wait(rl::atomic<std::uint32_t>& word, std::uint32_t key, const where& w) {
+    if (me_dead()) return;
     const unsigned me = syscall_entry(w);
     fence(w);  // smp_mb() before the word is read (futex_wait_setup)
     std::uint32_t v;
@@ -154,12 +235,18 @@ class kernel {
       v = word(info(w)).load(rl::mo_relaxed);
     }
     if (v != key) return;  // EAGAIN
+    if (deaths_seen_[me] != deaths_) {
+      deaths_seen_[me] = deaths_;  // the slice after a death ran out
+      return;
+    }
     if (spurious_left_[me] != 0 && rl::rand(2) == 0) {
       --spurious_left_[me];
       return;
     }
     at_[me] = place::kernel;
+    sleeping_on_[me] = &word;
     word.wait(rl::ctx(), false, false, info(w));
+    sleeping_on_[me] = nullptr;
     at_[me] = place::user;
     if (fence_on_return_[me]) {
       fence_on_return_[me] = false;
@@ -169,6 +256,7 @@ class kernel {
 
   // FUTEX_WAKE of every sleeper on word.
   void futex_wake_all(rl::atomic<std::uint32_t>& word, const where& w) {
+    if (me_dead()) return;
     syscall_entry(w);
     fence(w);  // the barrier before the waiter check in futex_wake()
     word.wake(rl::ctx(), max_threads, info(w));
@@ -178,13 +266,28 @@ class kernel {
   // is a kernel entry: a full barrier orders everything it did before any
   // later membarrier returns.
   void exit(const where& w = where::current()) {
+    if (me_dead()) return;
     const unsigned me = syscall_entry(w);
     fence(w);
     at_[me] = place::finished;
   }
 
  private:
-  enum class place : std::uint8_t { user, kernel, finished };
+  enum class place : std::uint8_t { user, kernel, finished, dead };
+
+  void die(unsigned me, const where& w) {
+    if (owed_[me] != 0) pay(me, w);
+    victim_ = max_threads;
+    fence(w);
+    {
+      rl::preemption_disabler pd(rl::ctx());
+      life_[me](info(w)).store(0, rl::mo_seq_cst);
+    }
+    ++deaths_;
+    at_[me] = place::dead;
+    for (unsigned t = 0; t < opt_.threads; ++t)
+      if (sleeping_on_[t] != nullptr) sleeping_on_[t]->wake(rl::ctx(), max_threads, info(w));
+  }
 
   // A seq_cst fence without the scheduling point Relacy puts before one:
   // the callers place theirs.
@@ -214,6 +317,13 @@ class kernel {
   bool fence_on_return_[max_threads];
   unsigned spurious_left_[max_threads];
   rl::waitset<max_threads> parked_[max_threads];
+  unsigned victim_ = max_threads;
+  unsigned victim_ops_ = 0, kill_at_ = 0;
+  unsigned deaths_ = 0;
+  unsigned deaths_seen_[max_threads];
+  std::uint64_t owner_[max_threads];
+  rl::atomic<std::uint64_t> life_[max_threads];
+  rl::atomic<std::uint32_t>* sleeping_on_[max_threads];
 };
 
 /// The kernel of the current iteration (set by each test's before()).
@@ -226,44 +336,55 @@ inline kernel* the_kernel = nullptr;
 template <class T>
 class atomic {
  public:
+  // What a dead thread's operations return (see kernel, "process death"):
+  // all bits set, or (set_ghost) a value of the caller's choice, so that
+  // no loop of the dead thread's code sees a value it waits for.
+  void set_ghost(T g) { ghost = g; }
+
   void init(T v) { a_.store(v, rl::mo_relaxed, $); }
   T load(std::memory_order mo, const where& w = where::current()) {
-    begin(w);
+    if (!the_kernel->live(w)) return ghost;
     rl::preemption_disabler pd(rl::ctx());
     return a_(info(w)).load(to_rl(mo));
   }
   void store(T v, std::memory_order mo, const where& w = where::current()) {
-    begin(w);
+    if (!the_kernel->live(w)) return;
     rl::preemption_disabler pd(rl::ctx());
     a_(info(w)).store(v, to_rl(mo));
   }
   T fetch_add(T v, std::memory_order mo, const where& w = where::current()) {
-    begin(w);
+    if (!the_kernel->live(w)) return ghost;
     rl::preemption_disabler pd(rl::ctx());
     return a_(info(w)).fetch_add(v, to_rl(mo));
   }
   T exchange(T v, std::memory_order mo, const where& w = where::current()) {
-    begin(w);
+    if (!the_kernel->live(w)) return ghost;
     rl::preemption_disabler pd(rl::ctx());
     return a_(info(w)).exchange(v, to_rl(mo));
   }
   bool compare_exchange_strong(T& expected, T desired, std::memory_order mo,
                                const where& w = where::current()) {
-    begin(w);
+    if (!the_kernel->live(w)) return (expected = ghost, false);
     rl::preemption_disabler pd(rl::ctx());
     return a_(info(w)).compare_exchange_strong(expected, desired, to_rl(mo));
   }
   bool compare_exchange_strong(T& expected, T desired, std::memory_order mo, std::memory_order failure,
                                const where& w = where::current()) {
-    begin(w);
+    if (!the_kernel->live(w)) return (expected = ghost, false);
     rl::preemption_disabler pd(rl::ctx());
     return a_(info(w)).compare_exchange_strong(expected, desired, to_rl(mo), to_rl(failure));
+  }
+  // The model never fails a weak CAS spuriously: a spurious failure only
+  // repeats the loop of a failed one, without a new kind of state.
+  bool compare_exchange_weak(T& expected, T desired, std::memory_order mo, std::memory_order failure,
+                             const where& w = where::current()) {
+    return compare_exchange_strong(expected, desired, mo, failure, w);
   }
   rl::atomic<T>& raw() { return a_; }
 
  private:
-  static void begin(const where& w) { the_kernel->step(w); }
   rl::atomic<T> a_;
+  T ghost = static_cast<T>(~T{});
 };
 
 /// event_count with the model's atomics (same members, same protocol code).
@@ -345,8 +466,10 @@ inline bool listed(const char* names, const char* name) {
   return false;
 }
 
-/// A model program's options: --long, --only CONFIG, --check CHECK.
+/// A model program's options: --long, --only CONFIG, --check CHECK,
+/// --random N (only N random schedules per check: a quick look).
 struct model_args {
+  unsigned long long random = 0;
   bool long_mode = false;
   const char* only = nullptr;
   const char* only_check = nullptr;
@@ -357,6 +480,7 @@ inline model_args parse_model_args(int argc, char** argv) {
     if (std::strcmp(argv[i], "--long") == 0) a.long_mode = true;
     if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) a.only = argv[++i];
     if (std::strcmp(argv[i], "--check") == 0 && i + 1 < argc) a.only_check = argv[++i];
+    if (std::strcmp(argv[i], "--random") == 0 && i + 1 < argc) a.random = std::strtoull(argv[++i], nullptr, 10);
   }
   return a;
 }

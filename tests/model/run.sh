@@ -2,7 +2,7 @@
 # Builds a Relacy model of tests/model/ against Debian's relacy-dev and runs
 # it. Usage: run.sh SOURCE_DIR BUILD_DIR CXX [--model NAME] [ARGS...]
 # NAME: event_count (default; event_count_model.cpp) or mailbox_ack
-# (mailbox_ack_model.cpp); ARGS go to the model. Installs relacy-dev when run
+# (mailbox_ack_model.cpp) or ring (ring_model.cpp); ARGS go to the model. Installs relacy-dev when run
 # as root; otherwise exits 77 (skip) with the reason when it is missing. The
 # binary is rebuilt only when a source changed.
 src=$1 out=$2 cxx=$3
@@ -15,6 +15,7 @@ fi
 case $model in
   event_count) deps="$src/include/ringport/detail/event_count.hpp" ;;
   mailbox_ack) deps="$src/include/ringport/detail/mailbox_ack.hpp $src/include/ringport/detail/event_count.hpp" ;;
+  ring) deps=$(echo "$src"/include/ringport/detail/*.hpp) ;;
   *) echo "model: unknown model $model" >&2; exit 2 ;;
 esac
 if [ ! -f /usr/include/relacy/relacy.hpp ]; then

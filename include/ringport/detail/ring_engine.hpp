@@ -66,6 +66,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "ringport/detail/process.hpp"
 #include "ringport/detail/ring_layout.hpp"
 #include "ringport/detail/wait.hpp"
 
@@ -73,10 +74,42 @@ namespace ringport::detail {
 
 enum class role : std::uint8_t { producer, consumer };
 
+// The engine is a template over a policy `P` (as folly's `Atom`) that
+// supplies the atomics, the layout built from them and what is not plain
+// atomics: the wake-up of the other side, the crash check, liveness. The
+// library's policy is shipped_ring (below); the model checker's runs the
+// same engine under Relacy (tests/model/ring_model.cpp). P provides:
+//   atomic<T>, event_count, shared (basic_ring_shared of those), roles
+//   rmw_pairing           ThreadSanitizer builds: an RMW instead of a fence
+//   stall_check_mask      blocked() checks for a stall every mask+1 failures
+//   acquire_fence()       std::atomic_thread_fence(acquire)
+//   notify(ec, bells)     after a publish: wake the other side's waiters
+//   wake_all(ec, bells)   wake every waiter (notify's slow half)
+//   owner_alive(owner)    whether a role slot's owner may still act
+//   check_stall(view, blocked side, pos, watch)   see blocked()
+//   mutation              ring_mutation::none (the model's mutants)
+
+/// Deliberate bugs, for the model checker's mutation test only (each must
+/// make a check fail). The library's policy has none.
+enum class ring_mutation : std::uint8_t {
+  none,
+  relaxed_turn_full,  // R-TURN-FULL (a producer's publish) relaxed
+  relaxed_turn_free,  // R-TURN-FREE (a consumer's release) relaxed
+  relaxed_ready,      // A-TURN relaxed
+  relaxed_tail,       // spsc R-TAIL relaxed
+  relaxed_head,       // spsc A-HEAD relaxed
+  no_announce,        // multi sides claim without writing their claim record
+  no_retract,         // a failed claim leaves its record
+  settle_live,        // recovery ignores liveness: settles live claims too
+  exact_resume,       // a new single holder resumes only over turns exactly one step on
+};
+
 /// Process-local, validated view of one ring.
-struct ring_view {
-  ring_shared* shared = nullptr;
-  std::atomic<std::uint64_t>* turns = nullptr;  // null for spsc
+template <class P>
+struct basic_ring_view {
+  using atomic_u64 = typename P::template atomic<std::uint64_t>;
+  typename P::shared* shared = nullptr;
+  atomic_u64* turns = nullptr;  // null for spsc
   std::byte* data = nullptr;
   std::uint64_t capacity = 0;
   std::uint64_t mask = 0;
@@ -85,7 +118,7 @@ struct ring_view {
   doorbell_site* bells = nullptr;  // the domain's doorbells (detail/doorbell.hpp)
 
   std::byte* slot(std::uint64_t pos) const noexcept { return data + (pos & mask) * stride; }
-  std::atomic<std::uint64_t>& turn(std::uint64_t pos) const noexcept { return turns[pos & mask]; }
+  atomic_u64& turn(std::uint64_t pos) const noexcept { return turns[pos & mask]; }
   std::uint64_t lap2(std::uint64_t pos) const noexcept { return (pos >> shift) << 1; }
   std::uint64_t void_turn(std::uint64_t pos) const noexcept { return (lap2(pos) + 1) | turn_void; }
 };
@@ -102,18 +135,49 @@ struct stall_watch {
   std::int64_t since_ns = 0;
 };
 
+struct shipped_ring;
+using ring_view = basic_ring_view<shipped_ring>;
+
 /// Called now and then by a side of a ring that cannot proceed at `pos`
 /// (its cursor). When the position it waits for was claimed by the other
 /// side and has stayed unfinished for recovery_delay, settles the positions
 /// of dead claimers (see "Crashes" above). Out of line: runtime/recovery.cpp.
 [[gnu::cold]] void check_stall(const ring_view& v, role blocked, std::uint64_t pos, stall_watch& w) noexcept;
 
+/// The library's policy: std::atomic, the real event count and liveness.
+struct shipped_ring {
+  template <class T>
+  using atomic = std::atomic<T>;
+  using event_count = detail::event_count;
+  using shared = ring_shared;
+  static constexpr std::size_t roles = max_roles;
+  static constexpr bool rmw_pairing = tsan_build;
+  static constexpr std::uint32_t stall_check_mask = 1023;
+  static constexpr ring_mutation mutation = ring_mutation::none;
+  static void acquire_fence() noexcept { std::atomic_thread_fence(std::memory_order_acquire); }
+  static void notify(event_count& ec, doorbell_site* bells) noexcept { detail::notify(ec, bells); }
+  static void wake_all(event_count& ec, doorbell_site* bells) noexcept { notify_slow(ec, bells); }
+  static bool owner_alive(std::uint64_t owner) noexcept { return detail::owner_alive(owner); }
+  static void check_stall(const ring_view& v, role blocked, std::uint64_t pos, stall_watch& w) noexcept {
+    detail::check_stall(v, blocked, pos, w);
+  }
+};
+
+// The order of a step that a mutant weakens: `o` unless P's mutation is m.
+template <class P>
+constexpr std::memory_order order_unless(ring_mutation m, std::memory_order o) noexcept {
+  return P::mutation == m ? std::memory_order_relaxed : o;
+}
+
 /// What both engines share: the validated view, the process-local
 /// positions, the current reservation and the per-slot turn checks.
-template <role Side>
+template <role Side, class P = shipped_ring>
 class engine_base {
  public:
-  const ring_view& view() const noexcept { return v_; }
+  using view_type = basic_ring_view<P>;
+  using atomic_u64 = typename view_type::atomic_u64;
+  using record = basic_claim_record<P::template atomic>;
+  const view_type& view() const noexcept { return v_; }
   std::uint64_t pos() const noexcept { return res_.pos; }
   std::size_t reserved() const noexcept { return res_.count; }
   bool corrupt() const noexcept { return corrupt_; }
@@ -129,7 +193,7 @@ class engine_base {
   engine_base() = default;
   // other_multi: the other side claims by CAS, so a dead claimer there can
   // stall this side (see blocked()).
-  engine_base(const ring_view& v, claim_record* rec, bool other_multi) noexcept
+  engine_base(const view_type& v, record* rec, bool other_multi) noexcept
       : v_(v), rec_(rec), other_multi_(other_multi) {}
   engine_base(engine_base&& o) noexcept { steal(o); }
   void steal(engine_base& o) noexcept {
@@ -157,12 +221,27 @@ class engine_base {
   // consumer of the previous lap is done reading), R-TURN-FULL in
   // producer_engine::publish() for consumers (the item is written).
   bool ready(std::uint64_t pos) const noexcept {
-    return v_.turn(pos).load(std::memory_order_acquire) == v_.lap2(pos) + ready_turn;
+    return v_.turn(pos).load(a_turn) == v_.lap2(pos) + ready_turn;
   }
   // Consumers: pos was abandoned by its dead producer (set by the CAS of
   // check_stall(); nothing to read, so relaxed).
   bool is_void(std::uint64_t pos) const noexcept {
     return v_.turn(pos).load(std::memory_order_relaxed) == v_.void_turn(pos);
+  }
+
+  // Single side taken over (resume_after_finished): whether the last holder
+  // finished pos, i.e. its turn (void bit aside) reached lap2 + done (1: a
+  // producer published it; 2: a consumer released it) or went further: the
+  // other side may already have moved the slot on to its next lap (a
+  // consumer's released slot refilled by the producer of pos + cap). An
+  // ordering comparison, unlike ready(): a corrupt turn only makes the new
+  // holder skip or stop; positions stay masked.
+  bool finished_before(std::uint64_t pos, std::uint64_t done) const noexcept {
+    // A-TURN (as in ready()).
+    const std::uint64_t t = v_.turn(pos).load(std::memory_order_acquire) & ~turn_void;
+    const std::uint64_t want = v_.lap2(pos) + done;
+    if constexpr (P::mutation == ring_mutation::exact_resume) return t == want;
+    return t >= want;
   }
 
   // How many slots from pos are ready for this side, up to n and the end of
@@ -178,12 +257,14 @@ class engine_base {
   // claiming CAS (and by the CAS itself), acquired by check_stall() after
   // it acquired the cursor.
   void announce(std::uint64_t from, std::uint64_t end) noexcept {
+    if constexpr (P::mutation == ring_mutation::no_announce) return;
     rec_->from.store(from, std::memory_order_release);
     rec_->end.store(end, std::memory_order_release);
   }
   // Empties the record after a failed claim, so that it covers nothing
   // (relaxed: a survivor that still sees the old range only waits longer).
   void retract() noexcept {
+    if constexpr (P::mutation == ring_mutation::no_retract) return;
     rec_->end.store(rec_->from.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
 
@@ -192,7 +273,7 @@ class engine_base {
   // consumers). Consumers take and skip abandoned slots on the way.
   // The uncontended case is inline; retries, skips and the blocked path
   // are out of line (claim_slow).
-  std::size_t claim(std::atomic<std::uint64_t>& cursor, std::size_t n) noexcept {
+  std::size_t claim(atomic_u64& cursor, std::size_t n) noexcept {
     // relaxed: the CAS validates the cursor; turns carry the ordering.
     std::uint64_t pos = cursor.load(std::memory_order_relaxed);
     if (const std::size_t k = ready_prefix(pos, n); k != 0) [[likely]] {
@@ -206,7 +287,7 @@ class engine_base {
     return claim_slow(cursor, n, pos, false);
   }
 
-  [[gnu::noinline]] std::size_t claim_slow(std::atomic<std::uint64_t>& cursor, std::size_t n,
+  [[gnu::noinline]] std::size_t claim_slow(atomic_u64& cursor, std::size_t n,
                                            std::uint64_t pos, bool announced) noexcept {
     for (;;) {
       const std::size_t k = ready_prefix(pos, n);
@@ -239,7 +320,7 @@ class engine_base {
 
   // Consumers (multi): claims the abandoned slot at pos and frees it for the
   // next lap; pos becomes the cursor to continue from.
-  void skip_void(std::atomic<std::uint64_t>& cursor, std::uint64_t& pos) noexcept {
+  void skip_void(atomic_u64& cursor, std::uint64_t& pos) noexcept {
     announce(pos, pos + 1);
     const std::uint64_t p = pos;
     if (cursor.compare_exchange_strong(pos, p + 1, std::memory_order_release, std::memory_order_relaxed)) {
@@ -249,19 +330,26 @@ class engine_base {
   }
   void free_for_next_lap(std::uint64_t p) noexcept {
     // R-TURN-FREE (as in consumer_engine::publish()).
-    v_.turn(p).store(v_.lap2(p) + 2, std::memory_order_release);
-    notify(v_.shared->not_full, v_.bells);
+    v_.turn(p).store(v_.lap2(p) + 2, r_turn_free);
+    P::notify(v_.shared->not_full, v_.bells);
   }
 
   // Every 1024th failed reservation looks for a stalled claim (cheap: a
   // counter; the clock and the shared cursor only then).
   void blocked(std::uint64_t pos) noexcept {
-    if (other_multi_ && (++idle_ & 1023) == 0) [[unlikely]]
-      check_stall(v_, Side, pos, watch_);
+    if (other_multi_ && (++idle_ & P::stall_check_mask) == 0) [[unlikely]]
+      P::check_stall(v_, Side, pos, watch_);
   }
 
-  ring_view v_{};
-  claim_record* rec_ = nullptr;     // multi side: our role slot's record
+  // The orders of the turn and spsc position steps (see order_unless).
+  static constexpr auto a_turn = order_unless<P>(ring_mutation::relaxed_ready, std::memory_order_acquire);
+  static constexpr auto r_turn_full = order_unless<P>(ring_mutation::relaxed_turn_full, std::memory_order_release);
+  static constexpr auto r_turn_free = order_unless<P>(ring_mutation::relaxed_turn_free, std::memory_order_release);
+  static constexpr auto r_tail = order_unless<P>(ring_mutation::relaxed_tail, std::memory_order_release);
+  static constexpr auto a_head = order_unless<P>(ring_mutation::relaxed_head, std::memory_order_acquire);
+
+  view_type v_{};
+  record* rec_ = nullptr;     // multi side: our role slot's record
   std::uint64_t own_ = 0;           // single side: next position of this side
   std::uint64_t cached_other_ = 0;  // spsc: the other side's position, last seen
   span_pos res_{};
@@ -271,23 +359,43 @@ class engine_base {
   stall_watch watch_{};
 };
 
-inline claim_record* claim_record_of(const ring_view& v, role r, std::size_t slot) noexcept {
-  if (v.shared == nullptr || slot >= max_roles) return nullptr;
+template <class P>
+basic_claim_record<P::template atomic>* claim_record_of(const basic_ring_view<P>& v, role r,
+                                                        std::size_t slot) noexcept {
+  if (v.shared == nullptr || slot >= P::roles) return nullptr;
   return r == role::producer ? &v.shared->producer_claims[slot] : &v.shared->consumer_claims[slot];
 }
 
 // Engines are written on every operation by their own thread: each takes
 // whole cache lines, so handles that sit next to each other (on a stack, in
 // a struct) never falsely share.
-template <bool MultiProducer, bool MultiConsumer>
-class alignas(cache_line) producer_engine : public engine_base<role::producer> {
+template <bool MultiProducer, bool MultiConsumer, class P = shipped_ring>
+class alignas(cache_line) producer_engine : public engine_base<role::producer, P> {
   static constexpr bool turns = MultiProducer || MultiConsumer;
-  using base = engine_base<role::producer>;
+  using base = engine_base<role::producer, P>;
+  using base::a_turn;
+  using base::blocked;
+  using base::cached_other_;
+  using base::claim;
+  using base::corrupt_;
+  using base::own_;
+  using base::r_turn_free;
+  using base::r_turn_full;
+  using base::ready;
+  using base::ready_prefix;
+  using base::res_;
+  using base::steal;
+  using base::take;
+  using base::v_;
+  using base::watch_;
+  using typename base::view_type;
+  using base::a_head;
+  using base::r_tail;
 
  public:
   producer_engine() = default;
   /// `slot`: this handle's producer role slot (its claim record).
-  producer_engine(const ring_view& v, std::size_t slot) noexcept
+  producer_engine(const view_type& v, std::size_t slot) noexcept
       : base(v, MultiProducer ? claim_record_of(v, role::producer, slot) : nullptr, MultiConsumer) {
     // relaxed: read once at attach; later uses validate against head.
     own_ = v_.shared->tail.load(std::memory_order_relaxed);
@@ -345,18 +453,18 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer> {
     if constexpr (!turns) {
       ++own_;
       // R-TAIL (as in publish()).
-      v_.shared->tail.store(own_, std::memory_order_release);
+      v_.shared->tail.store(own_, r_tail);
     } else if constexpr (!MultiProducer) {
       // R-TURN-FULL (as in publish()).
-      v_.turn(own_).store(v_.lap2(own_) + 1, std::memory_order_release);
+      v_.turn(own_).store(v_.lap2(own_) + 1, r_turn_full);
       ++own_;
       v_.shared->tail.store(own_, std::memory_order_relaxed);  // hint (see the top of this file)
     } else {
       // R-TURN-FULL (as in publish()).
-      v_.turn(res_.pos).store(v_.lap2(res_.pos) + 1, std::memory_order_release);
+      v_.turn(res_.pos).store(v_.lap2(res_.pos) + 1, r_turn_full);
       res_.count = 0;
     }
-    notify(v_.shared->not_empty, v_.bells);
+    P::notify(v_.shared->not_empty, v_.bells);
   }
 
   /// Hands the reserved slots to the consumers.
@@ -365,12 +473,12 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer> {
       own_ = res_.pos + res_.count;
       // R-TAIL: pairs with A-TAIL in consumer_engine::refresh_tail(): the
       // slot writes above become visible with the new tail.
-      v_.shared->tail.store(own_, std::memory_order_release);
+      v_.shared->tail.store(own_, r_tail);
     } else {
       for (std::size_t i = 0; i < res_.count; ++i) {
         const std::uint64_t p = res_.pos + i;
         // R-TURN-FULL: pairs with A-TURN in the consumer's ready().
-        v_.turn(p).store(v_.lap2(p) + 1, std::memory_order_release);
+        v_.turn(p).store(v_.lap2(p) + 1, r_turn_full);
       }
       if constexpr (!MultiProducer) {
         own_ = res_.pos + res_.count;
@@ -379,7 +487,7 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer> {
       }
     }
     res_.count = 0;
-    notify(v_.shared->not_empty, v_.bells);
+    P::notify(v_.shared->not_empty, v_.bells);
   }
 
   /// Gives up the reservation: a multi producer's claimed positions become
@@ -389,7 +497,7 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer> {
     if constexpr (MultiProducer) {
       for (std::size_t i = 0; i < res_.count; ++i)
         v_.turn(res_.pos + i).store(v_.void_turn(res_.pos + i), std::memory_order_release);
-      notify(v_.shared->not_empty, v_.bells);
+      P::notify(v_.shared->not_empty, v_.bells);
     }
     res_.count = 0;
   }
@@ -398,7 +506,7 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer> {
   /// waits for (see "Crashes").
   void poll_stall() noexcept {
     if constexpr (MultiConsumer)
-      check_stall(v_, role::producer, MultiProducer ? v_.shared->tail.load(std::memory_order_relaxed) : own_,
+      P::check_stall(v_, role::producer, MultiProducer ? v_.shared->tail.load(std::memory_order_relaxed) : own_,
                   watch_);
   }
 
@@ -408,7 +516,7 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer> {
   bool refresh_head() noexcept {
     // A-HEAD: pairs with R-HEAD in consumer_engine::publish(): the consumer
     // is done reading every slot before head.
-    const std::uint64_t h = v_.shared->head.load(std::memory_order_acquire);
+    const std::uint64_t h = v_.shared->head.load(a_head);
     if (own_ - h > v_.capacity) [[unlikely]] {
       corrupt_ = true;
       return false;
@@ -421,25 +529,42 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer> {
   // the last holder's publications by its last batch; skip the positions it
   // had already published (full, void, or already consumed).
   void resume_after_finished() noexcept {
-    for (std::uint64_t i = 0; i < v_.capacity; ++i, ++own_) {
-      // A-TURN (as in ready()).
-      const std::uint64_t t = v_.turn(own_).load(std::memory_order_acquire);
-      const std::uint64_t lap2 = v_.lap2(own_);
-      if (t != lap2 + 1 && t != v_.void_turn(own_) && t != lap2 + 2) break;
-    }
+    for (std::uint64_t i = 0; i < v_.capacity; ++i, ++own_)
+      if (!this->finished_before(own_, 1)) break;
     v_.shared->tail.store(own_, std::memory_order_relaxed);
   }
 };
 
-template <bool MultiProducer, bool MultiConsumer>
-class alignas(cache_line) consumer_engine : public engine_base<role::consumer> {
+template <bool MultiProducer, bool MultiConsumer, class P = shipped_ring>
+class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P> {
   static constexpr bool turns = MultiProducer || MultiConsumer;
-  using base = engine_base<role::consumer>;
+  using base = engine_base<role::consumer, P>;
+  using base::a_turn;
+  using base::blocked;
+  using base::cached_other_;
+  using base::claim;
+  using base::corrupt_;
+  using base::own_;
+  using base::r_turn_free;
+  using base::r_turn_full;
+  using base::ready;
+  using base::ready_prefix;
+  using base::res_;
+  using base::steal;
+  using base::take;
+  using base::v_;
+  using base::watch_;
+  using typename base::view_type;
+  using base::announce;
+  using base::free_for_next_lap;
+  using base::is_void;
+  using base::retract;
+  using base::skip_void;
 
  public:
   consumer_engine() = default;
   /// `slot`: this handle's consumer role slot (its claim record).
-  consumer_engine(const ring_view& v, std::size_t slot) noexcept
+  consumer_engine(const view_type& v, std::size_t slot) noexcept
       : base(v, MultiConsumer ? claim_record_of(v, role::consumer, slot) : nullptr, MultiProducer) {
     own_ = v_.shared->head.load(std::memory_order_relaxed);
     if constexpr (!turns) {
@@ -528,14 +653,15 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer> {
           // F-ACCEPT: keeps accept's reads before the head re-load. If head
           // still equals pos, nobody took pos, so its producer of the next
           // lap cannot have written the slot: accept saw this item.
-#if defined(__SANITIZE_THREAD__)
-          // An RMW that writes head's own value: its release half keeps
-          // accept's reads before it (TSan builds only; see cpu.hpp).
-          const std::uint64_t again = v_.shared->head.fetch_add(0, std::memory_order_acq_rel);
-#else
-          std::atomic_thread_fence(std::memory_order_acquire);
-          const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
-#endif
+          std::uint64_t again;
+          if constexpr (P::rmw_pairing) {
+            // An RMW that writes head's own value: its release half keeps
+            // accept's reads before it (TSan builds only; see cpu.hpp).
+            again = v_.shared->head.fetch_add(0, std::memory_order_acq_rel);
+          } else {
+            P::acquire_fence();
+            again = v_.shared->head.load(std::memory_order_relaxed);
+          }
           if (again == pos) return none();
           pos = again;
           continue;
@@ -575,16 +701,16 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer> {
       v_.shared->head.store(own_, std::memory_order_release);
     } else if constexpr (!MultiConsumer) {
       // R-TURN-FREE (as in publish()).
-      v_.turn(own_).store(v_.lap2(own_) + 2, std::memory_order_release);
+      v_.turn(own_).store(v_.lap2(own_) + 2, r_turn_free);
       ++own_;
       v_.shared->head.store(own_, std::memory_order_relaxed);  // hint (see the top of this file)
       res_.count = 0;
     } else {
       // R-TURN-FREE (as in publish()).
-      v_.turn(res_.pos).store(v_.lap2(res_.pos) + 2, std::memory_order_release);
+      v_.turn(res_.pos).store(v_.lap2(res_.pos) + 2, r_turn_free);
       res_.count = 0;
     }
-    notify(v_.shared->not_full, v_.bells);
+    P::notify(v_.shared->not_full, v_.bells);
   }
 
   /// Gives the reserved slots back to the producers.
@@ -598,7 +724,7 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer> {
       for (std::size_t i = 0; i < res_.count; ++i) {
         const std::uint64_t p = res_.pos + i;
         // R-TURN-FREE: pairs with A-TURN in the producer's ready().
-        v_.turn(p).store(v_.lap2(p) + 2, std::memory_order_release);
+        v_.turn(p).store(v_.lap2(p) + 2, r_turn_free);
       }
       if constexpr (!MultiConsumer) {
         own_ = res_.pos + res_.count;
@@ -606,7 +732,7 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer> {
       }
     }
     res_.count = 0;
-    notify(v_.shared->not_full, v_.bells);
+    P::notify(v_.shared->not_full, v_.bells);
   }
 
   /// True when a reserve(1) would likely succeed (for multi-ring waits); an
@@ -624,7 +750,7 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer> {
   /// position it waits for (see "Crashes").
   void poll_stall() noexcept {
     if constexpr (MultiProducer)
-      check_stall(v_, role::consumer, MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_,
+      P::check_stall(v_, role::consumer, MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_,
                   watch_);
   }
 
@@ -654,10 +780,8 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer> {
   // the last holder's releases by its last batch; skip the positions it had
   // already released (free for their next lap).
   void resume_after_finished() noexcept {
-    for (std::uint64_t i = 0; i < v_.capacity; ++i, ++own_) {
-      // A-TURN (as in ready()).
-      if (v_.turn(own_).load(std::memory_order_acquire) != v_.lap2(own_) + 2) break;
-    }
+    for (std::uint64_t i = 0; i < v_.capacity; ++i, ++own_)
+      if (!this->finished_before(own_, 2)) break;
     v_.shared->head.store(own_, std::memory_order_relaxed);
   }
 };

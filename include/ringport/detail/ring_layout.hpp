@@ -37,16 +37,24 @@ struct ring_geometry {
   std::uint32_t extra_bytes;   // bytes for the layer above (mailbox tables), after the data
 };
 
+// The layout is a template over the atomic type (`Atomic`, std::atomic in
+// the library), the event count and the number of role slots, so that the
+// model checker (tests/model/ring_model.cpp) runs the engine on the same
+// structure with its own atomics and fewer slots. The library's layout is
+// `ring_shared` below; the static_asserts pin it.
+
 /// One attached producer or consumer, as one word so that claiming and
 /// taking over are single CASes: bits 0..23 pid, bits 24..63 the process's
 /// start time in clock ticks since boot (tells a dead owner from a reused
 /// pid). 0 = free slot.
-struct role_slot {
-  std::atomic<std::uint64_t> owner;
+template <template <class> class Atomic>
+struct basic_role_slot {
+  Atomic<std::uint64_t> owner;
 };
 
-struct role_table {
-  role_slot slots[max_roles];
+template <template <class> class Atomic, std::size_t Roles>
+struct basic_role_table {
+  basic_role_slot<Atomic> slots[Roles];
 };
 
 /// What the holder of one multi-side role slot may have claimed: positions
@@ -56,41 +64,52 @@ struct role_table {
 /// survivor that finds a claimed position unpublished and every record that
 /// covers it held by a dead process abandons the position (ring_engine.hpp,
 /// "Crashes"). One line per slot: only its holder writes it.
-struct alignas(cache_line) claim_record {
-  std::atomic<std::uint64_t> from;
-  std::atomic<std::uint64_t> end;
+template <template <class> class Atomic>
+struct alignas(cache_line) basic_claim_record {
+  Atomic<std::uint64_t> from;
+  Atomic<std::uint64_t> end;
 };
 
 /// Counters of crash recovery, for `ringport stat`; written only by
 /// survivors that recover, so the line is cold.
-struct alignas(cache_line) recovery_counters {
-  std::atomic<std::uint64_t> abandoned;  // positions of dead producers skipped (messages lost)
-  std::atomic<std::uint64_t> reclaimed;  // positions a dead consumer held, handed back (messages lost)
-  std::atomic<std::uint64_t> takeovers;  // single roles taken over from a dead holder
+template <template <class> class Atomic>
+struct alignas(cache_line) basic_recovery_counters {
+  Atomic<std::uint64_t> abandoned;  // positions of dead producers skipped (messages lost)
+  Atomic<std::uint64_t> reclaimed;  // positions a dead consumer held, handed back (messages lost)
+  Atomic<std::uint64_t> takeovers;  // single roles taken over from a dead holder
 };
 
-struct alignas(cache_line) ring_shared {
+template <template <class> class Atomic, class EventCount, std::size_t Roles>
+struct alignas(cache_line) basic_ring_shared {
+  static constexpr std::size_t roles = Roles;
   // line 0: read-mostly. Geometry, and the closed flag (written once; read
   // by every push, so it lives with data nobody writes).
   ring_geometry geo;
-  std::atomic<std::uint32_t> closed;
+  Atomic<std::uint32_t> closed;
   // line 1: producers' position (multi-producer: the reservation cursor).
-  alignas(cache_line) std::atomic<std::uint64_t> tail;
+  alignas(cache_line) Atomic<std::uint64_t> tail;
   alignas(cache_line) unsigned char guard0[cache_line];
   // line 3: consumers' position.
-  alignas(cache_line) std::atomic<std::uint64_t> head;
+  alignas(cache_line) Atomic<std::uint64_t> head;
   alignas(cache_line) unsigned char guard1[cache_line];
   // Consumers park here when empty; producers check `waiters` after publishing.
-  alignas(cache_line) event_count not_empty;
+  alignas(cache_line) EventCount not_empty;
   // Producers park here when full; consumers check `waiters` after releasing.
-  alignas(cache_line) event_count not_full;
-  alignas(cache_line) role_table producers;
-  alignas(cache_line) role_table consumers;
+  alignas(cache_line) EventCount not_full;
+  alignas(cache_line) basic_role_table<Atomic, Roles> producers;
+  alignas(cache_line) basic_role_table<Atomic, Roles> consumers;
   // Claim records of multi sides, one per role slot (index = slot).
-  claim_record producer_claims[max_roles];
-  claim_record consumer_claims[max_roles];
-  recovery_counters recovery;
+  basic_claim_record<Atomic> producer_claims[Roles];
+  basic_claim_record<Atomic> consumer_claims[Roles];
+  basic_recovery_counters<Atomic> recovery;
 };
+
+// The library's layout.
+using role_slot = basic_role_slot<std::atomic>;
+using role_table = basic_role_table<std::atomic, max_roles>;
+using claim_record = basic_claim_record<std::atomic>;
+using recovery_counters = basic_recovery_counters<std::atomic>;
+using ring_shared = basic_ring_shared<std::atomic, event_count, max_roles>;
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "64-bit atomics must be lock-free");
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "futex words must be lock-free");

@@ -97,13 +97,5 @@ class ring_state {
   object_kind kind_ = object_kind::raw;
 };
 
-/// Settles, in one pass, every position of `claimer`'s side whose claim
-/// record names only dead holders (ring_engine.hpp, "Crashes"). Returns
-/// how many positions it settled.
-std::size_t recover_claims(const ring_view& v, role claimer) noexcept;
-/// True when no position that role slot `slot` of `claimer` may have
-/// claimed is still unfinished (so a new holder may reuse its record).
-bool claims_settled(const ring_view& v, role claimer, std::size_t slot) noexcept;
-
 }  // namespace detail
 }  // namespace ringport

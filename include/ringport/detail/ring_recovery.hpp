@@ -1,0 +1,176 @@
+// ringport/detail/ring_recovery.hpp — settling the claims of dead processes.
+//
+// The protocol and what each crash loses: ring_engine.hpp, "Crashes". These
+// are templates over the engine's policy P (ring_engine.hpp), so that the
+// model checker runs the same recovery as the library: runtime/recovery.cpp
+// instantiates them with shipped_ring and adds the clock (recovery_delay);
+// tests/model/ring_model.cpp with Relacy's atomics and model liveness.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "ringport/detail/ring_engine.hpp"
+
+namespace ringport::detail {
+
+// One role slot as a survivor judges it: whether its owner may still act,
+// and the range its record names.
+struct claim_holder {
+  bool alive = false;
+  std::uint64_t from = 0;
+  std::uint64_t end = 0;
+  bool covers(std::uint64_t p) const noexcept { return from <= p && p < end; }
+};
+
+template <class P>
+struct claims_view {
+  basic_role_table<P::template atomic, P::roles>* roles;
+  basic_claim_record<P::template atomic>* records;
+  typename basic_ring_view<P>::atomic_u64* cursor;
+};
+
+template <class P>
+claims_view<P> claims_of(const basic_ring_view<P>& v, role claimer) noexcept {
+  auto* s = v.shared;
+  if (claimer == role::producer) return {&s->producers, s->producer_claims, &s->tail};
+  return {&s->consumers, s->consumer_claims, &s->head};
+}
+
+// Reads every holder once. The owner word is read before and after the
+// record (acquire, pairing with the acq_rel CAS of attach() and R-CLAIM):
+// a record read while its slot changed hands is judged alive.
+template <class P>
+void snapshot(const claims_view<P>& c, claim_holder (&out)[P::roles]) noexcept {
+  for (std::size_t i = 0; i < P::roles; ++i) {
+    const std::uint64_t o = c.roles->slots[i].owner.load(std::memory_order_acquire);
+    claim_holder h;
+    // A-CLAIM: pairs with R-CLAIM in engine_base::announce().
+    h.from = c.records[i].from.load(std::memory_order_acquire);
+    h.end = c.records[i].end.load(std::memory_order_acquire);
+    const std::uint64_t again = c.roles->slots[i].owner.load(std::memory_order_acquire);
+    // A free slot (0) has nobody who could still publish.
+    h.alive = again != o || (o != 0 && P::owner_alive(o));
+    if constexpr (P::mutation == ring_mutation::settle_live) h.alive = false;
+    out[i] = h;
+  }
+}
+
+// Positions that may still be unfinished: those claimed within the last
+// lap before the cursor (older ones were finished, or the cursor could not
+// have passed them by a whole lap).
+struct claim_window {
+  std::uint64_t lo;
+  std::uint64_t hi;
+};
+
+template <class P>
+claim_window open_window(const basic_ring_view<P>& v, const claims_view<P>& c) noexcept {
+  // A-CURSOR: the acquire pairs with the release CAS of every claim
+  // (R-CLAIM): the records of all claims before this cursor are visible.
+  const std::uint64_t cur = c.cursor->load(std::memory_order_acquire);
+  return {cur >= v.capacity ? cur - v.capacity : 0, cur};
+}
+
+// Whether position p, claimed by `claimer`, is still unfinished.
+template <class P>
+bool unfinished(const basic_ring_view<P>& v, role claimer, std::uint64_t p) noexcept {
+  const std::uint64_t t = v.turn(p).load(std::memory_order_relaxed);
+  if (claimer == role::producer) return t == v.lap2(p);
+  return t == v.lap2(p) + 1 || t == v.void_turn(p);
+}
+
+// Settles p by CAS from its unfinished value: only a dead claimer's
+// position gets here, and the CAS fails if it was finished meanwhile.
+template <class P>
+bool settle(const basic_ring_view<P>& v, role claimer, std::uint64_t p) noexcept {
+  auto& turn = v.turn(p);
+  const std::uint64_t lap2 = v.lap2(p);
+  auto* s = v.shared;
+  if (claimer == role::producer) {
+    std::uint64_t expected = lap2;
+    // R-VOID: acq_rel; consumers read nothing from a void slot.
+    if (!turn.compare_exchange_strong(expected, v.void_turn(p), std::memory_order_acq_rel)) return false;
+    s->recovery.abandoned.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  std::uint64_t expected = lap2 + 1;
+  // R-TURN-FREE (as in consumer_engine::publish()) on behalf of the dead.
+  if (turn.compare_exchange_strong(expected, lap2 + 2, std::memory_order_acq_rel)) {
+    s->recovery.reclaimed.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  expected = v.void_turn(p);
+  return turn.compare_exchange_strong(expected, lap2 + 2, std::memory_order_acq_rel);
+}
+
+template <std::size_t N>
+bool covered_by_live(const claim_holder (&hs)[N], std::uint64_t p) noexcept {
+  for (const claim_holder& h : hs)
+    if (h.alive && h.covers(p)) return true;
+  return false;
+}
+
+/// Settles, in one pass, every position of `claimer`'s side whose claim
+/// record names only dead holders. Returns how many positions it settled.
+template <class P>
+std::size_t recover_claims(const basic_ring_view<P>& v, role claimer) noexcept {
+  const claims_view<P> c = claims_of(v, claimer);
+  const claim_window w = open_window(v, c);
+  claim_holder hs[P::roles];
+  snapshot<P>(c, hs);
+  std::size_t settled = 0;
+  for (const claim_holder& h : hs) {
+    if (h.alive) continue;
+    // Never trust the record: clamp it to the window (at most a lap).
+    const std::uint64_t lo = h.from > w.lo ? h.from : w.lo;
+    const std::uint64_t hi = h.end < w.hi ? h.end : w.hi;
+    for (std::uint64_t p = lo; p < hi; ++p)
+      if (unfinished(v, claimer, p) && !covered_by_live(hs, p) && settle(v, claimer, p)) ++settled;
+  }
+  if (settled != 0) P::wake_all(claimer == role::producer ? v.shared->not_empty : v.shared->not_full, v.bells);
+  return settled;
+}
+
+/// True when no position that role slot `slot` of `claimer` may have
+/// claimed is still unfinished (so a new holder may reuse its record).
+template <class P>
+bool claims_settled(const basic_ring_view<P>& v, role claimer, std::size_t slot) noexcept {
+  if (slot >= P::roles) return false;
+  const claims_view<P> c = claims_of(v, claimer);
+  const claim_window w = open_window(v, c);
+  const std::uint64_t from = c.records[slot].from.load(std::memory_order_acquire);
+  const std::uint64_t end = c.records[slot].end.load(std::memory_order_acquire);
+  const std::uint64_t lo = from > w.lo ? from : w.lo;
+  const std::uint64_t hi = end < w.hi ? end : w.hi;
+  for (std::uint64_t p = lo; p < hi; ++p)
+    if (unfinished(v, claimer, p)) return false;
+  return true;
+}
+
+/// check_stall()'s question, without the clock: the position a side blocked
+/// at `pos` waits for (written to *claimed), when the other side claimed it
+/// and has not finished it; false when the side is plainly empty or full,
+/// or the position is moving.
+template <class P>
+bool waits_on_claim(const basic_ring_view<P>& v, role blocked, std::uint64_t pos,
+                    std::uint64_t* claimed) noexcept {
+  const role claimer = blocked == role::consumer ? role::producer : role::consumer;
+  std::uint64_t p = pos;
+  if (blocked == role::producer) {
+    if (pos < v.capacity) return false;
+    p = pos - v.capacity;  // the slot still holds the previous lap's position
+  }
+  // relaxed: only a hint whether p was claimed; recover_claims() acquires.
+  if (p >= claims_of(v, claimer).cursor->load(std::memory_order_relaxed) || !unfinished(v, claimer, p))
+    return false;
+  *claimed = p;
+  return true;
+}
+
+inline role other_side(role r) noexcept {
+  return r == role::consumer ? role::producer : role::consumer;
+}
+
+}  // namespace ringport::detail
