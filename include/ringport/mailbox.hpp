@@ -130,6 +130,24 @@ struct alignas(cache_line) mailbox_ack {
 };
 static_assert(sizeof(mailbox_ack) == cache_line, "one acknowledgement word per cache line");
 
+/// For observers that read a mailbox without taking a role (`ringport
+/// tap`): the mailbox's validated ring state, as mailbox::open() makes it,
+/// and its max_message_size in *max.
+result<std::shared_ptr<ring_state>> open_mailbox_state(std::string_view name, std::string_view domain,
+                                                       std::size_t& max);
+/// What a receiver would make of a slot: the header is read from `copy` (a
+/// private copy of the slot: nothing in it can change under the caller);
+/// withdrawn sync messages are told by the live acknowledgement table of
+/// `st`. valid: the header is one a sender writes (length <= max, known
+/// flags, ack index in range); deliverable: valid, not an aborted claim and
+/// not a withdrawn sync message; length: the payload's bytes after the header.
+struct mailbox_slot_summary {
+  bool valid = false;
+  bool deliverable = false;
+  std::size_t length = 0;
+};
+mailbox_slot_summary summarize_slot(const ring_state& st, const std::byte* copy, std::size_t max) noexcept;
+
 /// A producer or consumer role slot held for as long as a handle lives.
 class mailbox_role {
  public:
