@@ -354,6 +354,24 @@ void mailbox_receiver::release() noexcept {
   if (e_.reserved() != 0) e_.publish();
 }
 
+std::size_t mailbox_receiver::drop_queued() noexcept {
+  release();
+  // acquire: every position below `end` was claimed by a sender before now.
+  const std::uint64_t end = e_.view().shared->tail.load(std::memory_order_acquire);
+  std::size_t dropped = 0;
+  for (;;) {
+    // The slot offered is at the head as the engine read it, which is at or
+    // below the head read here (it only grows): below `end` when this is.
+    const std::size_t k = e_.reserve_one_if([&](const std::byte*) noexcept {
+      const std::uint64_t head = e_.view().shared->head.load(std::memory_order_relaxed);
+      return static_cast<std::int64_t>(end - head) > 0;
+    });
+    if (k == 0) return dropped;
+    e_.publish();  // not delivered: no acknowledgement, no copy
+    ++dropped;
+  }
+}
+
 bool mailbox_receiver::ready(const void* self) noexcept {
   const auto* r = static_cast<const mailbox_receiver*>(self);
   return r->e_.readable() || r->role_.state().closed();
@@ -385,8 +403,13 @@ result<mailbox> mailbox::create(std::string_view name, const mailbox_options& op
   ro.backing = opt.backing;
   ro.domain = opt.domain;
   ro.group_access = opt.group_access;
+  // existing::open: the existing mailbox's sizes win, so open it by name
+  // (mailbox::open reads them from its header) rather than by our sizes.
+  ro.if_exists = opt.if_exists == existing::open ? existing::fail : opt.if_exists;
   auto st = detail::ring_state::create(name, object_kind::mailbox,
                                        mailbox_header_bytes + opt.max_message_size, 8, ro, extra_bytes);
+  if (!st && opt.if_exists == existing::open && st.error() == errc::already_exists)
+    return open(name, opt.domain);
   if (!st) return std::move(st).error();
   return mailbox(std::move(*st), opt.max_message_size);
 }
@@ -447,9 +470,9 @@ result<mailbox> mailbox::open_wait(std::string_view name, std::chrono::steady_cl
 }
 
 result<mailbox> mailbox::open_or_create(std::string_view name, const mailbox_options& opt) {
-  auto r = create(name, opt);
-  if (r || !(r.error() == errc::already_exists)) return r;
-  return open(name, opt.domain);
+  mailbox_options o = opt;
+  o.if_exists = existing::open;
+  return create(name, o);
 }
 
 result<void> mailbox::remove(std::string_view name, std::string_view domain) {

@@ -370,5 +370,28 @@ assert docs[0]['state'] == 'stale' and (q['producers']['alive'], q['producers'][
 assert q['producers']['holders'][0]['alive'] is False
 "
 
+# Restarts (issue 12 item 4): --if-exists open / replace.
+check 1 "create of an existing ring fails by default" -- "$R" ring create feed --kind spsc --size 8 --pages normal
+expect_err "and says so" "already exists"
+check 0 "--if-exists open" -- "$R" ring create feed --kind spsc --size 8 --pages normal --if-exists open
+check 1 "--if-exists open checks the kind" -- "$R" ring create feed --kind mpmc --size 8 --if-exists open
+check 0 "--if-exists replace of a closed ring nobody uses" -- "$R" ring create feed --kind spsc --size 8 --capacity 16 --pages normal --if-exists replace
+check 0 "stat of the replaced ring" -- "$R" stat feed --json
+json_check "a replaced ring is new: open, empty" "
+q = docs[0]['queue']
+assert (q['closed'], q['fill'], q['pushed'], q['capacity']) == (False, 0, 0, 16), q
+"
+hold h_feed2 ring open feed p 1 spsc
+check 1 "--if-exists replace refuses a ring with a live user" -- "$R" ring create feed --kind spsc --size 8 --pages normal --if-exists replace
+expect_err "and says why" "is in use"
+check 0 "the live ring is untouched" -- "$R" stat feed --json
+json_check "untouched" "assert docs[0]['queue']['pushed'] == 1"
+kill_holder $h_feed2
+check 0 "mailbox --if-exists replace" -- "$R" mailbox create tapbox --capacity 8 --max-size 16 --pages normal --if-exists replace
+check 0 "mailbox --if-exists open" -- "$R" mailbox create tapbox --capacity 2 --if-exists open
+check 0 "stat of the replaced mailbox" -- "$R" stat tapbox --json
+json_check "the replaced mailbox has the new sizes" "assert (docs[0]['queue']['capacity'], docs[0]['queue']['max_message']) == (8, 16)"
+check 2 "--if-exists typo" -- "$R" mailbox create tapbox --if-exists Replace
+
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails != 0))

@@ -109,3 +109,13 @@ TEST_CASE("top, ring and tap options (issue 12 item 9)") {
   CHECK(*parse_slot_size("16777216") == (1u << 24));
   CHECK_FALSE(parse_slot_size("16777217"));
 }
+
+TEST_CASE("create --if-exists (issue 12 item 4)") {
+  CHECK(*parse_if_exists("fail") == ringport::existing::fail);
+  CHECK(*parse_if_exists("open") == ringport::existing::open);
+  CHECK(*parse_if_exists("replace") == ringport::existing::replace);
+  for (std::string_view bad : {"", "Replace", "replace-if-unused", "yes"}) {
+    CAPTURE(bad);
+    CHECK(parse_if_exists(bad).error.find("--if-exists") != std::string::npos);
+  }
+}

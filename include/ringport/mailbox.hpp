@@ -117,6 +117,9 @@ struct mailbox_options {
   pages backing = pages::any;
   bool group_access = false;  ///< mode 0660 instead of 0600
   std::string domain;         ///< empty: RINGPORT_DOMAIN, else "default"
+  /// When the name exists: fail (already_exists), open it (its sizes win,
+  /// as open_or_create), or replace it when no recorded user lives (segment.hpp).
+  existing if_exists = existing::fail;
 };
 
 class mailbox;
@@ -248,6 +251,13 @@ class mailbox_receiver {
   status try_peek(std::span<const std::byte>& msg) noexcept;
   status peek_until(std::span<const std::byte>& msg, clock::time_point deadline) noexcept;
   void release() noexcept;
+  /// Takes and discards, undelivered, the messages queued before this call
+  /// (up to the producers' position it reads first; messages sent after that
+  /// stay queued); returns how many positions it dropped. A sync sender
+  /// still waiting for a dropped message gets timed_out (or closed,
+  /// peer_gone) as for a message nobody took: it was never delivered. Used
+  /// by node::join for a dead predecessor's stale messages (node.hpp).
+  std::size_t drop_queued() noexcept;
 
   /// For wait_any(): ready when a message is queued or the mailbox closed.
   waitable readable() const noexcept;

@@ -11,18 +11,23 @@ namespace {
 
 const char* help_create =
     R"(usage: ringport ring create NAME --kind spsc|mpsc|spmc|mpmc --size B [--capacity N]
-                            [--pages any|huge|normal] [--group] [--domain D]
+                            [--pages any|huge|normal] [--group] [--if-exists fail|open|replace]
+                            [--domain D]
 Creates a ring of N slots (a power of two from 1 to 4294967296; default
 1024) of B bytes each (1 to 16777216): the ring a program opens as
 ringport::spsc<T> (or mpsc, spmc, mpmc) with sizeof(T) == B, any alignof(T).
 Numbers are decimal digits only. --group makes it mode 0660 instead of 0600.
-exit: 0 ok, 1 error (exists, not a power of two...), 2 usage.
+--if-exists: when NAME exists, fail (the default), open it (kind and size
+must match), or replace it with a new ring when no recorded user of it is
+alive (`ringport ls` shows it stale; what it held is dropped): a closed or
+crashed ring starts afresh. Replace refuses a ring with a live user.
+exit: 0 ok, 1 error (exists, in use, not a power of two...), 2 usage.
 )";
 const char* help_close = R"(usage: ringport ring close NAME [--domain D]
 Closes a ring (or a mailbox) for every process: pushes fail with
 status::closed, consumers drain what is queued, then get closed; every
-waiter wakes. Closing is for good: `ringport rm` and create it again to
-start over.
+waiter wakes. Closing is for good: to start over once every user is gone,
+`ringport ring create NAME ... --if-exists replace`.
 exit: 0 ok, 1 error (no such ring), 2 usage.
 )";
 
@@ -39,7 +44,8 @@ int cmd_ring_create(int argc, char** argv, int first) {
                   {"--size", "", true},
                   {"--capacity", "", true},
                   {"--pages", "", true},
-                  {"--group", "", false}});
+                  {"--group", "", false},
+                  {"--if-exists", "", true}});
   if (!a) return exit_usage;
   if (a->has("--help")) return std::fputs(help_create, stdout), exit_ok;
   if (a->positional.size() != 1) return fail(cmd, "wants exactly one NAME (see --help)", exit_usage);
@@ -49,12 +55,14 @@ int cmd_ring_create(int argc, char** argv, int first) {
   auto size = option(*a, "--size", &parse_slot_size, std::uint64_t{1}, cmd);
   auto cap = option(*a, "--capacity", &parse_capacity, std::uint64_t{1024}, cmd);
   auto backing = option(*a, "--pages", &parse_pages, pages::any, cmd);
-  if (!kind || !size || !cap || !backing) return exit_usage;
+  auto if_exists = option(*a, "--if-exists", &parse_if_exists, existing::fail, cmd);
+  if (!kind || !size || !cap || !backing || !if_exists) return exit_usage;
   ring_options o;
   o.capacity = static_cast<std::size_t>(*cap);
   o.backing = *backing;
   o.domain = a->get("--domain");
   o.group_access = a->has("--group");
+  o.if_exists = *if_exists;
   // Alignment 1: slots are packed at B bytes, as for any T of that size.
   auto st = detail::ring_state::create(a->positional[0], *kind, *size, 1, o);
   if (!st) return fail(cmd, st.error());

@@ -105,6 +105,13 @@ parsed<std::uint64_t> parse_slot_size(std::string_view text) {
   return parse_number(text, 1, slot_size_max, "--size (bytes per item)");
 }
 
+parsed<existing> parse_if_exists(std::string_view text) {
+  if (text == "fail") return accept(existing::fail);
+  if (text == "open") return accept(existing::open);
+  if (text == "replace") return accept(existing::replace);
+  return refuse<existing>("--if-exists wants fail, open or replace, not " + quoted(text));
+}
+
 std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_clock::time_point now,
                                                      std::chrono::milliseconds timeout) noexcept {
   using clock = std::chrono::steady_clock;

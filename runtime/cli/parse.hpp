@@ -63,6 +63,8 @@ parsed<std::chrono::milliseconds> parse_interval(std::string_view text);
 parsed<object_kind> parse_ring_kind(std::string_view text);
 /// ring create --size B: 1 .. slot_size_max bytes per item.
 parsed<std::uint64_t> parse_slot_size(std::string_view text);
+/// create --if-exists: exactly "fail", "open" or "replace".
+parsed<existing> parse_if_exists(std::string_view text);
 
 /// `now + timeout` without overflow: time_point::max() when the sum would
 /// not fit (a timeout that large means "wait forever" anyway).
