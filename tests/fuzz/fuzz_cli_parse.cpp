@@ -61,7 +61,7 @@ void check_number(const parsed<std::uint64_t>& p, std::string_view text, std::ui
 }
 
 void fuzz_number(fuzz::input& in) {
-  const int which = in.u8() % 9;
+  const int which = in.u8() % 10;
   std::uint64_t min = in.u64(), max = in.u64();
   if (in.bit()) min %= 16, max %= 100000;  // small ranges, where edges are easy to hit
   const auto text = in.rest();
@@ -91,6 +91,12 @@ void fuzz_number(fuzz::input& in) {
           p ? parsed<std::uint64_t>{static_cast<std::uint64_t>(p->count()), {}}
             : parsed<std::uint64_t>{{}, p.error};
       return check_number(as_number, t, 1, interval_max_ms);
+    }
+    case 8: {
+      const auto p = parse_if_exists(t);
+      FUZZ_CHECK(static_cast<bool>(p) == (t == "fail" || t == "open" || t == "replace"));
+      if (!p) FUZZ_CHECK(printable(p.error));
+      return;
     }
     case 7: {
       const auto p = parse_ring_kind(t);
