@@ -97,3 +97,11 @@ endfunction()
 # Deferred to the end of this directory, so links added after this file was
 # included are seen too.
 cmake_language(DEFER CALL ringport_write_package_files)
+
+# Man pages (runtime/man): the library's concepts, guarantees and environment
+# always; the programs' pages with the programs.
+install(FILES ${PROJECT_SOURCE_DIR}/runtime/man/ringport.7 DESTINATION ${CMAKE_INSTALL_MANDIR}/man7)
+if(RINGPORT_BUILD_PROGRAMS)
+  install(FILES ${PROJECT_SOURCE_DIR}/runtime/man/ringport.1 ${PROJECT_SOURCE_DIR}/runtime/man/ringport-bench.1
+    DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+endif()
