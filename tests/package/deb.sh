@@ -44,10 +44,12 @@ dpkg -i "$deb" > "$work/install.log" 2>&1 || { cat "$work/install.log"; die "dpk
 # Outside consumers, from the system's default search paths only.
 cmake -S "$here/find_package" -B "$work/find_package" -DCMAKE_CXX_COMPILER="$cxx" -DEXPECTED_PREFIX=/usr \
   > "$work/find_package.log" 2>&1 || { cat "$work/find_package.log"; die "configure against /usr"; }
-cmake --build "$work/find_package" -j 2 >> "$work/find_package.log" 2>&1 ||
+# (package_find_package and package_pkg_config link the whole archive too.)
+cmake --build "$work/find_package" -j 2 --target consumer topology_consumer >> "$work/find_package.log" 2>&1 ||
   { cat "$work/find_package.log"; die "build against /usr"; }
 mkdir -p "$work/pkg_config"
-make -s -f "$here/pkg_config/Makefile" CXX="$cxx" OUT="$work/pkg_config" || die "make with pkg-config from /usr"
+make -s -f "$here/pkg_config/Makefile" CXX="$cxx" OUT="$work/pkg_config" "$work/pkg_config/consumer" \
+  "$work/pkg_config/topology_consumer" || die "make with pkg-config from /usr"
 for exe in "$work"/find_package/consumer "$work"/find_package/topology_consumer "$work"/pkg_config/consumer \
   "$work"/pkg_config/topology_consumer; do
   "$exe" || die "$exe exited with $?"
