@@ -40,13 +40,13 @@ n=0
 for cmd in $(printf '%s\n' "$cmds" | tr ' ' '_'); do
   cmd=$(printf '%s' "$cmd" | tr '_' ' ')
   n=$((n + 1))
-  printf '%s\n' "$page" | grep -q "^       $cmd\b" || fail "ringport(1) does not describe '$cmd'"
+  printf '%s\n' "$page" | grep -q "^       $cmd\b" || fail "ringport(1) does not describe '$cmd': add a .TP entry for it under COMMANDS in runtime/man/ringport.1"
 done
 [ $n -ge 5 ] || fail "found only $n commands in 'ringport --help'"
 
 page=$(text "$dir/ringport-bench.1")
 for opt in $("$bench" --help 2>&1 | grep -o '^  --[a-z-]*'); do
-  printf "%s\n" "$page" | grep -q -- "^       $opt\b" || fail "ringport-bench(1) does not describe $opt"
+  printf "%s\n" "$page" | grep -q -- "^       $opt\b" || fail "ringport-bench(1) does not describe $opt: add a .TP entry for it under OPTIONS in runtime/man/ringport-bench.1"
 done
 
 [ $fails -eq 0 ] && echo "man pages: ok"
