@@ -25,11 +25,10 @@ commands:
   ring close NAME          close a ring: pushes fail, consumers drain
   tap NAME [-n N] [--raw]  show queued messages of a ring or mailbox without
                            taking them (a best-effort snapshot)
-  (ls and stat take --json: one JSON object, fields in `ringport ls --help`;
-  ring create and mailbox create take --if-exists fail|open|replace)
 
 every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
-and --help. Numbers are decimal digits only (no sign, blanks or suffixes);
+and --help. ls and stat take --json (one JSON object; its fields: ringport
+ls --help); ring create and mailbox create take --if-exists fail|open|replace. Numbers are decimal digits only (no sign, blanks or suffixes);
 --timeout is whole milliseconds from 0 to 2592000000 (30 days); a value
 outside an option's range is a usage error.
 
