@@ -57,5 +57,10 @@ int cmd_mailbox_create(int argc, char** argv, int first);
 int cmd_mailbox_close(int argc, char** argv, int first);
 int cmd_send(int argc, char** argv, int first);
 int cmd_recv(int argc, char** argv, int first);
+// io_uring journals (issue #14).
+int cmd_record(int argc, char** argv, int first);
+int cmd_replay(int argc, char** argv, int first);
+int cmd_journal_cat(int argc, char** argv, int first);
+int cmd_journal_verify(int argc, char** argv, int first);
 
 }  // namespace ringport::cli

@@ -18,6 +18,10 @@ commands:
   rm NAME                  remove a segment (mailbox, ring, node...)
   gc [--dry-run] [--force] remove stale segments (every user dead), the
                            doorbell table and the directory of an idle domain
+  record NAME FILE         drain a mailbox into a journal file (io_uring)
+  replay FILE NAME         send a journal's messages into a mailbox (--pace X)
+  journal cat FILE         print a journal's records (--raw: payloads only)
+  journal verify FILE      check a journal's records (CRC32C), report damage
 
 every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
 and --help. Numbers are decimal digits only (no sign, blanks or suffixes);
@@ -44,6 +48,12 @@ int main(int argc, char** argv) {
     return cmd_mailbox_create(argc, argv, 3);
   if (cmd == "mailbox" && argc > 2 && std::string_view(argv[2]) == "close")
     return cmd_mailbox_close(argc, argv, 3);
+  if (cmd == "record") return cmd_record(argc, argv, 2);
+  if (cmd == "replay") return cmd_replay(argc, argv, 2);
+  if (cmd == "journal" && argc > 2 && std::string_view(argv[2]) == "cat")
+    return cmd_journal_cat(argc, argv, 3);
+  if (cmd == "journal" && argc > 2 && std::string_view(argv[2]) == "verify")
+    return cmd_journal_verify(argc, argv, 3);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return exit_ok;
