@@ -19,6 +19,7 @@
 #include "journal_util.hpp"
 #include "ringport/crc32c.hpp"
 #include "ringport/journal.hpp"
+#include "ringport/ring.hpp"
 
 using namespace ringport;
 using namespace journal_test;
@@ -318,4 +319,62 @@ TEST_CASE("journal: a torn tail is reported where the whole records stop") {
   c = read_all(path);
   CHECK(c.end == jr::read_result::unclosed);
   CHECK(c.entries.size() == 300);
+}
+
+TEST_CASE("journal: a ring's items recorded and replayed into another ring") {
+  struct item {
+    std::uint64_t index;
+    char text[16];
+  };
+  auto a = spsc<item>::create_local(64, pages::normal);
+  auto b = spsc<item>::create_local(64, pages::normal);
+  REQUIRE(a);
+  REQUIRE(b);
+  auto pa = a->producer();
+  auto ca = a->consumer();
+  auto pb = b->producer();
+  auto cb = b->consumer();
+  REQUIRE((pa && ca && pb && cb));
+  scratch_dir dir;
+  const std::string path = dir.file("ring.journal");
+  constexpr std::uint64_t n = 20000;
+  std::thread t([&] {
+    for (std::uint64_t i = 0; i < n; ++i) {
+      item it{i, {}};
+      std::snprintf(it.text, sizeof it.text, "item %llu", static_cast<unsigned long long>(i));
+      REQUIRE(pa->push_for(it, 10s) == status::ok);
+    }
+  });
+  {
+    jr::writer_options o;
+    o.kind = jr::source_kind::ring;
+    o.element_size = sizeof(item);
+    auto w = jr::writer::create(path, o);
+    REQUIRE(w);
+    jr::record_options ro;
+    ro.count = n;
+    auto out = jr::record(jr::ring_source<item>(*ca), *w, ro);
+    REQUIRE(out);
+    CHECK(out->messages == n);
+    REQUIRE(w->close());
+  }
+  t.join();
+  auto rd = jr::reader::open(path);
+  REQUIRE(rd);
+  CHECK(rd->info().kind == jr::source_kind::ring);
+  CHECK(rd->info().element_size == sizeof(item));
+  std::thread player([&] {
+    auto out = jr::replay(*rd, jr::ring_sink<item>(*pb));
+    CHECK(out);
+  });
+  std::uint64_t bad = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    item it{};
+    REQUIRE(cb->pop_for(it, 10s) == status::ok);
+    char want[16];
+    std::snprintf(want, sizeof want, "item %llu", static_cast<unsigned long long>(i));
+    if (it.index != i || std::strcmp(it.text, want) != 0) ++bad;
+  }
+  player.join();
+  CHECK(bad == 0);
 }

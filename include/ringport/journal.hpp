@@ -38,6 +38,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -174,6 +175,24 @@ std::string part_path(std::string_view path, std::uint32_t n);
 
 // ---- Recording and replay ----------------------------------------------
 
+/// Where record() takes messages from: `take` copies the next message into
+/// `into` (at least `max` bytes) and sets len, waiting until `deadline`
+/// (time_point::min(): never waits); it returns what a receive returns.
+struct source {
+  void* ctx = nullptr;
+  std::size_t max = 0;
+  status (*take)(void* ctx, std::span<std::byte> into, std::size_t& len,
+                 std::chrono::steady_clock::time_point deadline) noexcept = nullptr;
+};
+/// Where replay() sends messages: `put` sends one (0..max bytes), waiting
+/// until `deadline`; it returns what a send returns.
+struct sink {
+  void* ctx = nullptr;
+  std::size_t max = 0;
+  status (*put)(void* ctx, std::span<const std::byte> msg,
+                std::chrono::steady_clock::time_point deadline) noexcept = nullptr;
+};
+
 struct record_options {
   std::uint64_t count = 0;                  ///< stop after this many messages (0: no limit)
   std::chrono::milliseconds idle{0};        ///< stop after this long without one (0: never)
@@ -183,12 +202,14 @@ struct record_options {
 
 struct record_outcome {
   std::uint64_t messages = 0;
-  status last = status::ok;  ///< closed when the mailbox closed; ok otherwise
+  status last = status::ok;  ///< closed when the source closed; ok otherwise
 };
 
-/// Drains rx into w (one batch per burst of queued messages) until a stop
-/// condition, the mailbox's close, or an I/O error (the result's error).
-/// Does not close w.
+/// Drains src into w (one batch per burst of queued messages, received
+/// straight into the registered buffers) until a stop condition, the
+/// source's close, or an I/O error (the result's error). Does not close w.
+result<record_outcome> record(const source& src, writer& w, const record_options& opt = {});
+/// record() from a mailbox receiver.
 result<record_outcome> record(mailbox_receiver& rx, writer& w, const record_options& opt = {});
 
 struct replay_options {
@@ -204,9 +225,44 @@ struct replay_outcome {
   read_result end = read_result::end;  ///< how the journal ended
 };
 
-/// Sends the journal's records into tx in order (blocking sends), at the pace
-/// asked. A record longer than the mailbox's maximum fails the replay.
+/// Sends the journal's records into dst in order (waiting for room), at the
+/// pace asked. A record longer than dst.max fails the replay.
+result<replay_outcome> replay(reader& r, const sink& dst, const replay_options& opt = {});
+/// replay() into a mailbox sender.
 result<replay_outcome> replay(reader& r, mailbox_sender& tx, const replay_options& opt = {});
+
+/// A source that pops items of T from a ring's consumer handle (record
+/// with writer_options::kind = ring and element_size = sizeof(T)).
+template <class T, class Consumer>
+source ring_source(Consumer& c) noexcept {
+  return {&c, sizeof(T),
+          [](void* ctx, std::span<std::byte> into, std::size_t& len,
+             std::chrono::steady_clock::time_point deadline) noexcept {
+            auto& h = *static_cast<Consumer*>(ctx);
+            T item;
+            const status s = deadline == std::chrono::steady_clock::time_point::min()
+                                 ? h.try_pop(item)
+                                 : h.pop_until(item, deadline);
+            if (s == status::ok) {
+              std::memcpy(into.data(), &item, sizeof(T));
+              len = sizeof(T);
+            }
+            return s;
+          }};
+}
+/// A sink that pushes records of exactly sizeof(T) bytes into a ring's
+/// producer handle (any other length: status::too_large).
+template <class T, class Producer>
+sink ring_sink(Producer& p) noexcept {
+  return {
+      &p, sizeof(T),
+      [](void* ctx, std::span<const std::byte> msg, std::chrono::steady_clock::time_point deadline) noexcept {
+        if (msg.size() != sizeof(T)) return status::too_large;
+        T item;
+        std::memcpy(&item, msg.data(), sizeof(T));
+        return static_cast<Producer*>(ctx)->push_until(item, deadline);
+      }};
+}
 
 /// When record r (recorded at monotonic time `mono`) is due, for a replay
 /// that started at `start` with the first record at `first_mono`.

@@ -19,9 +19,9 @@ ringport::error status_error(const char* what, status s) {
     case status::corrupt:
       return {errc::corrupt, std::string(what) + ": the mailbox's shared state is corrupt"};
     case status::too_large:
-      return {errc::invalid_argument, std::string(what) + ": a message is larger than the mailbox's maximum"};
+      return {errc::invalid_argument, std::string(what) + ": a message does not fit the destination"};
     case status::closed:
-      return {errc::invalid_argument, std::string(what) + ": the mailbox is closed"};
+      return {errc::invalid_argument, std::string(what) + ": closed"};
     default:
       return {errc::system_error, std::string(what) + ": unexpected status"};
   }
@@ -30,8 +30,27 @@ ringport::error status_error(const char* what, status s) {
 }  // namespace
 
 result<record_outcome> record(mailbox_receiver& rx, writer& w, const record_options& opt) {
+  const source src{
+      &rx, rx.max_message_size(),
+      [](void* ctx, std::span<std::byte> into, std::size_t& len, clock::time_point deadline) noexcept {
+        auto& r = *static_cast<mailbox_receiver*>(ctx);
+        return deadline == clock::time_point::min() ? r.try_receive(into, len)
+                                                    : r.receive_until(into, len, deadline);
+      }};
+  return record(src, w, opt);
+}
+
+result<replay_outcome> replay(reader& r, mailbox_sender& tx, const replay_options& opt) {
+  const sink dst{&tx, tx.max_message_size(),
+                 [](void* ctx, std::span<const std::byte> msg, clock::time_point deadline) noexcept {
+                   return static_cast<mailbox_sender*>(ctx)->send_until(msg, deadline);
+                 }};
+  return replay(r, dst, opt);
+}
+
+result<record_outcome> record(const source& src, writer& w, const record_options& opt) {
   record_outcome out;
-  const std::size_t max = rx.max_message_size();
+  const std::size_t max = src.max;
   auto last_message = clock::now();
   auto limit_reached = [&]() noexcept { return opt.count != 0 && out.messages >= opt.count; };
   while (!limit_reached() && !stopping(opt.stop)) {
@@ -42,7 +61,7 @@ result<record_outcome> record(mailbox_receiver& rx, writer& w, const record_opti
       std::span<std::byte> room = w.reserve(max);
       if (room.empty()) return w.error();
       std::size_t len = 0;
-      s = rx.try_receive(room, len);
+      s = src.take(src.ctx, room, len, clock::time_point::min());
       if (s != status::ok) break;
       w.commit(len);
       ++out.messages;
@@ -65,7 +84,7 @@ result<record_outcome> record(mailbox_receiver& rx, writer& w, const record_opti
     std::span<std::byte> room = w.reserve(max);
     if (room.empty()) return w.error();
     std::size_t len = 0;
-    s = rx.receive_until(room, len, until);
+    s = src.take(src.ctx, room, len, until);
     if (s == status::ok) {
       w.commit(len);
       ++out.messages;
@@ -95,7 +114,7 @@ clock::time_point due_time(clock::time_point start, std::int64_t first_mono, std
   return start + std::chrono::nanoseconds(static_cast<std::int64_t>(ns));
 }
 
-result<replay_outcome> replay(reader& r, mailbox_sender& tx, const replay_options& opt) {
+result<replay_outcome> replay(reader& r, const sink& dst, const replay_options& opt) {
   replay_outcome out;
   bool started = false;
   clock::time_point start;
@@ -120,13 +139,13 @@ result<replay_outcome> replay(reader& r, mailbox_sender& tx, const replay_option
         std::this_thread::sleep_until(std::min(due, clock::now() + std::chrono::milliseconds(50)));
       if (stopping(opt.stop)) break;
     }
-    if (rec.payload.size() > tx.max_message_size())
+    if (rec.payload.size() > dst.max)
       return ringport::error(errc::invalid_argument, "replay: record " + std::to_string(rec.sequence) +
                                                          " holds " + std::to_string(rec.payload.size()) +
-                                                         " bytes, more than the mailbox's " +
-                                                         std::to_string(tx.max_message_size()));
+                                                         " bytes, more than the destination's " +
+                                                         std::to_string(dst.max));
     for (;;) {
-      const status s = tx.send_until(rec.payload, clock::now() + std::chrono::milliseconds(50));
+      const status s = dst.put(dst.ctx, rec.payload, clock::now() + std::chrono::milliseconds(50));
       if (s == status::ok) break;
       if (s != status::timed_out && s != status::peer_gone) return status_error("replay", s);
       if (stopping(opt.stop)) return out;
