@@ -2,8 +2,9 @@
 # Drives `ringport record / replay / journal cat / journal verify` (issue
 # #14): a round trip through the tool, SIGTERM closes a journal cleanly,
 # SIGKILL leaves a prefix that verify accepts, a flipped byte makes verify
-# fail with the offset, bad options are usage errors. Private domain and
-# scratch files, removed by the exit trap.
+# fail with the offset, bad options are usage errors; `ringport pump` over
+# loopback TCP and a Unix socket. Private domain and scratch files, removed
+# by the exit trap.
 # usage: test_journal_cli.sh PATH-TO-ringport
 R=$1
 export RINGPORT_DOMAIN="jclitest-$$"
@@ -93,6 +94,27 @@ check 2 "small rotate" -- "$R" record src "$T.x" --rotate 100
 check 1 "exists" -- "$R" record src "$T.j" -n 1
 expect_err "exists" "exists"
 check 1 "missing" -- "$R" journal verify "$T.none"
+
+# ringport pump: mailbox p1 -> ADDR -> mailbox p2, over loopback TCP and a Unix socket.
+for addr in "tcp://127.0.0.1:$((20000 + $$ % 20000))" "unix:$T.sock"; do
+  "$R" rm p1 >/dev/null 2>&1; "$R" rm p2 >/dev/null 2>&1
+  check 0 "create p1" -- "$R" mailbox create p1 --capacity 16 --max-size 256
+  check 0 "create p2" -- "$R" mailbox create p2 --capacity 16 --max-size 256
+  "$R" pump p2 --from "$addr" 2>"$T.pin" &
+  pin=$!; pids="$pids $pin"
+  sleep 0.3
+  "$R" pump p1 --to "$addr" 2>"$T.pout" &
+  pout=$!; pids="$pids $pout"
+  "$R" send p1 <"$T.sent" || { echo "FAIL: send p1 ($addr)"; fails=$((fails + 1)); }
+  check 0 "recv p2 ($addr)" -- "$R" recv p2 -n 200 --timeout 10000
+  cmp -s "$T.out" "$T.sent" || { echo "FAIL: pumped lines differ ($addr)"; fails=$((fails + 1)); }
+  check 0 "close p1" -- "$R" mailbox close p1
+  wait $pout || { echo "FAIL: pump --to exit $? ($addr)"; cat "$T.pout"; fails=$((fails + 1)); }
+  kill -TERM $pin; wait $pin || { echo "FAIL: pump --from exit $? ($addr)"; cat "$T.pin"; fails=$((fails + 1)); }
+  grep -q "200 messages received" "$T.pin" || { echo "FAIL: pump --from count ($addr)"; cat "$T.pin"; fails=$((fails + 1)); }
+done
+check 2 "pump bad addr" -- "$R" pump p1 --to http://x
+check 2 "pump both" -- "$R" pump p1 --to unix:/x --from unix:/y
 
 [ "$fails" = 0 ] && echo "test_journal_cli: ok"
 exit $((fails != 0))

@@ -56,19 +56,8 @@ offset of the first bad record is printed in both cases.
 exit: 0 ok, 1 corrupt or unreadable, 2 usage.
 )";
 
-std::atomic<bool> stop_requested{false};
-
 extern "C" void on_stop_signal(int) {
   stop_requested.store(true, std::memory_order_relaxed);
-}
-
-// SIGINT/SIGTERM set stop_requested (no SA_RESTART: waits end early).
-void catch_stop_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = &on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
 }
 
 parsed<double> parse_pace(std::string_view text) {
@@ -124,6 +113,16 @@ std::string where(const jr::reader& r, bool& corrupt) {
 }
 
 }  // namespace
+
+std::atomic<bool> stop_requested{false};
+
+void catch_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = &on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 int cmd_record(int argc, char** argv, int first) {
   constexpr std::string_view cmd = "record";

@@ -22,6 +22,8 @@ commands:
   replay FILE NAME         send a journal's messages into a mailbox (--pace X)
   journal cat FILE         print a journal's records (--raw: payloads only)
   journal verify FILE      check a journal's records (CRC32C), report damage
+  pump NAME --to ADDR      send a mailbox's messages to tcp://HOST:PORT or unix:PATH
+  pump NAME --from ADDR    listen on ADDR, put the messages received into a mailbox
 
 every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
 and --help. Numbers are decimal digits only (no sign, blanks or suffixes);
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
     return cmd_mailbox_close(argc, argv, 3);
   if (cmd == "record") return cmd_record(argc, argv, 2);
   if (cmd == "replay") return cmd_replay(argc, argv, 2);
+  if (cmd == "pump") return cmd_pump(argc, argv, 2);
   if (cmd == "journal" && argc > 2 && std::string_view(argv[2]) == "cat")
     return cmd_journal_cat(argc, argv, 3);
   if (cmd == "journal" && argc > 2 && std::string_view(argv[2]) == "verify")
