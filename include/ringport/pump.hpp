@@ -15,7 +15,9 @@
 // stops a to_socket pump draining its mailbox (one send in flight per pump,
 // from one buffer). A to_socket pump waits for messages with a futex wait
 // on the mailbox's event count in the loop's own ring (prep_readable_wait),
-// or, on kernels without the io_uring futex ops, polls every millisecond.
+// cut after 50 ms by a linked timeout so that it runs the receiver's crash
+// recovery (a receiver killed while holding a slot stalls the others), or,
+// on kernels without the io_uring futex ops, polls every millisecond.
 // Writes use IORING_OP_SEND with MSG_NOSIGNAL and are resubmitted after a
 // short send; reads use single-shot IORING_OP_RECV (no multishot: it needs
 // provided buffers, and one buffer per pump keeps framing simple).

@@ -14,8 +14,9 @@ namespace ringport {
 namespace {
 
 constexpr std::size_t prefix = 4;
-enum op : std::uint64_t { op_send = 1, op_recv = 2, op_wait = 3, op_timer = 4 };
-constexpr __kernel_timespec retry_after{0, 1000 * 1000};  // 1 ms
+enum op : std::uint64_t { op_send = 1, op_recv = 2, op_wait = 3, op_timer = 4, op_link = 5 };
+constexpr __kernel_timespec retry_after{0, 1000 * 1000};       // 1 ms
+constexpr __kernel_timespec stall_check{0, 50 * 1000 * 1000};  // detail::peer_poll
 
 std::uint64_t tag(std::size_t pump, op o) noexcept {
   return std::uint64_t{pump} << 3 | o;
@@ -66,13 +67,24 @@ struct pump_loop::impl {
     p.st.error = std::move(why);
   }
 
-  // Waits for the mailbox (a futex wait in this ring), else a 1 ms timer.
+  // Waits for the mailbox (a futex wait in this ring, cut after peer_poll
+  // by a linked timeout), else a 1 ms timer. Runs the receiver's crash
+  // recovery hook first: a receiver killed while holding a slot stalls the
+  // others until a waiting one notices (ring.hpp, "Crashes").
   void wait_for_data(std::size_t i, pump& p) noexcept {
+    const waitable w = p.rx->readable();
+    if (w.idle) w.idle(w.ctx);
+    if (io_uring_sq_space_left(&ring) < 2) io_uring_submit(&ring);  // the linked pair stays together
     io_uring_sqe* s = sqe();
     if (s == nullptr) return;
     if (uring_futex_supported()) {
-      prep_readable_wait(s, p.rx->readable());
+      prep_readable_wait(s, w);
       s->user_data = tag(i, op_wait);
+      if (io_uring_sqe* t = sqe()) {
+        s->flags |= IOSQE_IO_LINK;
+        io_uring_prep_link_timeout(t, const_cast<__kernel_timespec*>(&stall_check), 0);
+        t->user_data = tag(i, op_link);
+      }
     } else {
       io_uring_prep_timeout(s, const_cast<__kernel_timespec*>(&retry_after), 0, 0);
       s->user_data = tag(i, op_timer);
@@ -214,6 +226,8 @@ struct pump_loop::impl {
       case op_timer:
         p.waiting = false;
         break;
+      case op_link:
+        return;  // the wait it cut completes on its own (-ECANCELED)
     }
     step(i);
   }
