@@ -134,7 +134,7 @@ TEST_CASE("journal: record and replay round trip, byte for byte and in order") {
     std::size_t len = 0;
     REQUIRE(rx->receive_for(buf, len, 60s) == status::ok);
     const auto want = message(1, i, max);
-    if (len != want.size() || std::memcmp(buf.data(), want.data(), len) != 0) ++bad;
+    if (len != want.size() || (len != 0 && std::memcmp(buf.data(), want.data(), len) != 0)) ++bad;
   }
   player.join();
   CHECK(bad == 0);

@@ -72,7 +72,9 @@ expect_out "verify after SIGTERM" "3000 records"
 rec=$!; pids="$pids $rec"
 (seq 1 100000 | sed 's/^/k /' | "$R" send src --timeout 2000 >/dev/null 2>&1) &
 snd=$!; pids="$pids $snd"
-sleep 0.2
+i=0  # until records are on disk (slow builds start late), 5 s at most
+while [ "$(stat -c %s "$T.k" 2>/dev/null || echo 0)" -le 4096 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.1
 kill -KILL $rec; wait $rec 2>/dev/null; kill -KILL $snd 2>/dev/null; wait $snd 2>/dev/null
 check 0 "verify after SIGKILL" -- "$R" journal verify "$T.k"
 expect_out "verify after SIGKILL" "not closed\|torn tail"

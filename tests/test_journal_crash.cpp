@@ -61,7 +61,17 @@ round_result one_round(const scratch_dir& dir, int round, std::mt19937_64& rng) 
       if (tx->send_for(message(round, i, max), 5ms) == status::ok) sent.store(++i);
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(2 + rng() % 80));
+  // Kill at a random moment once recording is under way (slow builds, such
+  // as ASan's, take a while to start the child), or, 1 round in 8, at once.
+  if (rng() % 8 != 0) {
+    const auto give_up = std::chrono::steady_clock::now() + 5s;
+    std::error_code ec;
+    while (
+        std::chrono::steady_clock::now() < give_up &&
+        !(std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > jr::file_header_bytes))
+      std::this_thread::sleep_for(1ms);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 60));
   ::kill(pid, SIGKILL);
   const int rc = ringport_test::wait_child(pid);
   stop.store(true);
