@@ -1,6 +1,7 @@
 // The ringport tool's shared pieces: exit codes, option parsing, messages.
 #pragma once
 
+#include <atomic>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -62,5 +63,15 @@ int cmd_top(int argc, char** argv, int first);
 int cmd_ring_create(int argc, char** argv, int first);
 int cmd_ring_close(int argc, char** argv, int first);
 int cmd_tap(int argc, char** argv, int first);
+// io_uring journals and pumps (issue #14). SIGINT/SIGTERM set
+// stop_requested once catch_stop_signals() ran (no SA_RESTART: blocking
+// calls return EINTR).
+extern std::atomic<bool> stop_requested;
+void catch_stop_signals();
+int cmd_pump(int argc, char** argv, int first);
+int cmd_record(int argc, char** argv, int first);
+int cmd_replay(int argc, char** argv, int first);
+int cmd_journal_cat(int argc, char** argv, int first);
+int cmd_journal_verify(int argc, char** argv, int first);
 
 }  // namespace ringport::cli

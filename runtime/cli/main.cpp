@@ -25,6 +25,12 @@ commands:
   ring close NAME          close a ring: pushes fail, consumers drain
   tap NAME [-n N] [--raw]  show queued messages of a ring or mailbox without
                            taking them (a best-effort snapshot)
+  record NAME FILE         drain a mailbox into a journal file (io_uring)
+  replay FILE NAME         send a journal's messages into a mailbox (--pace X)
+  journal cat FILE         print a journal's records (--raw: payloads only)
+  journal verify FILE      check a journal's records (CRC32C), report damage
+  pump NAME --to ADDR      send a mailbox's messages to tcp://HOST:PORT or unix:PATH
+  pump NAME --from ADDR    listen on ADDR, put the messages received into a mailbox
 
 every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
 and --help. ls and stat take --json (one JSON object; its fields: ringport
@@ -57,6 +63,13 @@ int main(int argc, char** argv) {
     return cmd_ring_create(argc, argv, 3);
   if (cmd == "ring" && argc > 2 && std::string_view(argv[2]) == "close") return cmd_ring_close(argc, argv, 3);
   if (cmd == "tap") return cmd_tap(argc, argv, 2);
+  if (cmd == "record") return cmd_record(argc, argv, 2);
+  if (cmd == "replay") return cmd_replay(argc, argv, 2);
+  if (cmd == "pump") return cmd_pump(argc, argv, 2);
+  if (cmd == "journal" && argc > 2 && std::string_view(argv[2]) == "cat")
+    return cmd_journal_cat(argc, argv, 3);
+  if (cmd == "journal" && argc > 2 && std::string_view(argv[2]) == "verify")
+    return cmd_journal_verify(argc, argv, 3);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return exit_ok;
