@@ -266,5 +266,19 @@ expect_out "removes the empty directory" "^removed $D (empty domain directory)"
 [ -d "$D" ] && { echo "FAIL: $D still exists"; fails=$((fails + 1)); }
 check 1 "ls once gc removed the domain" -- "$R" ls
 
+# --- buffering (issue 15): a rendezvous mailbox (--capacity 0).
+check 0 "create a rendezvous" -- "$R" mailbox create meet --capacity 0 --max-size 64 --pages normal
+check 0 "stat of a rendezvous" -- "$R" stat meet
+expect_out "stat says rendezvous" "^capacity:  *0 (rendezvous"
+check 3 "send --nonblock with no receiver waiting" -- "$R" send meet --nonblock "nobody"
+check 4 "a timed send with no receiver" -- "$R" send meet --timeout 100 "nobody"
+"$R" recv meet -n 1 --timeout 20000 >$T.meet &
+receiver=$!
+check 0 "a send meets a waiting receiver" -- "$R" send meet --timeout 20000 "met"
+wait $receiver; rc=$?
+[ $rc = 0 ] || { echo "FAIL: rendezvous recv exit $rc"; fails=$((fails + 1)); }
+printf 'met\n' | cmp -s - $T.meet || { echo "FAIL: rendezvous received:"; cat $T.meet; fails=$((fails + 1)); }
+check 4 "nothing stayed buffered" -- "$R" recv meet --timeout 50
+
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails != 0))

@@ -53,6 +53,27 @@
 //    is still delivered, unless a new sender took over the dead one's role
 //    slot first (then it is discarded).
 //
+// Zero capacity (rendezvous): mailbox_options{.capacity = 0}. Sender and
+// receiver meet; nothing is buffered. Every send is synchronous whatever
+// its `delivery` (commit too): it returns ok only once a receiver took the
+// message. A sender first waits until a receiver waits (senders sleep on
+// the meeting point's `arrivals` word, which a receiver bumps as it starts
+// waiting), then places the message in the one slot of the ring and waits
+// for the acknowledgement as above; on its deadline (close, receivers'
+// death) it withdraws it: never delivered, and the next receive discards
+// the withdrawn slot. try_send succeeds only when a receiver is waiting at
+// that moment (else would_block at once); it then allows the receiver
+// rendezvous_grace to take the message, else withdraws it (would_block).
+// try_receive takes a message placed for a waiting receiver, or, when a
+// sender waits, waits up to rendezvous_grace for it. A receiver counts as
+// waiting in receive/receive_until/peek_until (not in wait_any on
+// readable()). Crashes: a receiver killed while waiting leaves its bit set
+// until its slot is reused: a sender may then place a message for it and
+// waits for another receiver (or returns peer_gone when every receiver is
+// dead); a sender killed after placing its message still has it delivered.
+// The acknowledgement protocol is the one above, so the model check of
+// detail/mailbox_ack.hpp covers it.
+//
 // Non-blocking calls (try_send, try_receive, try_peek, try_claim) return
 // status::would_block at once when full / empty. try_send is asynchronous
 // only: a synchronous send has to wait for a receiver by definition; use
@@ -82,6 +103,7 @@
 // calls, as for rings (ring.hpp, "Peer death").
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -90,6 +112,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "ringport/detail/ring_engine.hpp"
 #include "ringport/result.hpp"
@@ -108,11 +131,16 @@ enum class delivery : std::uint8_t { async, sync };
 
 /// Bytes of every slot's header; a slot is this plus max_message_size.
 inline constexpr std::size_t mailbox_header_bytes = 16;
+/// How long try_send / try_receive on a rendezvous give the other side to
+/// complete a meeting it announced ("Zero capacity").
+inline constexpr std::chrono::milliseconds rendezvous_grace{20};
 /// Largest max_message_size a mailbox accepts (slots are at most 16 MiB).
 inline constexpr std::size_t mailbox_max_message_limit = (std::size_t{1} << 24) - mailbox_header_bytes;
 
 struct mailbox_options {
-  std::size_t capacity = 1024;                                 ///< messages; a power of two from 1 to 2^32
+  /// Messages; a power of two from 1 to 2^32, or 0 for a rendezvous
+  /// ("Zero capacity" above).
+  std::size_t capacity = 1024;
   std::size_t max_message_size = 4096 - mailbox_header_bytes;  ///< 1 .. mailbox_max_message_limit
   pages backing = pages::any;
   bool group_access = false;  ///< mode 0660 instead of 0600
@@ -122,6 +150,38 @@ struct mailbox_options {
 class mailbox;
 
 namespace detail {
+template <class T>
+inline constexpr bool is_std_array = false;
+template <class U, std::size_t N>
+inline constexpr bool is_std_array<std::array<U, N>> = true;
+/// A view (string_view, span...): trivially copyable, but only a pointer
+/// to bytes that would not travel.
+template <class T>
+concept view_like = !is_std_array<T> && requires(const T& v) {
+  v.data();
+  v.size();
+};
+}  // namespace detail
+
+/// A type the typed calls (send(const T&), receive(T&)) move as its bytes:
+/// trivially copyable, and neither a pointer nor a view (their target would
+/// not travel; a byte span is the untyped call). A struct holding pointers
+/// passes this check but is the caller's mistake, as with memcpy.
+template <class T>
+concept message_value = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !detail::view_like<T> &&
+                        !std::is_convertible_v<const T&, std::span<const std::byte>>;
+
+/// The bytes of a typed message, to send or to receive into.
+template <message_value T>
+std::span<const std::byte, sizeof(T)> value_bytes(const T& v) noexcept {
+  return std::as_bytes(std::span<const T, 1>(&v, 1));
+}
+template <message_value T>
+std::span<std::byte, sizeof(T)> value_bytes(T& v) noexcept {
+  return std::as_writable_bytes(std::span<T, 1>(&v, 1));
+}
+
+namespace detail {
 /// One sender's acknowledgement word for synchronous sends (a shared futex
 /// word: generation << 2 | state), alone on its cache line: its sender
 /// sleeps on it while receivers CAS it.
@@ -129,6 +189,18 @@ struct alignas(cache_line) mailbox_ack {
   std::atomic<std::uint32_t> word;
 };
 static_assert(sizeof(mailbox_ack) == cache_line, "one acknowledgement word per cache line");
+
+/// Where the senders and receivers of a zero-capacity mailbox meet (its own
+/// cache line after the acknowledgement table; only rendezvous mailboxes
+/// have it). Bits are indexed by role slot and cleared by the next holder
+/// of a slot whose holder died.
+struct alignas(cache_line) mailbox_meeting {
+  std::atomic<std::uint64_t> receivers;  ///< bit i: receiver slot i waits in a receive
+  std::atomic<std::uint64_t> senders;    ///< bit i: sender slot i waits for a receiver
+  std::atomic<std::uint32_t> arrivals;   ///< futex word senders sleep on: bumped as a receiver starts waiting
+};
+static_assert(sizeof(mailbox_meeting) == cache_line, "the meeting point is one cache line");
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "shared words must be lock-free");
 
 /// A producer or consumer role slot held for as long as a handle lives.
 class mailbox_role {
@@ -169,6 +241,25 @@ class mailbox_sender {
     return send_until(msg, clock::now() + dur, d);
   }
 
+  /// Typed: sends the sizeof(T) bytes of v (too_large if that exceeds
+  /// max_message_size()). Receive it with mailbox_receiver::receive(T&).
+  template <message_value T>
+  status try_send(const T& v) noexcept {
+    return try_send(std::span<const std::byte>(value_bytes(v)));
+  }
+  template <message_value T>
+  status send(const T& v, delivery d = delivery::async) noexcept {
+    return send_until(std::span<const std::byte>(value_bytes(v)), clock::time_point::max(), d);
+  }
+  template <message_value T>
+  status send_until(const T& v, clock::time_point deadline, delivery d = delivery::async) noexcept {
+    return send_until(std::span<const std::byte>(value_bytes(v)), deadline, d);
+  }
+  template <message_value T, class Rep, class Period>
+  status send_for(const T& v, std::chrono::duration<Rep, Period> dur, delivery d = delivery::async) noexcept {
+    return send_until(std::span<const std::byte>(value_bytes(v)), clock::now() + dur, d);
+  }
+
   /// Zero copy: a slot's payload of `size` bytes to write in place (status
   /// would_block when full, too_large when size > max_message_size()).
   /// One claim may be open per handle; finish it with commit/abort (sends
@@ -190,8 +281,11 @@ class mailbox_sender {
 
  private:
   friend class mailbox;
-  mailbox_sender(detail::mailbox_role role, std::size_t max, wait_policy p) noexcept;
+  mailbox_sender(detail::mailbox_role role, std::size_t max, wait_policy p,
+                 detail::mailbox_meeting* meet) noexcept;
   status enqueue(std::span<const std::byte> msg, bool sync) noexcept;
+  status meet_until(std::span<const std::byte> msg, clock::time_point deadline, bool try_only) noexcept;
+  status await_receiver(clock::time_point deadline, bool try_only) noexcept;
   status reserve_slot() noexcept;
   void finish(std::size_t n, bool sync) noexcept;
   status await_taken(clock::time_point deadline) noexcept;
@@ -199,6 +293,7 @@ class mailbox_sender {
   detail::mailbox_role role_;
   detail::producer_engine<true, true> e_;
   std::atomic<std::uint32_t>* ack_ = nullptr;  // this sender's word in the shared table
+  detail::mailbox_meeting* meet_ = nullptr;    // rendezvous mailboxes only
   std::uint32_t ack_gen_ = 0;                  // generation of the pending sync message
   std::size_t max_ = 0;
   std::size_t claimed_ = 0;  // bytes of the open claim (with claiming_)
@@ -225,6 +320,35 @@ class mailbox_receiver {
     return receive_until(buf, len, clock::now() + d);
   }
 
+  /// Exact size: takes the next message only if it is exactly buf.size()
+  /// bytes long (ok). A message of another length is not truncated nor
+  /// taken: status::wrong_size, len = its length, and it stays queued (take
+  /// it with the calls above). The typed calls below are built on these.
+  status try_receive_exact(std::span<std::byte> buf, std::size_t& len) noexcept;
+  status receive_exact_until(std::span<std::byte> buf, std::size_t& len, clock::time_point deadline) noexcept;
+
+  /// Typed: receives a message of exactly sizeof(T) bytes into v (ok), else
+  /// as the exact-size calls (wrong_size, the message stays queued; v is
+  /// then untouched).
+  template <message_value T>
+  status try_receive(T& v) noexcept {
+    std::size_t len = 0;
+    return try_receive_exact(value_bytes(v), len);
+  }
+  template <message_value T>
+  status receive(T& v) noexcept {
+    return receive_until(v, clock::time_point::max());
+  }
+  template <message_value T>
+  status receive_until(T& v, clock::time_point deadline) noexcept {
+    std::size_t len = 0;
+    return receive_exact_until(value_bytes(v), len, deadline);
+  }
+  template <message_value T, class Rep, class Period>
+  status receive_for(T& v, std::chrono::duration<Rep, Period> d) noexcept {
+    return receive_until(v, clock::now() + d);
+  }
+
   /// Zero copy: lends the next message in place until release() (or the
   /// next receive/peek on this handle). The view stays valid until then.
   status try_peek(std::span<const std::byte>& msg) noexcept;
@@ -241,15 +365,24 @@ class mailbox_receiver {
 
  private:
   friend class mailbox;
-  mailbox_receiver(detail::mailbox_role role, std::size_t max, wait_policy p) noexcept;
-  status take(std::span<std::byte>* buf, std::size_t& len, std::span<const std::byte>* view) noexcept;
+  mailbox_receiver(detail::mailbox_role role, std::size_t max, wait_policy p,
+                   detail::mailbox_meeting* meet) noexcept;
+  template <class Attempt>
+  status wait_for_message(clock::time_point deadline, Attempt&& attempt) noexcept;
+  bool senders_waiting() const noexcept;
+  status try_receive_exact_or_not(std::span<std::byte> buf, std::size_t& len, bool exact) noexcept;
+  status take(std::span<std::byte>* buf, std::size_t& len, std::span<const std::byte>* view,
+              bool exact = false) noexcept;
+  status take_until(std::span<std::byte> buf, std::size_t& len, clock::time_point deadline,
+                    bool exact) noexcept;
   status empty_status() noexcept;
   static bool ready(const void* self) noexcept;
   static void idle(const void* self) noexcept;
 
   detail::mailbox_role role_;
   detail::consumer_engine<true, true> e_;
-  detail::mailbox_ack* acks_ = nullptr;  // the shared acknowledgement table (max_roles words)
+  detail::mailbox_ack* acks_ = nullptr;      // the shared acknowledgement table (max_roles words)
+  detail::mailbox_meeting* meet_ = nullptr;  // rendezvous mailboxes only
   std::size_t max_ = 0;
   wait_policy policy_ = wait_policy::adaptive;
 };
@@ -281,7 +414,9 @@ class mailbox {
   bool closed() const noexcept;
   /// Who holds sender (producers_*) and receiver (consumers_*) roles now.
   peer_counts peers() const noexcept;
+  /// Messages it buffers: 0 for a rendezvous.
   std::size_t capacity() const noexcept;
+  bool rendezvous() const noexcept { return rendezvous_; }
   std::size_t max_message_size() const noexcept { return max_; }
   /// Messages queued; an estimate while others send or receive.
   std::size_t size() const noexcept;
@@ -289,9 +424,12 @@ class mailbox {
   bool valid() const noexcept { return st_ != nullptr; }
 
  private:
-  mailbox(std::shared_ptr<detail::ring_state> st, std::size_t max) : st_(std::move(st)), max_(max) {}
+  mailbox(std::shared_ptr<detail::ring_state> st, std::size_t max, bool rendezvous)
+      : st_(std::move(st)), max_(max), rendezvous_(rendezvous) {}
+  detail::mailbox_meeting* meeting() const noexcept;
   std::shared_ptr<detail::ring_state> st_;
   std::size_t max_ = 0;
+  bool rendezvous_ = false;
 };
 
 }  // namespace ringport

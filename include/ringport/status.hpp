@@ -14,6 +14,7 @@ enum class status : std::uint8_t {
   too_large,    ///< a message longer than the maximum; nothing was queued
   corrupt,      ///< shared positions failed validation (a corrupt or hostile peer)
   peer_gone,    ///< every peer this call waits on died (see ring.hpp, "Peer death")
+  wrong_size,   ///< a typed receive found a message of another length; it stays queued
 };
 
 constexpr const char* to_string(status s) noexcept {
@@ -32,6 +33,8 @@ constexpr const char* to_string(status s) noexcept {
       return "corrupt";
     case status::peer_gone:
       return "peer_gone";
+    case status::wrong_size:
+      return "wrong_size";
   }
   return "unknown";
 }

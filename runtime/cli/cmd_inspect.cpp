@@ -118,7 +118,12 @@ int cmd_stat(int argc, char** argv, int first) {
   std::printf("path:          %s\n", info.path.c_str());
   std::printf("kind:          %s\n", to_string(info.kind));
   if (is_ring_kind(info.kind)) {
-    std::printf("capacity:      %llu\n", static_cast<unsigned long long>(info.capacity));
+    auto box = info.kind == object_kind::mailbox ? mailbox::open(info.name, info.domain)
+                                                 : result<mailbox>(errc::wrong_kind, "not a mailbox");
+    if (box && box->rendezvous())
+      std::printf("capacity:      0 (rendezvous: nothing is buffered)\n");
+    else
+      std::printf("capacity:      %llu\n", static_cast<unsigned long long>(info.capacity));
     std::printf("max message:   %s bytes\n", max_message(info).c_str());
   }
   if (u.has_roles) {

@@ -16,7 +16,8 @@ using clock = std::chrono::steady_clock;
 const char* help_create = R"(usage: ringport mailbox create NAME [--capacity N] [--max-size BYTES]
                                [--pages any|huge|normal] [--group] [--domain D]
 Creates a mailbox of N messages (a power of two from 1 to 4294967296;
-default 1024) of up to BYTES each (1 to 16777200; default 4080). Numbers are
+default 1024; 0 makes a rendezvous: nothing is buffered, a send returns
+once a receiver took the message) of up to BYTES each (1 to 16777200; default 4080). Numbers are
 decimal digits only, no sign, blanks or suffixes. --group makes it mode 0660
 instead of 0600.
 exit: 0 ok, 1 error (exists, not a power of two...), 2 usage (bad or
@@ -77,7 +78,9 @@ int cmd_mailbox_create(int argc, char** argv, int first) {
   mailbox_options o;
   o.domain = a->get("--domain");
   o.group_access = a->has("--group");
-  auto cap = option(*a, "--capacity", &parse_capacity, std::uint64_t{o.capacity}, cmd);
+  const bool rendezvous = a->has("--capacity") && a->get("--capacity") == "0";
+  auto cap = rendezvous ? std::optional<std::uint64_t>(0)
+                        : option(*a, "--capacity", &parse_capacity, std::uint64_t{o.capacity}, cmd);
   auto max = option(*a, "--max-size", &parse_max_size, std::uint64_t{o.max_message_size}, cmd);
   auto backing = option(*a, "--pages", &parse_pages, pages::any, cmd);
   if (!cap || !max || !backing) return exit_usage;
