@@ -2,110 +2,12 @@
 // The design and its guarantees are described in ringport/mailbox.hpp.
 #include "ringport/mailbox.hpp"
 
-#include <algorithm>
-#include <atomic>
-#include <bit>
-#include <cstring>
-#include <new>
-
-#include "ringport/detail/mailbox_ack.hpp"
-#include "ringport/detail/process.hpp"
-#include "ringport/detail/ring_layout.hpp"
-#include "ringport/detail/ring_state.hpp"
-#include "ringport/detail/wait.hpp"
+#include "mailbox_slots.hpp"
 
 namespace ringport {
 namespace {
-
-using detail::mailbox_ack;
+using namespace mbx;
 using clock = std::chrono::steady_clock;
-
-// Slot header: four 32-bit fields before the payload. They are written and
-// read with relaxed atomic accesses (std::atomic_ref): a consumer may look at
-// a header before it owns the slot (reserve_one_if), racing with the next
-// lap's producer; the turns, not these accesses, carry the ordering.
-constexpr std::size_t off_length = 0;
-constexpr std::size_t off_flags = 4;
-constexpr std::size_t off_ack_index = 8;
-constexpr std::size_t off_ack_gen = 12;
-static_assert(off_ack_gen + 4 == mailbox_header_bytes, "the header is four 32-bit words");
-
-constexpr std::uint32_t flag_sync = 1;  // ack_index/ack_gen name a pending acknowledgement
-constexpr std::uint32_t flag_void = 2;  // an aborted claim: receivers skip it
-constexpr std::uint32_t known_flags = flag_sync | flag_void;
-
-// Acknowledgement word: generation << 2 | state; its protocol steps are in
-// detail/mailbox_ack.hpp (model-checked in tests/model/).
-using detail::ack_pending;
-using detail::ack_word;
-using ack_env = detail::shipped_ack_env;
-constexpr std::uint32_t gen_mask = detail::ack_gen_mask;
-
-// The extra region: the acknowledgement table, then (rendezvous mailboxes
-// only) the meeting point. Its length is in the ring's geometry, so it also
-// records which of the two a mailbox is (read back by mailbox::open).
-constexpr std::uint32_t ack_bytes = static_cast<std::uint32_t>(sizeof(mailbox_ack) * detail::max_roles);
-constexpr std::uint32_t buffered_extra = ack_bytes;
-constexpr std::uint32_t rendezvous_extra = ack_bytes + sizeof(detail::mailbox_meeting);
-
-std::uint64_t role_bit(std::size_t slot) noexcept {
-  return std::uint64_t{1} << slot;
-}
-
-struct slot_header {
-  std::uint32_t length, flags, ack_index, ack_gen;
-};
-
-std::atomic_ref<std::uint32_t> field(const std::byte* slot, std::size_t off) noexcept {
-  // The slot lives in a writable shared mapping; const only says we read.
-  return std::atomic_ref<std::uint32_t>(
-      *std::launder(reinterpret_cast<std::uint32_t*>(const_cast<std::byte*>(slot) + off)));
-}
-
-slot_header load_header(const std::byte* slot) noexcept {
-  // Each field is read exactly once here; callers check the copy.
-  return {field(slot, off_length).load(std::memory_order_relaxed),
-          field(slot, off_flags).load(std::memory_order_relaxed),
-          field(slot, off_ack_index).load(std::memory_order_relaxed),
-          field(slot, off_ack_gen).load(std::memory_order_relaxed)};
-}
-
-void store_header(std::byte* slot, const slot_header& h) noexcept {
-  // relaxed: published by R-TURN-FULL in producer_engine::publish().
-  field(slot, off_length).store(h.length, std::memory_order_relaxed);
-  field(slot, off_flags).store(h.flags, std::memory_order_relaxed);
-  field(slot, off_ack_index).store(h.ack_index, std::memory_order_relaxed);
-  field(slot, off_ack_gen).store(h.ack_gen, std::memory_order_relaxed);
-}
-
-mailbox_ack* ack_table(detail::ring_state& st) noexcept {
-  return std::launder(reinterpret_cast<mailbox_ack*>(st.extra()));
-}
-
-// Clears the meeting bits of role slots whose holder died (or left) while
-// announced. Slow (reads /proc): on attach and after a failed meeting only.
-// A live holder whose bit this clears by a race re-announces itself at its
-// next peer poll (wait_for_message, await_receiver).
-void prune_meeting(const detail::ring_view& v, detail::mailbox_meeting* m) noexcept {
-  if (!m) return;
-  auto prune = [](std::atomic<std::uint64_t>& bits, const detail::role_table& t) noexcept {
-    std::uint64_t set = bits.load(std::memory_order_relaxed);
-    while (set != 0) {
-      const auto i = static_cast<std::size_t>(std::countr_zero(set));
-      set &= set - 1;
-      const std::uint64_t owner = t.slots[i].owner.load(std::memory_order_relaxed);
-      if (owner == 0 || !detail::owner_alive(owner)) bits.fetch_and(~role_bit(i), std::memory_order_relaxed);
-    }
-  };
-  prune(m->receivers, v.shared->consumers);
-  prune(m->senders, v.shared->producers);
-}
-
-detail::mailbox_meeting* meeting_of(detail::ring_state& st, bool rendezvous) noexcept {
-  return rendezvous ? std::launder(reinterpret_cast<detail::mailbox_meeting*>(st.extra() + ack_bytes))
-                    : nullptr;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- roles
@@ -143,18 +45,29 @@ mailbox_sender::mailbox_sender(detail::mailbox_role role, std::size_t max, wait_
       e_(role_.state().view(), role_.slot()),
       ack_(&ack_table(role_.state())[role_.slot()].word),
       meet_(meet),
+      line_(&ack_table(role_.state())[role_.slot()]),
+      streams_(streams_of(role_.state())),
       max_(max),
       policy_(p) {
-  // A dead previous holder of this slot (or of another) may have left its bit set.
+  // A dead previous holder of this slot may have left its marks: clear them.
+  const auto mine = static_cast<std::uint32_t>(role_.slot() + 1);
+  line_->sending.store(0, std::memory_order_relaxed);
+  if (std::uint32_t g = mine; streams_->writer.compare_exchange_strong(g, 0, std::memory_order_acq_rel))
+    release_writer();
   if (meet_) meet_->senders.fetch_and(~role_bit(role_.slot()), std::memory_order_relaxed);
   prune_meeting(e_.view(), meet_);
 }
 
+// A plain message's slot; leave() once it is published (finish, abort).
 status mailbox_sender::reserve_slot() noexcept {
   if (role_.state().closed()) [[unlikely]]
     return status::closed;
-  if (e_.reserve(1) == 0) [[unlikely]]
+  if (!enter()) [[unlikely]]
+    return status::would_block;  // a stream message is being written: wait for its end
+  if (e_.reserve(1) == 0) [[unlikely]] {
+    leave();
     return e_.corrupt() ? status::corrupt : status::would_block;
+  }
   return status::ok;
 }
 
@@ -169,6 +82,7 @@ void mailbox_sender::finish(std::size_t n, bool sync) noexcept {
   }
   store_header(slot, h);
   e_.publish();
+  leave();
 }
 
 status mailbox_sender::enqueue(std::span<const std::byte> msg, bool sync) noexcept {
@@ -239,6 +153,7 @@ status mailbox_sender::meet_until(std::span<const std::byte> msg, clock::time_po
         e_.view().shared->not_full, policy_, deadline, [&]() noexcept { return enqueue(msg, true); },
         [this]() noexcept {
           e_.poll_stall();
+          clear_dead_writer();
           return role_.state().peers_alive(detail::role::consumer);
         });
   if (s == status::ok)
@@ -263,6 +178,7 @@ status mailbox_sender::send_until(std::span<const std::byte> msg, clock::time_po
         e_.view().shared->not_full, policy_, deadline, [&]() noexcept { return enqueue(msg, sync); },
         [this]() noexcept {
           e_.poll_stall();
+          clear_dead_writer();
           return role_.state().peers_alive(detail::role::consumer);
         });
   if (s != status::ok || !sync) return s;
@@ -290,6 +206,7 @@ status mailbox_sender::claim_until(std::size_t size, std::span<std::byte>& out,
       e_.view().shared->not_full, policy_, deadline, [&]() noexcept { return try_claim(size, out); },
       [this]() noexcept {
         e_.poll_stall();
+        clear_dead_writer();
         return role_.state().peers_alive(detail::role::consumer);
       });
 }
@@ -307,6 +224,7 @@ void mailbox_sender::abort() noexcept {
   claiming_ = false;
   store_header(e_.view().slot(e_.pos()), slot_header{0, flag_void, 0, 0});
   e_.publish();
+  leave();
 }
 
 // Waits until a receiver took the pending sync message (ok), or withdraws it
@@ -353,30 +271,15 @@ mailbox_receiver::mailbox_receiver(detail::mailbox_role role, std::size_t max, w
       e_(role_.state().view(), role_.slot()),
       acks_(ack_table(role_.state())),
       meet_(meet),
+      streams_(streams_of(role_.state())),
       max_(max),
       policy_(p) {
+  // A dead previous holder of this slot may have held the reader gate.
+  if (std::uint32_t g = static_cast<std::uint32_t>(role_.slot() + 1);
+      streams_->reader.compare_exchange_strong(g, 0, std::memory_order_acq_rel))
+    detail::notify(e_.view().shared->not_empty, e_.view().bells);
   if (meet_) meet_->receivers.fetch_and(~role_bit(role_.slot()), std::memory_order_relaxed);
   prune_meeting(e_.view(), meet_);
-}
-
-// Waits for attempt() to find a message. On a rendezvous, announces this
-// receiver as waiting for as long as it waits, and wakes the senders that
-// wait for one (pairs with await_receiver()).
-template <class Attempt>
-status mailbox_receiver::wait_for_message(clock::time_point deadline, Attempt&& attempt) noexcept {
-  const std::uint64_t bit = meet_ ? role_bit(role_.slot()) : 0;
-  if (meet_) {
-    meet_->receivers.fetch_or(bit, std::memory_order_seq_cst);
-    meet_->arrivals.fetch_add(1, std::memory_order_seq_cst);
-    detail::futex_wake_all(&meet_->arrivals);
-  }
-  const status s =
-      detail::wait_loop(e_.view().shared->not_empty, policy_, deadline, attempt, [this]() noexcept {
-        e_.poll_stall();
-        return role_.state().peers_alive(detail::role::producer);
-      });
-  if (meet_) meet_->receivers.fetch_and(~bit, std::memory_order_relaxed);
-  return s;
 }
 
 bool mailbox_receiver::senders_waiting() const noexcept {
@@ -395,14 +298,17 @@ status mailbox_receiver::empty_status() noexcept {
 // left queued: too_large (wrong_size) with its length.
 status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len, std::span<const std::byte>* view,
                               bool exact) noexcept {
+  if (in_.open) drop_read(false);  // a plain receive gives up the message read() was in
   release();
   const std::size_t room = buf ? buf->size() : max_;
   for (;;) {
     slot_header h{};
-    bool refused = false;
+    bool refused = false, stream = false;
     const std::size_t k = e_.reserve_one_if([&](const std::byte* slot) noexcept {
       h = load_header(slot);
       refused = false;
+      stream = (h.flags & flag_stream) != 0 && (h.flags & flag_void) == 0 && h.length <= max_;
+      if (stream) return false;  // only read() / receive_stream take fragments
       if ((h.flags & flag_void) != 0 || h.length > max_ || (exact ? h.length == room : h.length <= room))
         return true;
       // A withdrawn sync message is taken (and discarded) whatever its size.
@@ -413,6 +319,15 @@ status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len, std::
       return false;
     });
     if (k == 0) {
+      if (stream && (h.flags & flag_first) != 0) {
+        // A stream message: too long for one receive (receive_stream, read).
+        len = static_cast<std::size_t>(std::min<std::uint64_t>(stream_total(h), SIZE_MAX));
+        return exact ? status::wrong_size : status::too_large;
+      }
+      if (stream) {
+        drain_orphans(false);  // remains of a dead reader's message, if its gate is free
+        return status::would_block;
+      }
       if (refused) {
         len = h.length;
         return exact ? status::wrong_size : status::too_large;
@@ -475,7 +390,12 @@ status mailbox_receiver::try_receive_exact_or_not(std::span<std::byte> buf, std:
 status mailbox_receiver::take_until(std::span<std::byte> buf, std::size_t& len, clock::time_point deadline,
                                     bool exact) noexcept {
   if (status s = take(&buf, len, nullptr, exact); s != status::would_block) return s;
-  return wait_for_message(deadline, [&]() noexcept { return take(&buf, len, nullptr, exact); });
+  return wait_for_message(
+      deadline, [&]() noexcept { return take(&buf, len, nullptr, exact); },
+      [this]() noexcept {
+        drain_orphans(true);  // a stream message's remains whose reader died block the queue
+        return true;
+      });
 }
 
 status mailbox_receiver::receive_until(std::span<std::byte> buf, std::size_t& len,
@@ -500,11 +420,16 @@ status mailbox_receiver::try_peek(std::span<const std::byte>& msg) noexcept {
 status mailbox_receiver::peek_until(std::span<const std::byte>& msg, clock::time_point deadline) noexcept {
   std::size_t len = 0;
   if (status s = take(nullptr, len, &msg); s != status::would_block) return s;
-  return wait_for_message(deadline, [&]() noexcept { return take(nullptr, len, &msg); });
+  return wait_for_message(
+      deadline, [&]() noexcept { return take(nullptr, len, &msg); },
+      [this]() noexcept {
+        drain_orphans(true);
+        return true;
+      });
 }
 
 void mailbox_receiver::release() noexcept {
-  if (e_.reserved() != 0) e_.publish();
+  if (e_.reserved() != 0 && !in_.held) e_.publish();  // (a fragment read() holds stays)
 }
 
 bool mailbox_receiver::ready(const void* self) noexcept {
@@ -632,6 +557,9 @@ bool mailbox::closed() const noexcept {
 }
 std::size_t mailbox::capacity() const noexcept {
   return rendezvous_ ? 0 : st_->view().capacity;
+}
+std::uint64_t mailbox::streams_dropped() const noexcept {
+  return streams_of(*st_)->dropped.load(std::memory_order_relaxed);
 }
 std::size_t mailbox::size() const noexcept {
   return st_->size();

@@ -280,5 +280,22 @@ wait $receiver; rc=$?
 printf 'met\n' | cmp -s - $T.meet || { echo "FAIL: rendezvous received:"; cat $T.meet; fails=$((fails + 1)); }
 check 4 "nothing stayed buffered" -- "$R" recv meet --timeout 50
 
+# --- buffering (issue 15): a file of any size as one stream message.
+check 0 "create a small mailbox for a file" -- "$R" mailbox create files --capacity 4 --max-size 100 --pages normal
+head -c 300000 /dev/urandom >"$T.file"
+"$R" recv files --raw -n 1 --timeout 20000 >"$T.back" &
+receiver=$!
+check 0 "send --file larger than the mailbox" -- "$R" send files --file "$T.file" --timeout 20000 --sync
+wait $receiver; rc=$?
+[ $rc = 0 ] || { echo "FAIL: recv of a file exit $rc"; fails=$((fails + 1)); }
+cmp -s "$T.file" "$T.back" || { echo "FAIL: the file came back different"; fails=$((fails + 1)); }
+check 4 "send --file with nobody reading times out" -- "$R" send files --file "$T.file" --timeout 100
+check 1 "recv of the message given up midway" -- "$R" recv files --raw --timeout 5000
+expect_err "recv says it was dropped" "given up midway"
+check 0 "stat counts the dropped stream" -- "$R" stat files
+expect_out "stat shows streams dropped" "^streams dropped: 1 "
+check 1 "send --file of a missing file" -- "$R" send files --file "$T.missing"
+check 2 "send --file and a MESSAGE" -- "$R" send files --file "$T.file" extra
+
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails != 0))

@@ -187,8 +187,22 @@ namespace detail {
 /// sleeps on it while receivers CAS it.
 struct alignas(cache_line) mailbox_ack {
   std::atomic<std::uint32_t> word;
+  /// 1 while this sender queues a message (between its check of the stream
+  /// writer gate and its publish): a stream waits for these to clear.
+  std::atomic<std::uint32_t> sending;
 };
 static_assert(sizeof(mailbox_ack) == cache_line, "one acknowledgement word per cache line");
+
+/// The stream gates ("Streams"), one cache line after the acknowledgement
+/// table. Gate words are 0 (free) or 1 + the role slot holding them, and
+/// futex words their waiters sleep on; a dead holder's gate is freed by
+/// whoever needs it.
+struct alignas(cache_line) mailbox_streams {
+  std::atomic<std::uint32_t> writer;   ///< the sender writing a stream message's fragments
+  std::atomic<std::uint32_t> reader;   ///< the receiver reading one
+  std::atomic<std::uint64_t> dropped;  ///< stream messages dropped incomplete (sender died or gave up...)
+};
+static_assert(sizeof(mailbox_streams) == cache_line, "the stream gates are one cache line");
 
 /// Where the senders and receivers of a zero-capacity mailbox meet (its own
 /// cache line after the acknowledgement table; only rendezvous mailboxes
@@ -260,6 +274,28 @@ class mailbox_sender {
     return send_until(std::span<const std::byte>(value_bytes(v)), clock::now() + dur, d);
   }
 
+  /// Streams ("Streams" above): a message of any length (below 2^56 bytes)
+  /// through a mailbox of any capacity, written in fragments as slots free
+  /// up. try_send_stream writes only when every fragment fits now.
+  status try_send_stream(std::span<const std::byte> msg) noexcept;
+  status send_stream(std::span<const std::byte> msg, delivery d = delivery::async) noexcept {
+    return send_stream_until(msg, clock::time_point::max(), d);
+  }
+  status send_stream_until(std::span<const std::byte> msg, clock::time_point deadline,
+                           delivery d = delivery::async) noexcept;
+  /// The same for `size` bytes made as they are needed: fill(std::span<
+  /// std::byte> out) writes out.size() bytes in place (fragment by fragment,
+  /// in order) and returns true; false gives the message up (abandoned).
+  template <class Fill>
+  status send_stream_until(std::uint64_t size, Fill&& fill, clock::time_point deadline,
+                           delivery d = delivery::async) noexcept {
+    using F = std::remove_reference_t<Fill>;
+    const stream_source src{&fill, [](void* f, std::span<std::byte> out) noexcept {
+                              return static_cast<bool>((*static_cast<F*>(f))(out));
+                            }};
+    return stream_out(size, src, deadline, d, false);
+  }
+
   /// Zero copy: a slot's payload of `size` bytes to write in place (status
   /// would_block when full, too_large when size > max_message_size()).
   /// One claim may be open per handle; finish it with commit/abort (sends
@@ -285,6 +321,19 @@ class mailbox_sender {
                  detail::mailbox_meeting* meet) noexcept;
   status enqueue(std::span<const std::byte> msg, bool sync) noexcept;
   status meet_until(std::span<const std::byte> msg, clock::time_point deadline, bool try_only) noexcept;
+  struct stream_source {
+    void* ctx;
+    bool (*fill)(void* ctx, std::span<std::byte> out) noexcept;
+  };
+  status stream_out(std::uint64_t size, stream_source src, clock::time_point deadline, delivery d,
+                    bool try_only) noexcept;
+  status reserve_fragment(clock::time_point deadline, bool try_only) noexcept;
+  status acquire_writer(clock::time_point deadline, bool try_only) noexcept;
+  status await_plain_senders(clock::time_point deadline) noexcept;
+  void release_writer() noexcept;
+  void clear_dead_writer() noexcept;
+  bool enter() noexcept;
+  void leave() noexcept;
   status await_receiver(clock::time_point deadline, bool try_only) noexcept;
   status reserve_slot() noexcept;
   void finish(std::size_t n, bool sync) noexcept;
@@ -294,7 +343,9 @@ class mailbox_sender {
   detail::producer_engine<true, true> e_;
   std::atomic<std::uint32_t>* ack_ = nullptr;  // this sender's word in the shared table
   detail::mailbox_meeting* meet_ = nullptr;    // rendezvous mailboxes only
-  std::uint32_t ack_gen_ = 0;                  // generation of the pending sync message
+  detail::mailbox_ack* line_ = nullptr;        // this sender's line (ack word, sending flag)
+  detail::mailbox_streams* streams_ = nullptr;
+  std::uint32_t ack_gen_ = 0;  // generation of the pending sync message
   std::size_t max_ = 0;
   std::size_t claimed_ = 0;  // bytes of the open claim (with claiming_)
   bool claiming_ = false;
@@ -349,6 +400,34 @@ class mailbox_receiver {
     return receive_until(v, clock::now() + d);
   }
 
+  /// Streams ("Streams" above). Incremental: read() hands out the next
+  /// bytes of the current message (n of them, ok); once all were handed out,
+  /// the next read returns ok with n = 0 (the end), and the read after that
+  /// starts the next message. Any message can be read so, plain or stream.
+  /// status::abandoned: the message broke midway (its sender died or gave
+  /// up): dropped, counted in mailbox::streams_dropped(); read on.
+  status try_read(std::span<std::byte> buf, std::size_t& n) noexcept;
+  status read(std::span<std::byte> buf, std::size_t& n) noexcept {
+    return read_until(buf, n, clock::time_point::max());
+  }
+  status read_until(std::span<std::byte> buf, std::size_t& n, clock::time_point deadline) noexcept;
+  template <class Rep, class Period>
+  status read_for(std::span<std::byte> buf, std::size_t& n, std::chrono::duration<Rep, Period> d) noexcept {
+    return read_until(buf, n, clock::now() + d);
+  }
+  /// Length of the message read() is in (0 when none is open).
+  std::uint64_t message_size() const noexcept { return in_.open ? in_.total : 0; }
+  /// Whole: the next message (plain or stream) into buf, len = its length.
+  /// too_large (len = the length, message kept queued) when buf is
+  /// shorter. A deadline that passes midway returns timed_out and leaves
+  /// the message open: read() continues it.
+  status try_receive_stream(std::span<std::byte> buf, std::uint64_t& len) noexcept;
+  status receive_stream(std::span<std::byte> buf, std::uint64_t& len) noexcept {
+    return receive_stream_until(buf, len, clock::time_point::max());
+  }
+  status receive_stream_until(std::span<std::byte> buf, std::uint64_t& len,
+                              clock::time_point deadline) noexcept;
+
   /// Zero copy: lends the next message in place until release() (or the
   /// next receive/peek on this handle). The view stays valid until then.
   status try_peek(std::span<const std::byte>& msg) noexcept;
@@ -367,9 +446,31 @@ class mailbox_receiver {
   friend class mailbox;
   mailbox_receiver(detail::mailbox_role role, std::size_t max, wait_policy p,
                    detail::mailbox_meeting* meet) noexcept;
-  template <class Attempt>
-  status wait_for_message(clock::time_point deadline, Attempt&& attempt) noexcept;
   bool senders_waiting() const noexcept;
+  template <class Attempt, class Alive>
+  status wait_for_message(clock::time_point deadline, Attempt&& attempt, Alive&& alive) noexcept;
+  // Streams (runtime/mailbox_stream.cpp).
+  status read_impl(std::span<std::byte> buf, std::size_t& n, clock::time_point deadline, bool wait) noexcept;
+  status open_next(std::uint64_t room, std::uint64_t& len, clock::time_point deadline, bool wait) noexcept;
+  status try_open(std::uint64_t room, std::uint64_t& len, bool check_dead) noexcept;
+  status next_fragment(clock::time_point deadline, bool wait) noexcept;
+  status try_next_fragment() noexcept;
+  bool take_reader_gate(bool check_dead) noexcept;
+  void release_reader_gate() noexcept;
+  void drop_read(bool count) noexcept;
+  bool drain_orphans(bool check_dead) noexcept;
+  status receive_stream_impl(std::span<std::byte> buf, std::uint64_t& len, clock::time_point deadline,
+                             bool wait) noexcept;
+  struct stream_in {
+    std::uint64_t total = 0, done = 0;  // the open message's length; bytes handed out
+    std::size_t off = 0, len = 0;       // within the fragment held reserved
+    std::uint32_t sender = 0;           // sender slot of a stream message
+    std::uint32_t next_index = 0;       // the next continuation's index
+    bool open = false;                  // a message is being read
+    bool gated = false;                 // we hold the reader gate for it
+    bool held = false;                  // a fragment of it is reserved
+    bool ended = false;                 // every byte handed out: the next read says end
+  };
   status try_receive_exact_or_not(std::span<std::byte> buf, std::size_t& len, bool exact) noexcept;
   status take(std::span<std::byte>* buf, std::size_t& len, std::span<const std::byte>* view,
               bool exact = false) noexcept;
@@ -383,6 +484,8 @@ class mailbox_receiver {
   detail::consumer_engine<true, true> e_;
   detail::mailbox_ack* acks_ = nullptr;      // the shared acknowledgement table (max_roles words)
   detail::mailbox_meeting* meet_ = nullptr;  // rendezvous mailboxes only
+  detail::mailbox_streams* streams_ = nullptr;
+  stream_in in_;
   std::size_t max_ = 0;
   wait_policy policy_ = wait_policy::adaptive;
 };
@@ -418,6 +521,9 @@ class mailbox {
   std::size_t capacity() const noexcept;
   bool rendezvous() const noexcept { return rendezvous_; }
   std::size_t max_message_size() const noexcept { return max_; }
+  /// Stream messages dropped incomplete so far (sender died or gave up
+  /// midway, a reader died holding one, a synchronous one withdrawn).
+  std::uint64_t streams_dropped() const noexcept;
   /// Messages queued; an estimate while others send or receive.
   std::size_t size() const noexcept;
   const segment_info& info() const noexcept;

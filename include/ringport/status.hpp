@@ -15,6 +15,7 @@ enum class status : std::uint8_t {
   corrupt,      ///< shared positions failed validation (a corrupt or hostile peer)
   peer_gone,    ///< every peer this call waits on died (see ring.hpp, "Peer death")
   wrong_size,   ///< a typed receive found a message of another length; it stays queued
+  abandoned,    ///< a stream message given up midway (its sender died or gave up): dropped, counted
 };
 
 constexpr const char* to_string(status s) noexcept {
@@ -35,6 +36,8 @@ constexpr const char* to_string(status s) noexcept {
       return "peer_gone";
     case status::wrong_size:
       return "wrong_size";
+    case status::abandoned:
+      return "abandoned";
   }
   return "unknown";
 }
