@@ -369,6 +369,51 @@ TEST_CASE("streams: messages longer than a slot, whole or read incrementally") {
   CHECK(box.streams_dropped() == 0);
 }
 
+TEST_CASE("streams: other senders' messages never land between a stream message's fragments") {
+  mailbox box = make_box("st-gate", 64, 64);
+  auto tx_stream = box.sender();
+  auto tx_plain = box.sender();
+  auto rx = box.receiver();
+  REQUIRE(tx_stream);
+  REQUIRE(tx_plain);
+  REQUIRE(rx);
+  const auto big = message(6, 64 * 40);  // 40 fragments, written slowly
+  std::atomic<bool> streaming{false};
+  std::thread a([&] {
+    std::size_t at = 0;
+    auto fill = [&](std::span<std::byte> out) {
+      streaming = true;
+      std::this_thread::sleep_for(1ms);
+      std::memcpy(out.data(), big.data() + at, out.size());
+      at += out.size();
+      return true;
+    };
+    CHECK(tx_stream->send_stream_until(big.size(), fill, clock_type::now() + 20s) == status::ok);
+  });
+  std::thread b([&] {
+    while (!streaming.load()) std::this_thread::yield();
+    for (int i = 0; i < 20; ++i) CHECK(tx_plain->send_for(std::uint32_t(i), 20s) == status::ok);
+  });
+  int plain = 0, streams = 0;
+  std::vector<std::byte> buf(big.size());
+  while (plain + streams < 21) {
+    std::uint64_t len = 0;
+    const status s = rx->receive_stream_until(buf, len, clock_type::now() + 20s);
+    REQUIRE(s == status::ok);
+    if (len == big.size()) {
+      CHECK(buf == big);
+      ++streams;
+    } else {
+      CHECK(len == sizeof(std::uint32_t));
+      ++plain;
+    }
+  }
+  a.join();
+  b.join();
+  CHECK(streams == 1);
+  CHECK(box.streams_dropped() == 0);
+}
+
 TEST_CASE("streams: given up midway, never delivered whole; counted; sync means taken whole") {
   mailbox box = make_box("st-drop", 4, 64);
   auto tx = box.sender();
