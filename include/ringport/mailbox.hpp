@@ -12,7 +12,8 @@
 //  - No allocation, no locks, no system call while nobody waits, on the data
 //    path (everything below that returns `status` is noexcept).
 //  - Messages are 0..max_message_size() bytes. A longer send returns
-//    status::too_large and queues nothing. A receive buffer shorter than the
+//    status::too_large and queues nothing (the stream calls below carry
+//    messages of any length). A receive buffer shorter than the
 //    next message returns status::too_large with the needed length and leaves
 //    that message queued (nothing is lost; retry with a larger buffer).
 //
@@ -52,6 +53,42 @@
 //  - If the sender dies before a receiver took its sync message, the message
 //    is still delivered, unless a new sender took over the dead one's role
 //    slot first (then it is discarded).
+//
+// Streams: send_stream / receive_stream / read move a message of any length
+// (below 2^56 bytes) through a mailbox of any capacity: a message longer
+// than max_message_size() is cut into fragments of max_message_size() bytes
+// that the sender writes as slots free up (back-pressure: a 2 GB message
+// through a 1 GB mailbox waits for the receiver to take the first 1 GB); the
+// receiver reassembles it (receive_stream) or reads it piece by piece
+// (read(), never holding the whole message). A message that fits one slot
+// is a plain message (any receive takes it).
+//  - Fragment headers: flags stream (+ first / last); the first carries the
+//    total length and the sender slot, later ones the sender slot and their
+//    index (or, on a synchronous last one, its acknowledgement generation).
+//  - The writer gate (mailbox_streams::writer) keeps one message's
+//    fragments contiguous in the ring: a stream sender takes it, then waits
+//    until no plain send is between its gate check and its publish (each
+//    sender's `sending` flag; D-ENTER / D-GATE in runtime/mailbox_stream.cpp);
+//    other sends (plain or stream) wait meanwhile. So streams serialise the
+//    mailbox's senders for their duration, and a plain send costs one more
+//    seq_cst store and load, on its own cache line and a read-mostly one.
+//  - The reader gate gives a message's fragments to one receiver: only its
+//    holder takes fragments; a plain receive that meets a first fragment
+//    returns too_large with the whole length (message kept queued), and one
+//    that meets a continuation waits behind it.
+//  - Exactly once and per-sender order hold for whole messages, as above.
+//  - Broken messages are never delivered whole: when the writer died (its
+//    gate holder is dead at a peer poll), gave up (deadline, fill returned
+//    false: it frees the gate with fragments missing), or a synchronous last
+//    fragment was withdrawn, or a fragment is missing (a dead reader's), the
+//    reader gets status::abandoned and mailbox::streams_dropped() counts it
+//    (ringport stat shows it). The fragments of a message whose reader died
+//    are taken and dropped (counted) by the next receiver that finds them.
+//    A dead holder's gate is freed by the next process that needs it.
+//  - delivery::sync: send_stream returns ok once a receiver took the last
+//    fragment (so the whole message); timed_out: never delivered whole.
+//  - try_send_stream writes only if every fragment fits now; a deadline
+//    that passes midway gives the message up (timed_out; it is dropped).
 //
 // Zero capacity (rendezvous): mailbox_options{.capacity = 0}. Sender and
 // receiver meet; nothing is buffered. Every send is synchronous whatever
