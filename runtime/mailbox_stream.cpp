@@ -384,8 +384,11 @@ status mailbox_receiver::open_next(std::uint64_t room, std::uint64_t& len, clock
   if (s != status::would_block || !wait) return s;
   return wait_for_message(
       deadline, [&]() noexcept { return try_open(room, len, false); },
-      [&]() noexcept {
-        (void)try_open(0, len, true);  // frees a dead reader's gate, drains its remains
+      [this]() noexcept {
+        // A dead reader's gate, or its message's remains, would block us.
+        const std::uint32_t g = streams_->reader.load(std::memory_order_acquire);
+        if (g != 0 && g != role_.slot() + 1) free_if_dead(streams_->reader, g, e_.view().shared->consumers);
+        drain_orphans(true);
         return true;
       });
 }

@@ -745,3 +745,42 @@ TEST_CASE("streams: 3 sender and 3 receiver processes, random sizes, a sender ki
   }
   CHECK(box.streams_dropped() >= 1);
 }
+
+TEST_CASE("streams: a receiver killed mid-message: the rest is dropped and counted, the mailbox goes on") {
+  mailbox box = make_box("st-rkill", 4, 64);
+  auto tx = box.sender();
+  REQUIRE(tx);
+  auto* step = shared_block<std::atomic<int>>();
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto b = mailbox::open("st-rkill");
+    if (!b) _exit(10);
+    auto r = b->receiver();
+    if (!r) _exit(11);
+    step->store(1);
+    std::array<std::byte, 16> piece{};
+    std::size_t n = 0;
+    if (r->read_for(piece, n, 20s) != status::ok || n == 0) _exit(12);
+    step->store(2);  // midway: it holds the reader gate and a fragment
+    for (;;) ::pause();
+  }
+  while (step->load() < 1) std::this_thread::sleep_for(1ms);
+  const auto big = message(7, 64 * 50);
+  std::thread t([&] {
+    CHECK(tx->send_stream_until(big, clock_type::now() + 20s) == status::ok);  // queued: async
+    CHECK(tx->send_for(bytes("next"), 20s) == status::ok);
+  });
+  const auto give_up = clock_type::now() + 20s;
+  while (step->load() < 2 && clock_type::now() < give_up) std::this_thread::sleep_for(1ms);
+  ::kill(child, SIGKILL);
+  CHECK(ringport_test::wait_child(child) == 128 + SIGKILL);
+  auto rx = box.receiver();
+  REQUIRE(rx);
+  std::vector<std::byte> buf(big.size());
+  std::uint64_t len = 0;
+  CHECK(rx->receive_stream_until(buf, len, clock_type::now() + 20s) == status::ok);
+  t.join();
+  CHECK(text(buf, static_cast<std::size_t>(len)) == "next");
+  CHECK(box.streams_dropped() >= 1);
+}
