@@ -320,9 +320,10 @@ status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len, std::
     });
     if (k == 0) {
       if (stream && (h.flags & flag_first) != 0) {
-        // A stream message: too long for one receive (receive_stream, read).
+        // A stream message: no single-slot receive can take it, whatever its
+        // buffer (receive_stream and read do); it stays queued.
         len = static_cast<std::size_t>(std::min<std::uint64_t>(stream_total(h), SIZE_MAX));
-        return exact ? status::wrong_size : status::too_large;
+        return status::wrong_size;
       }
       if (stream) {
         drain_orphans(false);  // remains of a dead reader's message, if its gate is free

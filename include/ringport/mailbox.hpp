@@ -29,7 +29,11 @@
 // ack_index, ack_gen} + payload. Every header field is read from shared
 // memory once and checked (length <= max, ack_index < 64) before use; a bad
 // one drops that slot and returns status::corrupt, never an out-of-bounds
-// copy.
+// copy. The ring's extra region holds the acknowledgement table (one cache
+// line per sender slot: its ack word and `sending` flag), the stream gates
+// (mailbox_streams), and, on a rendezvous only, the meeting point
+// (mailbox_meeting); its length, in the ring's geometry, tells the two
+// kinds apart on open.
 //
 // Delivery
 //  - delivery::async: send returns once the message is queued.
@@ -74,8 +78,9 @@
 //    seq_cst store and load, on its own cache line and a read-mostly one.
 //  - The reader gate gives a message's fragments to one receiver: only its
 //    holder takes fragments; a plain receive that meets a first fragment
-//    returns too_large with the whole length (message kept queued), and one
-//    that meets a continuation waits behind it.
+//    returns status::wrong_size with the whole length (message kept queued:
+//    take it with receive_stream or read), and one that meets a
+//    continuation waits behind it.
 //  - Exactly once and per-sender order hold for whole messages, as above.
 //  - Broken messages are never delivered whole: when the writer died (its
 //    gate holder is dead at a peer poll), gave up (deadline, fill returned
