@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <new>
 
@@ -69,6 +70,8 @@ inline std::uint64_t role_bit(std::size_t slot) noexcept {
 struct slot_header {
   std::uint32_t length, flags, ack_index, ack_gen;
 };
+static_assert(sizeof(slot_header) == mailbox_header_bytes && offsetof(slot_header, ack_gen) == off_ack_gen,
+              "slot_header mirrors the slot's header words (summarize_slot copies it)");
 
 inline std::atomic_ref<std::uint32_t> field(const std::byte* slot, std::size_t off) noexcept {
   // The slot lives in a writable shared mapping; const only says we read.
