@@ -283,12 +283,13 @@ result<status> node::receive_until(std::string_view from, std::span<std::byte> b
   return (*link)->rx.receive_until(buf, len, deadline);
 }
 
-status node::poll_inbound(std::span<std::byte> buf, std::size_t& len, std::string_view& from) noexcept {
+status node::poll_inbound(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
+                          bool exact) noexcept {
   const std::size_t n = in_order_.size();
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t at = (next_ + i) % n;
     link_in* l = in_order_[at];
-    const status s = l->rx.try_receive(buf, len);
+    const status s = exact ? l->rx.try_receive_exact(buf, len) : l->rx.try_receive(buf, len);
     if (s == status::would_block || s == status::closed) continue;  // a closed link has nothing more
     next_ = at + 1;
     from = l->peer;
@@ -310,10 +311,26 @@ bool node::doorbell_ready(const void* self) noexcept {
 
 result<status> node::receive_any_until(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
                                        clock::time_point deadline) {
+  return receive_any_impl(buf, len, from, &deadline, false);
+}
+
+result<status> node::receive_exact(std::string_view from, std::span<std::byte> v,
+                                   const clock::time_point* deadline) {
+  auto link = inbound(from);
+  if (!link) return std::move(link).error();
+  std::size_t len = 0;
+  return deadline ? (*link)->rx.receive_exact_until(v, len, *deadline)
+                  : (*link)->rx.try_receive_exact(v, len);
+}
+
+// receive_any's loop; a null deadline polls once (try_receive_any).
+result<status> node::receive_any_impl(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
+                                      const clock::time_point* deadline, bool exact) {
   for (;;) {
     if (auto ok = refresh_inbound(); !ok) return ok.error();
-    if (status s = poll_inbound(buf, len, from); s != status::would_block) return s;
-    if (clock::now() >= deadline) return status::timed_out;
+    if (status s = poll_inbound(buf, len, from, exact); s != status::would_block) return s;
+    if (!deadline) return status::would_block;
+    if (clock::now() >= *deadline) return status::timed_out;
     // Sleep on the doorbell and on every inbound link (rebuilt each time:
     // `this` may have moved; the vector keeps its capacity).
     targets_.clear();
@@ -324,7 +341,7 @@ result<status> node::receive_any_until(std::span<std::byte> buf, std::size_t& le
     }
     // A wake-up (or the deadline) leads back to the poll above; a deadline
     // with nothing to take returns timed_out there.
-    (void)wait_any(targets_, deadline, opt_.policy);
+    (void)wait_any(targets_, *deadline, opt_.policy);
   }
 }
 

@@ -394,6 +394,36 @@ check 0 "mailbox --if-exists open" -- "$R" mailbox create tapbox --capacity 2 --
 check 0 "stat of the replaced mailbox" -- "$R" stat tapbox --json
 json_check "the replaced mailbox has the new sizes" "assert (docs[0]['queue']['capacity'], docs[0]['queue']['max_message']) == (8, 16)"
 check 2 "--if-exists typo" -- "$R" mailbox create tapbox --if-exists Replace
+# --- buffering (issue 15): a rendezvous mailbox (--capacity 0).
+check 0 "create a rendezvous" -- "$R" mailbox create meet --capacity 0 --max-size 64 --pages normal
+check 0 "stat of a rendezvous" -- "$R" stat meet
+expect_out "stat says rendezvous" "^capacity:  *0 (rendezvous"
+check 3 "send --nonblock with no receiver waiting" -- "$R" send meet --nonblock "nobody"
+check 4 "a timed send with no receiver" -- "$R" send meet --timeout 100 "nobody"
+"$R" recv meet -n 1 --timeout 20000 >$T.meet &
+receiver=$!
+check 0 "a send meets a waiting receiver" -- "$R" send meet --timeout 20000 "met"
+wait $receiver; rc=$?
+[ $rc = 0 ] || { echo "FAIL: rendezvous recv exit $rc"; fails=$((fails + 1)); }
+printf 'met\n' | cmp -s - $T.meet || { echo "FAIL: rendezvous received:"; cat $T.meet; fails=$((fails + 1)); }
+check 4 "nothing stayed buffered" -- "$R" recv meet --timeout 50
+
+# --- buffering (issue 15): a file of any size as one stream message.
+check 0 "create a small mailbox for a file" -- "$R" mailbox create files --capacity 4 --max-size 100 --pages normal
+head -c 300000 /dev/urandom >"$T.file"
+"$R" recv files --raw -n 1 --timeout 20000 >"$T.back" &
+receiver=$!
+check 0 "send --file larger than the mailbox" -- "$R" send files --file "$T.file" --timeout 20000 --sync
+wait $receiver; rc=$?
+[ $rc = 0 ] || { echo "FAIL: recv of a file exit $rc"; fails=$((fails + 1)); }
+cmp -s "$T.file" "$T.back" || { echo "FAIL: the file came back different"; fails=$((fails + 1)); }
+check 4 "send --file with nobody reading times out" -- "$R" send files --file "$T.file" --timeout 100
+check 1 "recv of the message given up midway" -- "$R" recv files --raw --timeout 5000
+expect_err "recv says it was dropped" "given up midway"
+check 0 "stat counts the dropped stream" -- "$R" stat files
+expect_out "stat shows streams dropped" "^streams dropped: 1 "
+check 1 "send --file of a missing file" -- "$R" send files --file "$T.missing"
+check 2 "send --file and a MESSAGE" -- "$R" send files --file "$T.file" extra
 
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails != 0))

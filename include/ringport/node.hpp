@@ -106,6 +106,20 @@ namespace detail {
 struct node_shared;
 }
 
+/// The common path of a node call in one check: true when the call set up
+/// its link (no error) and returned status::ok. On false, look at
+/// r.error() (set-up failed) or *r (the data-path status), or use
+/// status_of().
+inline bool ok(const result<status>& r) noexcept {
+  return r.has_value() && *r == status::ok;
+}
+/// The status of a node call when its link was set up, else `on_error`
+/// (for a loop that branches on statuses only, e.g. treating a failed set-up
+/// as status::peer_gone).
+inline status status_of(const result<status>& r, status on_error) noexcept {
+  return r.has_value() ? *r : on_error;
+}
+
 class node {
  public:
   using clock = std::chrono::steady_clock;
@@ -149,6 +163,26 @@ class node {
     return send_until(to, msg, clock::now() + dur, d);
   }
 
+  /// Typed sends: the sizeof(T) bytes of v (mailbox.hpp, message_value).
+  template <message_value T>
+  result<status> try_send(std::string_view to, const T& v) {
+    return try_send(to, std::span<const std::byte>(value_bytes(v)));
+  }
+  template <message_value T>
+  result<status> send(std::string_view to, const T& v, delivery d = delivery::async) {
+    return send_until(to, std::span<const std::byte>(value_bytes(v)), clock::time_point::max(), d);
+  }
+  template <message_value T>
+  result<status> send_until(std::string_view to, const T& v, clock::time_point deadline,
+                            delivery d = delivery::async) {
+    return send_until(to, std::span<const std::byte>(value_bytes(v)), deadline, d);
+  }
+  template <message_value T, class Rep, class Period>
+  result<status> send_for(std::string_view to, const T& v, std::chrono::duration<Rep, Period> dur,
+                          delivery d = delivery::async) {
+    return send_until(to, std::span<const std::byte>(value_bytes(v)), clock::now() + dur, d);
+  }
+
   // --- receives from one node `from` (len: as mailbox_receiver)
   result<status> try_receive(std::string_view from, std::span<std::byte> buf, std::size_t& len);
   result<status> receive(std::string_view from, std::span<std::byte> buf, std::size_t& len) {
@@ -160,6 +194,26 @@ class node {
   result<status> receive_for(std::string_view from, std::span<std::byte> buf, std::size_t& len,
                              std::chrono::duration<Rep, Period> dur) {
     return receive_until(from, buf, len, clock::now() + dur);
+  }
+
+  /// Typed receives: a message of exactly sizeof(T) bytes into v; another
+  /// length gives status::wrong_size and stays queued (mailbox.hpp).
+  template <message_value T>
+  result<status> try_receive(std::string_view from, T& v) {
+    return receive_exact(from, value_bytes(v), nullptr);
+  }
+  template <message_value T>
+  result<status> receive(std::string_view from, T& v) {
+    const auto forever = clock::time_point::max();
+    return receive_exact(from, value_bytes(v), &forever);
+  }
+  template <message_value T>
+  result<status> receive_until(std::string_view from, T& v, clock::time_point deadline) {
+    return receive_exact(from, value_bytes(v), &deadline);
+  }
+  template <message_value T, class Rep, class Period>
+  result<status> receive_for(std::string_view from, T& v, std::chrono::duration<Rep, Period> dur) {
+    return receive_until(from, v, clock::now() + dur);
   }
 
   // --- receives from any node; `from` names the sender (valid while this
@@ -174,6 +228,25 @@ class node {
   result<status> receive_any_for(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
                                  std::chrono::duration<Rep, Period> dur) {
     return receive_any_until(buf, len, from, clock::now() + dur);
+  }
+  /// Typed: as receive(from, T&), from whichever node sent first.
+  template <message_value T>
+  result<status> try_receive_any(T& v, std::string_view& from) {
+    std::size_t len = 0;
+    return receive_any_impl(value_bytes(v), len, from, nullptr, true);
+  }
+  template <message_value T>
+  result<status> receive_any(T& v, std::string_view& from) {
+    return receive_any_until(v, from, clock::time_point::max());
+  }
+  template <message_value T>
+  result<status> receive_any_until(T& v, std::string_view& from, clock::time_point deadline) {
+    std::size_t len = 0;
+    return receive_any_impl(value_bytes(v), len, from, &deadline, true);
+  }
+  template <message_value T, class Rep, class Period>
+  result<status> receive_any_for(T& v, std::string_view& from, std::chrono::duration<Rep, Period> dur) {
+    return receive_any_until(v, from, clock::now() + dur);
   }
 
  private:
@@ -190,7 +263,13 @@ class node {
   result<link_in*> inbound(std::string_view from);
   result<link_in*> add_inbound(std::string_view from, mailbox box);
   result<void> refresh_inbound();
-  status poll_inbound(std::span<std::byte> buf, std::size_t& len, std::string_view& from) noexcept;
+  status poll_inbound(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
+                      bool exact = false) noexcept;
+  // The typed receives: deadline null for a try_ call.
+  result<status> receive_exact(std::string_view from, std::span<std::byte> v,
+                               const clock::time_point* deadline);
+  result<status> receive_any_impl(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
+                                  const clock::time_point* deadline, bool exact);
   mailbox_options link_options() const;
   static bool doorbell_ready(const void* self) noexcept;
 

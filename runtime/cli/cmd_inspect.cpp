@@ -145,8 +145,14 @@ int cmd_stat(int argc, char** argv, int first) {
   std::printf("domain:        %s\n", info.domain.c_str());
   std::printf("path:          %s\n", info.path.c_str());
   std::printf("kind:          %s\n", to_string(info.kind));
+  const bool box_kind = info.kind == object_kind::mailbox;
   if (is_queue_kind(info.kind)) {
-    std::printf("capacity:      %llu\n", static_cast<unsigned long long>(info.capacity));
+    auto box =
+        box_kind ? mailbox::open(info.name, info.domain) : result<mailbox>(errc::wrong_kind, "not a mailbox");
+    if (box && box->rendezvous())
+      std::printf("capacity:      0 (rendezvous: nothing is buffered)\n");
+    else
+      std::printf("capacity:      %llu\n", static_cast<unsigned long long>(info.capacity));
     std::printf("max message:   %s bytes\n", max_message(info).c_str());
   }
   if (u.has_roles) {
@@ -159,6 +165,10 @@ int cmd_stat(int argc, char** argv, int first) {
                 static_cast<unsigned long long>(u.abandoned), box ? "senders" : "producers",
                 static_cast<unsigned long long>(u.reclaimed), box ? "receivers" : "consumers",
                 static_cast<unsigned long long>(u.takeovers));
+    if (auto mb = box_kind ? mailbox::open(info.name, info.domain) : result<mailbox>(errc::wrong_kind, "");
+        mb)
+      std::printf("streams dropped: %llu (stream messages given up midway: sender died or gave up)\n",
+                  static_cast<unsigned long long>(mb->streams_dropped()));
   }
   if (u.is_node) std::printf("holder:        %s\n", holders(u.node_holder).c_str());
   if (u.is_link) std::printf("link nodes:    %u of 2 held by a live process\n", u.link_nodes_alive);
