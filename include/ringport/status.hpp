@@ -14,6 +14,8 @@ enum class status : std::uint8_t {
   too_large,    ///< a message longer than the maximum; nothing was queued
   corrupt,      ///< shared positions failed validation (a corrupt or hostile peer)
   peer_gone,    ///< every peer this call waits on died (see ring.hpp, "Peer death")
+  overrun,      ///< topic (lossy): lapped; the subscriber's missed() says how many messages it lost
+  evicted,      ///< topic (backpressure): the subscriber lagged past the lag limit and was dropped
 };
 
 constexpr const char* to_string(status s) noexcept {
@@ -32,6 +34,10 @@ constexpr const char* to_string(status s) noexcept {
       return "corrupt";
     case status::peer_gone:
       return "peer_gone";
+    case status::overrun:
+      return "overrun";
+    case status::evicted:
+      return "evicted";
   }
   return "unknown";
 }
