@@ -323,6 +323,10 @@ class topic : public byte_topic {
     status publish_until(const T& v, std::chrono::steady_clock::time_point d) noexcept {
       return p_.publish_until(as_bytes(v), d);
     }
+    template <class Rep, class Period>
+    status publish_for(const T& v, std::chrono::duration<Rep, Period> d) noexcept {
+      return p_.publish_for(as_bytes(v), d);
+    }
     std::uint64_t position() const noexcept { return p_.position(); }
     void set_policy(wait_policy p) noexcept { p_.set_policy(p); }
     topic_publisher& bytes() noexcept { return p_; }
