@@ -57,5 +57,13 @@ int cmd_mailbox_create(int argc, char** argv, int first);
 int cmd_mailbox_close(int argc, char** argv, int first);
 int cmd_send(int argc, char** argv, int first);
 int cmd_recv(int argc, char** argv, int first);
+// Topics (cmd_topic.cpp).
+int cmd_topic_create(int argc, char** argv, int first);
+int cmd_topic_close(int argc, char** argv, int first);
+int cmd_publish(int argc, char** argv, int first);
+int cmd_subscribe(int argc, char** argv, int first);
+int cmd_latest(int argc, char** argv, int first);
+/// The topic part of `ringport stat NAME` (publisher, subscribers and their lag).
+void print_topic_stat(const segment_info& info);
 
 }  // namespace ringport::cli
