@@ -297,9 +297,9 @@ stream_result read_stream(topic<topic_stamp>::subscriber_handle& s, bool slow) {
 }
 
 // slow_first: the first subscriber pauses now and then (lossy: it is lapped).
-void run_stream(topic_mode mode, std::uint64_t n, unsigned subs, bool slow_first) {
+void run_stream(topic_mode mode, std::uint64_t n, unsigned subs, bool slow_first, std::size_t cap) {
   const std::string name = std::string("t-stream-") + to_string(mode);
-  auto t = topic<topic_stamp>::create(name, opts(64, mode));
+  auto t = topic<topic_stamp>::create(name, opts(cap, mode));
   REQUIRE(t);
   std::vector<topic<topic_stamp>::subscriber_handle> handles;
   for (unsigned i = 0; i < subs; ++i) {
@@ -336,13 +336,13 @@ void run_stream(topic_mode mode, std::uint64_t n, unsigned subs, bool slow_first
 }  // namespace
 
 TEST_CASE("lossy stream, threads: received + missed == published, nothing torn") {
-  run_stream(topic_mode::lossy, ringport_test::topic_count("RINGPORT_TOPIC_MESSAGES", 300000, 30000), 3,
-             true);
+  run_stream(topic_mode::lossy, ringport_test::topic_count("RINGPORT_TOPIC_MESSAGES", 300000, 30000), 3, true,
+             64);
 }
 
 TEST_CASE("back-pressured stream, threads: every stamp exactly once, in order") {
   run_stream(topic_mode::backpressure, ringport_test::topic_count("RINGPORT_TOPIC_MESSAGES", 300000, 30000),
-             3, false);
+             3, false, 1024);
 }
 
 TEST_CASE("join and leave while publishing (threads)") {
