@@ -23,21 +23,25 @@
 //    subscriber that died stops holding it back once the waiting publisher
 //    notices (it checks holders' liveness every detail::peer_poll = 50 ms
 //    while it waits: within about 100 ms plus the /proc reads). With
-//    lag_limit = L (1..capacity; 0, the default, means never), a subscriber
-//    that is L messages behind when the publisher needs to go on is evicted:
-//    its next receive returns status::evicted (for good: subscribe again),
-//    and the publisher no longer waits for it.
+//    lag_limit = L (1..capacity; 0, the default, means never), the publisher
+//    evicts every subscriber that is L or more messages behind whenever it
+//    re-reads the cursors (at least every capacity/8 messages, and whenever
+//    it would otherwise wait): that subscriber's next receive returns
+//    status::evicted (for good: subscribe again), and the publisher no
+//    longer waits for it. So with lag_limit = capacity it never waits for a
+//    live subscriber at all; it drops the laggard instead.
 // Trade-offs: lossy protects the publisher and the other subscribers from a
 // slow one, at the price of that one's messages; backpressure loses nothing
 // and lets the slowest live subscriber set the pace (a stuck live
 // subscriber stops the publisher unless a lag_limit evicts it).
 //
-// Late join: subscriber(start::next) (default) sees messages published from
-// now on; start::oldest first replays what the topic retains: up to
+// Late join: subscriber(start_at::next) (default) sees messages published
+// from now on; start_at::oldest first replays what the topic retains: up to
 // `capacity` messages in lossy mode; in backpressure mode those the
-// publisher has not yet been cleared to overwrite (everything still unread
-// by the slowest subscriber, at least; all of them while the publisher is
-// blocked).
+// publisher has not yet been cleared to overwrite: at least the last
+// capacity - capacity/8 messages (the publisher never clears more than
+// capacity/8 ahead of its last look at the cursors), and every message the
+// slowest subscriber has not read.
 //
 // latest(): copies the most recent message without subscribing (a
 // "blackboard"), torn-free; would_block when nothing was published yet (or,
@@ -84,8 +88,9 @@
 //    full"; the publisher keeps a cached limit (lowest live cursor +
 //    capacity) and rescans the 64 entries only when it reaches it. A joiner
 //    and a rescan meet on the shared `gate` word with read-modify-writes:
-//    the publisher scans, raises gate to the scanned minimum (exchange,
-//    acq_rel), and scans again; a joiner publishes its entry and then reads
+//    the publisher scans, raises gate to the lowest message its new window
+//    may not overwrite (exchange, acq_rel), and scans again, keeping the
+//    lower of the two results; a joiner publishes its entry and then reads
 //    gate with fetch_add(0, acq_rel), starting no lower than it. Either the
 //    joiner's RMW comes later (it starts at or above every position the
 //    publisher relies on) or the publisher's exchange reads it and
@@ -156,7 +161,7 @@ struct topic_stats {
     std::uint64_t lag = 0;     ///< published - cursor (messages not yet read or lost)
   };
   std::uint64_t published = 0;  ///< the publisher's position: messages published so far
-  std::uint64_t gate = 0;       ///< backpressure: the lowest cursor the publisher waits for
+  std::uint64_t gate = 0;       ///< backpressure: the first message the publisher may not overwrite yet
   std::uint32_t publisher_pid = 0;
   bool publisher_alive = false;
   std::uint64_t takeovers = 0, evictions = 0, reaped = 0;

@@ -14,7 +14,7 @@
 // belong to one message.
 //
 // Fixed-width integers and always-lock-free atomics only; offsets, never
-// pointers. The publisher's line (head, gate) is written on every publish;
+// pointers. The publisher's line (head; gate at rescans) is written on every publish;
 // subscribers never read it on their fast path (they poll their slot's seq).
 #pragma once
 
@@ -64,8 +64,9 @@ struct alignas(cache_line) topic_shared {
   topic_geometry geo;
   std::atomic<std::uint32_t> closed;
   // line 1: the publisher's. head = messages published (message n lives in
-  // slot n % capacity, complete once head > n); gate = the lowest cursor the
-  // publisher's current window relies on (backpressure; monotone).
+  // slot n % capacity, complete once head > n); gate (backpressure) = the
+  // first message the publisher may not overwrite before it looks at the
+  // cursors again (monotone; joiners start at or above it).
   alignas(cache_line) std::atomic<std::uint64_t> head;
   std::atomic<std::uint64_t> gate;
   std::atomic<std::uint64_t> publisher;  // owner word of the publisher role, 0 = free
