@@ -266,8 +266,7 @@ struct segment_access {
         return fail(
             error(errc::no_huge_pages, "not enough free huge pages for " + std::to_string(total) +
                                            " bytes (" + detail::huge_page_summary() +
-                                           "): reserve more with 'echo N > /proc/sys/vm/nr_hugepages' "
-                                           "or pass pages::any"));
+                                           "): reserve more with 'echo N > /proc/sys/vm/nr_hugepages'"));
       if (rc == ENOSPC || rc == ENOMEM)
         return fail(error(errc::out_of_memory, "no space for " + std::to_string(total) + " bytes in " +
                                                    loc.dir + ": free memory or enlarge the tmpfs"));
@@ -499,6 +498,31 @@ result<void> collect_locked(const domain_paths& p, bool dry_run, std::vector<std
   return collect_in(p.shm_dir, dry_run, out);
 }
 
+// pages::huge failed for want of huge pages: say how pages::any differs.
+error with_any_advice(error e) {
+  e.message += " (or pass pages::any to fall back to base pages)";
+  return e;
+}
+
+// The huge-page fallback of pages::any is said once per domain, not by every
+// process: the first create that falls back makes the marker file in the
+// domain's /dev/shm directory (O_EXCL under the domain lock, so exactly one
+// create does; a symbolic link there counts as made) and says it, later ones
+// find it and stay quiet until `ringport gc` removes it with the domain's
+// doorbell table. If the marker cannot be made, once per process.
+void notice_fallback(const domain_paths& p, const std::string& reason) {
+  const std::string marker = p.shm_dir + "/" + detail::huge_fallback_marker_name;
+  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) return;
+  const std::string msg = "huge pages unavailable (" + reason + "); segments of domain '" + p.domain +
+                          "' use " + std::to_string(base_page_size()) +
+                          "-byte pages (said once per domain; pages::normal asks for them without this "
+                          "notice, pages::huge makes the shortage an error)";
+  if (fd < 0) return notice_once(msg);
+  ::close(fd);
+  detail::notice(msg);
+}
+
 result<segment> create_locked(const domain_paths& p, const std::string& name, std::size_t payload_size,
                               const segment_options& opt, const segment::initializer& init) {
   // Best effort: a failure to sweep must not fail the create.
@@ -511,15 +535,13 @@ result<segment> create_locked(const domain_paths& p, const std::string& name, st
       if (auto ok = detail::ensure_dir(p.huge_dir(), opt.group_access); !ok) return ok.error();
       auto s = segment_access::create_at({p.huge_dir(), p.huge->page_size, true}, name, p.domain,
                                          payload_size, opt, init);
-      if (s || opt.backing == pages::huge || !(s.error() == errc::no_huge_pages)) return s;
-      notice_once("huge pages unavailable (" + s.error().message + "); using " +
-                  std::to_string(base_page_size()) + "-byte pages for '" + name +
-                  "' and later segments may too");
+      if (s || !(s.error() == errc::no_huge_pages)) return s;
+      if (opt.backing == pages::huge) return with_any_advice(s.error());
+      notice_fallback(p, s.error().message);
     } else if (opt.backing == pages::huge) {
-      return p.huge.error();
+      return with_any_advice(p.huge.error());
     } else {
-      notice_once("huge pages unavailable (" + p.huge.error().message + "); using " +
-                  std::to_string(base_page_size()) + "-byte pages");
+      notice_fallback(p, p.huge.error().message);
     }
   }
   return segment_access::create_at(shm_location(p), name, p.domain, payload_size, opt, init);
@@ -594,7 +616,10 @@ result<segment> segment::create_anonymous(std::size_t payload_size, const segmen
       return error(errc::no_huge_pages,
                    "no free huge pages for an anonymous ring (" + detail::huge_page_summary() +
                        "): reserve some with 'echo N > /proc/sys/vm/nr_hugepages' or pass pages::any");
-    if (p == MAP_FAILED) notice_once("huge pages unavailable; anonymous rings use base pages");
+    if (p == MAP_FAILED)
+      notice_once("huge pages unavailable (" + detail::huge_page_summary() +
+                  "); anonymous rings of this process use base pages (said once per process; "
+                  "pages::normal asks for them without this notice)");
   }
   const std::uint64_t total = round_up(header_bytes + payload_size, loc.page_size);
   if (p == MAP_FAILED) {

@@ -252,9 +252,11 @@ expect_out "the summary counts them" "dropped 3 unread messages"
 refute_out "--force spares the live ring" "removed live"
 
 kill_holder $h_live
+: > "$D/.huge-fallback~"  # as the first create that fell back from huge pages leaves it
 check 0 "gc once nothing lives" -- "$R" gc
 expect_out "the last ring goes" "^removed live (mpmc, stale)"
 expect_out "then the doorbell table" "^removed $D/.doorbells~ (doorbell table"
+expect_out "and the huge-page notice marker" "^removed $D/.huge-fallback~ (huge-page notice said"
 refute_out "not the directory while an internal file is there" "empty domain directory"
 [ -e "$D/.tmp-internal" ] || { echo "FAIL: gc removed an internal file"; fails=$((fails + 1)); }
 rm -f "$D/.tmp-internal"

@@ -7,8 +7,12 @@
 //                   mount, never assumed. Fails with no_huge_pages otherwise.
 //   pages::normal — tmpfs under /dev/shm (or RINGPORT_SHM_DIR), base pages.
 //   pages::any    — huge if possible, else normal; the fallback is reported
-//                   once per process (stderr, or set_notice_handler) and
-//                   visible as info().page_size.
+//                   once per domain (stderr, or set_notice_handler: the
+//                   first create that falls back leaves the marker file
+//                   .huge-fallback~ in the domain's /dev/shm directory, and
+//                   `ringport gc` removes it with the domain), or once per
+//                   process for anonymous rings; always visible as
+//                   info().page_size.
 // Files live at <root>/ringport.<domain>/<name>. The domain comes from the
 // options, else RINGPORT_DOMAIN, else "default". Names and domains are
 // 1..64 characters of [A-Za-z0-9._-], not "." or "..".
