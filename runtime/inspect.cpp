@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include "ringport/detail/ring_layout.hpp"
 #include "ringport/detail/ring_state.hpp"
 #include "ringport/node.hpp"
+#include "ringport/topic.hpp"
 
 namespace ringport::detail {
 namespace {
@@ -82,6 +84,28 @@ bool read_ring(const segment& seg, segment_usage& u) {
   read_roles(rs->consumers, multi_c ? rs->consumer_claims : nullptr, head, u.consumers, u.consumer_list,
              u.info.creator_pid, u.creator_is_holder);
   u.has_roles = true;
+  return true;
+}
+
+// Topics: the publisher role and the subscribers count as producers and
+// consumers; unread is the lag of the slowest live subscriber.
+bool read_topic(segment_usage& u) {
+  auto t = byte_topic::open(u.info.name, u.info.domain);
+  if (!t) {
+    u.reason = t.error().message;
+    return false;
+  }
+  const topic_stats st = t->stats();
+  u.has_roles = true;
+  if (st.publisher_pid != 0) u.producers.add(st.publisher_alive);
+  u.creator_is_holder = st.publisher_pid != 0 && st.publisher_pid == u.info.creator_pid;
+  for (const auto& s : st.subscribers) {
+    u.consumers.add(s.alive);
+    u.creator_is_holder = u.creator_is_holder || s.pid == u.info.creator_pid;
+    if (s.alive && !s.evicted) u.unread = std::max(u.unread, s.lag);
+  }
+  u.closed = t->closed();
+  u.takeovers = st.takeovers;
   return true;
 }
 
@@ -174,6 +198,8 @@ segment_usage inspect(const segment_info& info) {
     readable = read_ring(*seg, u);
   else if (u.info.kind == object_kind::node)
     readable = read_node(*seg, u);
+  else if (u.info.kind == object_kind::topic)
+    readable = read_topic(u);
   else if (u.info.kind != object_kind::raw) {
     u.reason = "unknown kind";
     readable = false;

@@ -150,6 +150,7 @@ node& node::operator=(node&& o) noexcept {
     next_ = o.next_;
     seen_gen_ = o.seen_gen_;
     scanned_ = o.scanned_;
+    calls_ = std::move(o.calls_);
   }
   return *this;
 }
@@ -165,6 +166,7 @@ void node::leave() noexcept {
   std::uint64_t mine = owner_;
   sh_->owner.compare_exchange_strong(mine, 0, std::memory_order_release, std::memory_order_relaxed);
   sh_ = nullptr;
+  calls_.reset();
   out_.clear();
   in_order_.clear();
   in_.clear();

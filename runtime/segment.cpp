@@ -49,6 +49,8 @@ const char* to_string(object_kind k) noexcept {
       return "mailbox";
     case object_kind::node:
       return "node";
+    case object_kind::topic:
+      return "topic";
   }
   return "unknown";
 }

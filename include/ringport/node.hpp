@@ -119,6 +119,11 @@ inline bool ok(const result<status>& r) noexcept {
 inline status status_of(const result<status>& r, status on_error) noexcept {
   return r.has_value() ? *r : on_error;
 }
+/// A request as receive_request() hands it to the server: reply with reply().
+struct incoming_call {
+  std::uint64_t id = 0;  ///< correlation id, unique per calling node incarnation
+  std::string from;      ///< the calling node
+};
 
 class node {
  public:
@@ -249,7 +254,58 @@ class node {
     return receive_any_until(v, from, clock::now() + dur);
   }
 
+  // --- request–response (runtime/node_call.cpp). Requests travel over the
+  // mailbox "call.<server>", replies over "reply.<client>" (made on first
+  // use by either side, with this node's link options). Each call carries a
+  // 64-bit correlation id, strictly increasing per node (seeded from the
+  // steady clock at the first call, so a later incarnation of the same name
+  // never reuses one). A reply whose id is not outstanding (its caller timed
+  // out, abandoned it, or died) is dropped, never delivered to another call.
+  // Several calls may be outstanding: start_call() then await_reply() in any
+  // order (replies for other outstanding calls are kept for them). A caller
+  // waiting on a server that no live process holds (it died, or never
+  // joined) gets peer_gone within about 50 ms (detail::peer_poll); else
+  // timed_out at the deadline. Requests hold up to max_message_size - 40
+  // bytes, replies max_message_size - 8. Not thread-safe, like the node.
+  result<status> call(std::string_view to, std::span<const std::byte> request, std::span<std::byte> reply,
+                      std::size_t& len, clock::time_point deadline);
+  template <class Rep, class Period>
+  result<status> call_for(std::string_view to, std::span<const std::byte> request, std::span<std::byte> reply,
+                          std::size_t& len, std::chrono::duration<Rep, Period> dur) {
+    return call(to, request, reply, len, clock::now() + dur);
+  }
+  /// Sends a request (waiting for room until deadline); id: its correlation id.
+  result<status> start_call(std::string_view to, std::span<const std::byte> request, std::uint64_t& id,
+                            clock::time_point deadline = clock::time_point::max());
+  /// Waits for the reply of call `id` (ok: len bytes in reply; too_large:
+  /// len needed, the reply kept). timed_out / peer_gone end the call: its
+  /// reply, should it come later, is dropped.
+  result<status> await_reply(std::uint64_t id, std::span<std::byte> reply, std::size_t& len,
+                             clock::time_point deadline);
+  /// Forgets call `id`: its reply will be dropped.
+  void abandon_call(std::uint64_t id) noexcept;
+  /// Server side: the next request to this node (too_large: len needed, kept).
+  result<status> receive_request(std::span<std::byte> buf, std::size_t& len, incoming_call& c,
+                                 clock::time_point deadline = clock::time_point::max());
+  result<status> try_receive_request(std::span<std::byte> buf, std::size_t& len, incoming_call& c) {
+    return receive_request(buf, len, c, clock::time_point::min());
+  }
+  /// Replies to c without waiting (would_block: the caller's reply mailbox
+  /// is full, the reply is not sent); reply_until() waits for room.
+  result<status> reply(const incoming_call& c, std::span<const std::byte> response) {
+    return reply_until(c, response, clock::time_point::min());
+  }
+  result<status> reply_until(const incoming_call& c, std::span<const std::byte> response,
+                             clock::time_point deadline);
+
  private:
+  struct call_state;
+  struct call_state_deleter {
+    void operator()(call_state* p) const noexcept;
+  };
+  result<call_state*> calls();
+  std::unique_ptr<call_state, call_state_deleter> calls_;
+
   struct link_out {
     mailbox box;
     mailbox_sender tx;

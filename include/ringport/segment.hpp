@@ -98,6 +98,7 @@ enum class object_kind : std::uint32_t {
   mpmc = 5,
   mailbox = 6,
   node = 7,
+  topic = 8,
 };
 const char* to_string(object_kind k) noexcept;
 

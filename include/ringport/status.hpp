@@ -17,6 +17,8 @@ enum class status : std::uint8_t {
   wrong_size,   ///< a message this receive cannot take as asked (typed: another length; plain:
                 ///< a stream message, see mailbox.hpp "Streams"); it stays queued
   abandoned,    ///< a stream message given up midway (its sender died or gave up): dropped, counted
+  overrun,      ///< topic (lossy): lapped; the subscriber's missed() says how many messages it lost
+  evicted,      ///< topic (backpressure): the subscriber lagged past the lag limit and was dropped
 };
 
 constexpr const char* to_string(status s) noexcept {
@@ -39,6 +41,10 @@ constexpr const char* to_string(status s) noexcept {
       return "wrong_size";
     case status::abandoned:
       return "abandoned";
+    case status::overrun:
+      return "overrun";
+    case status::evicted:
+      return "evicted";
   }
   return "unknown";
 }

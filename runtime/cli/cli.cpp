@@ -53,6 +53,10 @@ int fail_status(std::string_view command, status s, std::string_view what) {
       return fail(command, m + "a message of another size than expected", exit_error);
     case status::abandoned:
       return fail(command, m + "the message was given up midway by its sender (dropped)", exit_error);
+    case status::overrun:
+      return fail(command, m + "lapped by the publisher (messages lost)", exit_error);
+    case status::evicted:
+      return fail(command, m + "evicted: this subscriber lagged past the topic's lag limit", exit_error);
     case status::ok:
       break;
   }

@@ -73,5 +73,13 @@ int cmd_record(int argc, char** argv, int first);
 int cmd_replay(int argc, char** argv, int first);
 int cmd_journal_cat(int argc, char** argv, int first);
 int cmd_journal_verify(int argc, char** argv, int first);
+// Topics (cmd_topic.cpp).
+int cmd_topic_create(int argc, char** argv, int first);
+int cmd_topic_close(int argc, char** argv, int first);
+int cmd_publish(int argc, char** argv, int first);
+int cmd_subscribe(int argc, char** argv, int first);
+int cmd_latest(int argc, char** argv, int first);
+/// The topic part of `ringport stat NAME` (publisher, subscribers and their lag).
+void print_topic_stat(const segment_info& info);
 
 }  // namespace ringport::cli

@@ -9,6 +9,7 @@
 #include "ringport/mailbox.hpp"
 #include "ringport/node.hpp"
 #include "ringport/segment.hpp"
+#include "ringport/topic.hpp"
 
 namespace ringport::cli {
 namespace {
@@ -110,7 +111,8 @@ int cmd_ls(int argc, char** argv, int first) {
   for (const segment_info& info : dom->segments) {
     const detail::segment_usage u = detail::inspect(info);
     const std::string fill = u.has_roles ? std::to_string(u.unread) : "-";
-    const std::string cap = is_queue_kind(info.kind) ? std::to_string(info.capacity) : "-";
+    const std::string cap =
+        is_queue_kind(info.kind) || info.kind == object_kind::topic ? std::to_string(info.capacity) : "-";
     std::printf("%-40s %-8s %10s %10s %10s %6s %7s %-7s %s\n", info.name.c_str(), to_string(info.kind),
                 cap.c_str(), fill.c_str(), max_message(info).c_str(), page_size(info.page_size).c_str(),
                 users_column(u).c_str(), detail::to_string(u.state), owner(info).c_str());
@@ -170,6 +172,7 @@ int cmd_stat(int argc, char** argv, int first) {
       std::printf("streams dropped: %llu (stream messages given up midway: sender died or gave up)\n",
                   static_cast<unsigned long long>(mb->streams_dropped()));
   }
+  if (info.kind == object_kind::topic) print_topic_stat(info);
   if (u.is_node) std::printf("holder:        %s\n", holders(u.node_holder).c_str());
   if (u.is_link) std::printf("link nodes:    %u of 2 held by a live process\n", u.link_nodes_alive);
   std::printf("size:          %llu bytes\n", static_cast<unsigned long long>(info.total_size));

@@ -2,6 +2,7 @@
 #include "describe.hpp"
 
 #include "ringport/mailbox.hpp"
+#include "ringport/topic.hpp"
 
 namespace ringport::cli {
 namespace {
@@ -32,6 +33,10 @@ bool is_queue_kind(object_kind k) noexcept {
 std::string max_message(const segment_info& info) {
   if (info.kind == object_kind::mailbox && info.element_size > mailbox_header_bytes)
     return std::to_string(info.element_size - mailbox_header_bytes);
+  if (info.kind == object_kind::topic) {  // (issue #13) the slot size is rounded: ask the topic
+    auto t = byte_topic::open(info.name, info.domain);
+    return t ? std::to_string(t->max_message_size()) : "-";
+  }
   if (is_queue_kind(info.kind)) return std::to_string(info.element_size);  // fixed slots
   return "-";
 }

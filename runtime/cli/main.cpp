@@ -15,6 +15,12 @@ commands:
   mailbox close NAME       close a mailbox: sends fail, receivers drain
   send NAME [MESSAGE]      send MESSAGE, or each line of stdin as a message
   recv NAME                receive messages and print them
+  topic create NAME        create a topic (--capacity N, --max-size BYTES,
+                           --mode lossy|backpressure, --lag-limit N)
+  topic close NAME         close a topic: publishes fail, subscribers drain
+  publish NAME [MESSAGE]   publish MESSAGE, or each line of stdin, to a topic
+  subscribe NAME           print a topic's messages (-n COUNT, --from oldest|next)
+  latest NAME              print a topic's most recent message
   rm NAME                  remove a segment (mailbox, ring, node...)
   gc [--dry-run] [--force] remove stale segments (every user dead), the
                            doorbell table and the directory of an idle domain
@@ -70,6 +76,13 @@ int main(int argc, char** argv) {
     return cmd_journal_cat(argc, argv, 3);
   if (cmd == "journal" && argc > 2 && std::string_view(argv[2]) == "verify")
     return cmd_journal_verify(argc, argv, 3);
+  if (cmd == "topic" && argc > 2 && std::string_view(argv[2]) == "create")
+    return cmd_topic_create(argc, argv, 3);
+  if (cmd == "topic" && argc > 2 && std::string_view(argv[2]) == "close")
+    return cmd_topic_close(argc, argv, 3);
+  if (cmd == "publish") return cmd_publish(argc, argv, 2);
+  if (cmd == "subscribe") return cmd_subscribe(argc, argv, 2);
+  if (cmd == "latest") return cmd_latest(argc, argv, 2);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return exit_ok;
