@@ -18,7 +18,7 @@ CONFIGURE = cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 FUZZ_SECONDS ?= 15
 FUZZ_LONG_SECONDS ?= 600
 
-.PHONY: all deps test-deps bench-deps build configure bench test test-release test-asan test-tsan fuzz fuzz-long install clean
+.PHONY: all deps test-deps bench-deps build configure bench test test-release test-asan test-tsan fuzz fuzz-long install package clean
 
 all: build
 
@@ -76,6 +76,12 @@ fuzz-long:
 
 install: build
 	cmake --install build --prefix $(PREFIX)
+
+# A Debian package (CPack, cmake/RingportPackage.cmake) of the release build:
+# build/ringport_<version>_<arch>.deb. CTest package_deb installs it with
+# dpkg, builds outside consumers against it and removes it again.
+package: build
+	cd build && cpack -G DEB
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
