@@ -230,6 +230,11 @@ TEST_CASE("wait_any over three rings fed by three processes") {
                              std::pair{sleep_via::doorbell, wait_policy::block},
                              std::pair{sleep_via::doorbell, wait_policy::adaptive}}) {
     INFO(to_string(via), ", ", policy_name(policy));
+    if (via == sleep_via::futex_waitv && !kernel_has_futex_waitv()) {
+      // wait_any falls back to the doorbells (their rounds below): nobody sleeps in futex_waitv.
+      MESSAGE("no futex_waitv here (ENOSYS): the futex_waitv rounds are the doorbell rounds");
+      continue;
+    }
     wait_any_setup setup(via);
     const std::array<std::string, 3> names = {unique_name("any"), unique_name("any"), unique_name("any")};
     auto r0 = create_ring<spsc<stamped>>(names[0], 4);
