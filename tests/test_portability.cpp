@@ -92,8 +92,8 @@ TEST_CASE("architecture: line size, spin hint, tick counter, layouts") {
   CHECK(std::string(detail::arch_name) == "x86-64");
   CHECK(detail::ticks_per_second() == 0);  // not architectural
 #endif
-  MESSAGE(detail::arch_name << ": cache_line " << detail::cache_line << ", ticks_per_second "
-                            << detail::ticks_per_second());
+  MESSAGE(std::string(detail::arch_name)
+          << ": cache_line " << detail::cache_line << ", ticks_per_second " << detail::ticks_per_second());
   // The spin hint returns; the counter never goes back and moves across a sleep.
   const std::uint64_t t0 = detail::ticks();
   for (int i = 0; i < 1000; ++i) detail::cpu_relax();
@@ -137,8 +137,8 @@ TEST_CASE("a process's identity is the one every other process reads") {
 
 TEST_CASE("membarrier: light wakers only where the waiters' membarrier exists") {
   const bool has = kernel_has_membarrier();
-  MESSAGE((has ? "membarrier(GLOBAL_EXPEDITED) here: wakers use a compiler fence"
-               : "no membarrier here (ENOSYS): wakers and waiters use seq_cst fences"));
+  MESSAGE(std::string(has ? "membarrier(GLOBAL_EXPEDITED) here: wakers use a compiler fence"
+                          : "no membarrier here (ENOSYS): wakers and waiters use seq_cst fences"));
   auto a = spsc<std::uint64_t>::create_local(1, pages::normal);
   auto b = spsc<std::uint64_t>::create_local(1, pages::normal);
   REQUIRE((a && b));
@@ -166,8 +166,8 @@ TEST_CASE("membarrier: light wakers only where the waiters' membarrier exists") 
 
 TEST_CASE("futex_waitv: wait_any sleeps on the doorbells where it is missing") {
   const bool has = kernel_has_futex_waitv();
-  MESSAGE((has ? "futex_waitv here: wait_any uses it"
-               : "no futex_waitv here (ENOSYS): wait_any falls back to the doorbells"));
+  MESSAGE(std::string(has ? "futex_waitv here: wait_any uses it"
+                          : "no futex_waitv here (ENOSYS): wait_any falls back to the doorbells"));
   detail::set_wait_any_slice(30s);  // a lost wake-up hangs until the deadline, no slice hides it
   auto a = spsc<std::uint64_t>::create_local(4, pages::normal);
   auto b = spsc<std::uint64_t>::create_local(4, pages::normal);

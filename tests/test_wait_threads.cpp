@@ -166,9 +166,10 @@ TEST_CASE("wait_any sleeps where RINGPORT_FUTEX_WAITV says") {
   const char* env = std::getenv("RINGPORT_FUTEX_WAITV");
   const bool has_waitv = kernel_has_futex_waitv();
   const bool doorbell = (env && env[0] == '0') || !has_waitv;
-  MESSAGE("RINGPORT_FUTEX_WAITV=" << (env ? env : "(unset)")
-                                  << (has_waitv ? "" : ", no futex_waitv here (ENOSYS)") << ": expecting "
-                                  << (doorbell ? "the doorbell fallback" : "futex_waitv"));
+  MESSAGE("RINGPORT_FUTEX_WAITV=" << std::string(env ? env : "(unset)")
+                                  << std::string(has_waitv ? "" : ", no futex_waitv here (ENOSYS)")
+                                  << ": expecting "
+                                  << std::string(doorbell ? "the doorbell fallback" : "futex_waitv"));
   // Without the system call, wait_any() learns it at its first sleep.
   if (has_waitv) CHECK(detail::futex_waitv_enabled() == !doorbell);
   auto r = spsc<stamped>::create_local(4, pages::normal);
