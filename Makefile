@@ -19,14 +19,14 @@ CONFIGURE = cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 FUZZ_SECONDS ?= 15
 FUZZ_LONG_SECONDS ?= 600
 
-.PHONY: all deps test-deps bench-deps build configure bench test test-release test-asan test-tsan fuzz fuzz-long install clean
+.PHONY: all deps test-deps bench-deps build configure bench test test-release test-asan test-tsan fuzz fuzz-long install package clean
 .PHONY: arm64-deps test-arm64 test-clang
 
 # ARM64 and clang (issue #16): see "Architectures and compilers" in README.md.
 ARM64_PACKAGES := g++-aarch64-linux-gnu qemu-user cmake make pkg-config libboost-dev doctest-dev \
   libstdc++6:arm64 liburing-dev:arm64 libhwloc-dev:arm64
 # The suites run under qemu-aarch64 (the others are built, not run: see README).
-ARM64_TESTS ?= ^(test_segment|test_result|test_topology|test_ring_basic|test_ring_stress_thread|test_ring_stress_process|test_ring_crash|test_wait_threads|test_wait_processes|test_mailbox|test_mailbox_stress|test_node|test_wait_threads_doorbell|test_mailbox_doorbell|test_node_doorbell|test_cli_parse|test_portability|test_portability_denied|example_.*)$$
+ARM64_TESTS ?= ^(test_segment|test_result|test_topology|test_ring_basic|test_ring_stress_thread|test_ring_stress_process|test_ring_crash|test_wait_threads|test_wait_processes|test_mailbox|test_mailbox_stress|test_node|test_wait_threads_doorbell|test_mailbox_doorbell|test_node_doorbell|test_cli_parse|test_restart|test_portability|test_portability_denied|example_.*)$$
 ARM64_STRESS_ITEMS ?= 300000
 CLANG_CXX ?= clang++-14
 # The clang suite leaves out what another compiler adds nothing to or that
@@ -117,6 +117,12 @@ test-arm64: arm64-deps
 
 install: build
 	cmake --install build --prefix $(PREFIX)
+
+# A Debian package (CPack, cmake/RingportPackage.cmake) of the release build:
+# build/ringport_<version>_<arch>.deb. CTest package_deb installs it with
+# dpkg, builds outside consumers against it and removes it again.
+package: build
+	cd build && cpack -G DEB
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz build-clang build-arm64

@@ -12,7 +12,8 @@ macro(ringport_require_pc target module package)
   endif()
 endmacro()
 
-# hwloc: the library's topology layer (runtime/topology.cpp) needs it always.
+# hwloc: the topology library (ringport::topology, runtime/topology.cpp)
+# needs it; the core library does not.
 ringport_require_pc(RINGPORT_HWLOC hwloc libhwloc-dev)
 
 if(RINGPORT_BUILD_PROGRAMS OR RINGPORT_BUILD_TESTS)

@@ -1,6 +1,8 @@
-# install(): library, public headers only, CMake package, pkg-config file.
+# install(): the libraries (core libringport.a; libringport-topology.a, the
+# only one that needs hwloc), public headers only, CMake package, pkg-config
+# files (ringport.pc, ringport-topology.pc).
 #
-# libringport.a is static, so whatever it links PRIVATE still has to reach the
+# The archives are static, so whatever they link PRIVATE still has to reach the
 # final link of every consumer. Dependencies found with
 #   pkg_check_modules(<PREFIX> IMPORTED_TARGET <module>)
 # and linked as PkgConfig::<PREFIX> (plain or inside $<BUILD_INTERFACE:...>)
@@ -8,12 +10,12 @@
 #   - the exported target links PkgConfig::<PREFIX> in its install interface,
 #     and ringportConfig.cmake recreates that imported target with
 #     pkg_check_modules, so nothing build-tree-only is ever exported;
-#   - ringport.pc lists <module> in Requires.private, which
+#   - ringport.pc (ringport-topology.pc) lists <module> in Requires.private, which
 #     `pkg-config --static --libs ringport` expands into the link flags.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS ringport EXPORT ringportTargets
+install(TARGETS ringport ringport_topology EXPORT ringportTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # Public headers; detail/ holds what templates must see, nothing from runtime/.
@@ -24,10 +26,13 @@ install(EXPORT ringportTargets NAMESPACE ringport:: FILE ringportTargets.cmake
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/ringportConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 
-function(ringport_write_package_files)
-  get_target_property(libs ringport LINK_LIBRARIES)
-  set(pc_requires_private "")
-  set(pc_dependencies "")  # "<PREFIX>=<module>" pairs for ringportConfig.cmake
+# The pkg-config modules that target `tgt` links (see the top of this file):
+# appends "<PREFIX>=<module>" to the variable named by `pairs_var` and the
+# modules to `modules_var`, and names them in the install interface.
+function(ringport_collect_pkg_dependencies tgt pairs_var modules_var)
+  get_target_property(libs ${tgt} LINK_LIBRARIES)
+  set(pairs ${${pairs_var}})
+  set(modules "")
   foreach(lib IN LISTS libs)
     if(NOT lib MATCHES "PkgConfig::([A-Za-z0-9_]+)")
       continue()
@@ -35,19 +40,31 @@ function(ringport_write_package_files)
     set(prefix ${CMAKE_MATCH_1})
     set(module ${${prefix}_MODULE_NAME})
     if(NOT module)
-      message(FATAL_ERROR "ringport links PkgConfig::${prefix} but ${prefix}_MODULE_NAME is unset: "
+      message(FATAL_ERROR "${tgt} links PkgConfig::${prefix} but ${prefix}_MODULE_NAME is unset: "
                           "find it with pkg_check_modules(${prefix} IMPORTED_TARGET <one module>)")
     endif()
     if(NOT lib STREQUAL "PkgConfig::${prefix}")
       # Only in the build interface so far: name it for the install interface.
-      target_link_libraries(ringport INTERFACE "$<INSTALL_INTERFACE:$<LINK_ONLY:PkgConfig::${prefix}>>")
+      target_link_libraries(${tgt} INTERFACE "$<INSTALL_INTERFACE:$<LINK_ONLY:PkgConfig::${prefix}>>")
     endif()
-    list(APPEND pc_requires_private ${module})
-    list(APPEND pc_dependencies "${prefix}=${module}")
+    list(APPEND modules ${module})
+    list(APPEND pairs "${prefix}=${module}")
   endforeach()
-  list(REMOVE_DUPLICATES pc_requires_private)
-  list(JOIN pc_requires_private ", " RINGPORT_PC_REQUIRES_PRIVATE)
-  set(RINGPORT_PKG_DEPENDENCIES "${pc_dependencies}")
+  list(REMOVE_DUPLICATES modules)
+  list(JOIN modules ", " modules)
+  set(${pairs_var} "${pairs}" PARENT_SCOPE)
+  set(${modules_var} "${modules}" PARENT_SCOPE)
+endfunction()
+
+function(ringport_write_package_files)
+  # Core first: ringportConfig.cmake makes the core's dependencies required
+  # and the topology library's (hwloc) needed only for ringport::topology.
+  set(core_pairs "")
+  ringport_collect_pkg_dependencies(ringport core_pairs RINGPORT_PC_REQUIRES_PRIVATE)
+  set(topology_pairs "")
+  ringport_collect_pkg_dependencies(ringport_topology topology_pairs RINGPORT_TOPOLOGY_PC_REQUIRES_PRIVATE)
+  set(RINGPORT_PKG_DEPENDENCIES "${core_pairs}")
+  set(RINGPORT_TOPOLOGY_PKG_DEPENDENCIES "${topology_pairs}")
 
   # A sanitized archive needs the sanitizer runtime in whatever links it.
   set(RINGPORT_PC_SANITIZE "")
@@ -72,9 +89,19 @@ function(ringport_write_package_files)
     set(RINGPORT_PC_PREFIX "\${pcfiledir}/../${up}")
   endif()
   configure_file(${PROJECT_SOURCE_DIR}/cmake/ringport.pc.in ${PROJECT_BINARY_DIR}/ringport.pc @ONLY)
-  install(FILES ${PROJECT_BINARY_DIR}/ringport.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/ringport-topology.pc.in ${PROJECT_BINARY_DIR}/ringport-topology.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/ringport.pc ${PROJECT_BINARY_DIR}/ringport-topology.pc
+    DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endfunction()
 
 # Deferred to the end of this directory, so links added after this file was
 # included are seen too.
 cmake_language(DEFER CALL ringport_write_package_files)
+
+# Man pages (runtime/man): the library's concepts, guarantees and environment
+# always; the programs' pages with the programs.
+install(FILES ${PROJECT_SOURCE_DIR}/runtime/man/ringport.7 DESTINATION ${CMAKE_INSTALL_MANDIR}/man7)
+if(RINGPORT_BUILD_PROGRAMS)
+  install(FILES ${PROJECT_SOURCE_DIR}/runtime/man/ringport.1 ${PROJECT_SOURCE_DIR}/runtime/man/ringport-bench.1
+    DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+endif()

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "options.hpp"
+#include "plot.hpp"
 #include "report.hpp"
 #include "ringport/segment.hpp"
 #include "ringport/topology.hpp"
@@ -149,6 +150,15 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ringport-bench: %s\n", err.c_str());
       return 1;
     }
+  }
+  if (!opt->plot.empty()) {
+    std::string err;
+    const std::string subtitle = machine.cpu_model + ", " + machine.topology + ", " + machine.started;
+    if (!bench::write_plots(opt->plot, rows, subtitle, &err)) {
+      std::fprintf(stderr, "ringport-bench: %s\n", err.c_str());
+      return 1;
+    }
+    std::printf("# plots in %s: throughput.svg latency.svg scaling.svg\n", opt->plot.c_str());
   }
   return failed == 0 ? 0 : 1;
 }

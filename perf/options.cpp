@@ -22,7 +22,9 @@ const char* usage() {
          "                    (a fraction; default 0.25)\n"
          "  --timeout S       watchdog per repetition (default 10)\n"
          "  --no-pin          do not pin workers to CPUs\n"
-         "  --json FILE       also write the results as JSON\n";
+         "  --json FILE       also write the results as JSON\n"
+         "  --plot DIR        also write SVG plots into DIR: throughput.svg, latency.svg,\n"
+         "                    scaling.svg (thread-mode rows)\n";
 }
 
 namespace {
@@ -55,6 +57,8 @@ ringport::result<options> parse_options(int argc, char** argv) {
       o.filter = v;
     } else if (a == "--json" && (v = value())) {
       o.json = v;
+    } else if (a == "--plot" && (v = value())) {
+      o.plot = v;
     } else if (a == "--seconds" && (v = value()) && to_double(v, d)) {
       o.seconds = d;
       seconds_given = true;

@@ -10,6 +10,7 @@ namespace bench {
 struct options {
   std::string filter;  ///< substring, or glob when it has * ? [, on scenario::key()
   std::string json;    ///< write results here too
+  std::string plot;    ///< write SVG plots into this directory too (plot.hpp)
   bool quick = false;  ///< smoke-test timings: the whole suite in seconds
   bool list = false;   ///< print the scenario keys and exit
   bool pin = true;

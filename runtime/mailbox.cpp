@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <new>
 
@@ -44,6 +45,8 @@ constexpr std::uint32_t extra_bytes = static_cast<std::uint32_t>(sizeof(mailbox_
 struct slot_header {
   std::uint32_t length, flags, ack_index, ack_gen;
 };
+static_assert(sizeof(slot_header) == mailbox_header_bytes && offsetof(slot_header, ack_gen) == off_ack_gen,
+              "slot_header mirrors the slot's header words (summarize_slot copies it)");
 
 std::atomic_ref<std::uint32_t> field(const std::byte* slot, std::size_t off) noexcept {
   // The slot lives in a writable shared mapping; const only says we read.
@@ -351,6 +354,24 @@ void mailbox_receiver::release() noexcept {
   if (e_.reserved() != 0) e_.publish();
 }
 
+std::size_t mailbox_receiver::drop_queued() noexcept {
+  release();
+  // acquire: every position below `end` was claimed by a sender before now.
+  const std::uint64_t end = e_.view().shared->tail.load(std::memory_order_acquire);
+  std::size_t dropped = 0;
+  for (;;) {
+    // The slot offered is at the head as the engine read it, which is at or
+    // below the head read here (it only grows): below `end` when this is.
+    const std::size_t k = e_.reserve_one_if([&](const std::byte*) noexcept {
+      const std::uint64_t head = e_.view().shared->head.load(std::memory_order_relaxed);
+      return static_cast<std::int64_t>(end - head) > 0;
+    });
+    if (k == 0) return dropped;
+    e_.publish();  // not delivered: no acknowledgement, no copy
+    ++dropped;
+  }
+}
+
 bool mailbox_receiver::ready(const void* self) noexcept {
   const auto* r = static_cast<const mailbox_receiver*>(self);
   return r->e_.readable() || r->role_.state().closed();
@@ -382,13 +403,21 @@ result<mailbox> mailbox::create(std::string_view name, const mailbox_options& op
   ro.backing = opt.backing;
   ro.domain = opt.domain;
   ro.group_access = opt.group_access;
+  // existing::open: the existing mailbox's sizes win, so open it by name
+  // (mailbox::open reads them from its header) rather than by our sizes.
+  ro.if_exists = opt.if_exists == existing::open ? existing::fail : opt.if_exists;
   auto st = detail::ring_state::create(name, object_kind::mailbox,
                                        mailbox_header_bytes + opt.max_message_size, 8, ro, extra_bytes);
+  if (!st && opt.if_exists == existing::open && st.error() == errc::already_exists)
+    return open(name, opt.domain);
   if (!st) return std::move(st).error();
   return mailbox(std::move(*st), opt.max_message_size);
 }
 
-result<mailbox> mailbox::open(std::string_view name, std::string_view domain) {
+namespace detail {
+
+result<std::shared_ptr<ring_state>> open_mailbox_state(std::string_view name, std::string_view domain,
+                                                       std::size_t& max) {
   // The slot size is in the segment header: read it, then open the ring
   // with it (the ring validates its whole geometry against that size).
   segment_options so;
@@ -404,9 +433,34 @@ result<mailbox> mailbox::open(std::string_view name, std::string_view domain) {
     return error(errc::bad_layout,
                  "mailbox '" + std::string(name) + "' records " + std::to_string(element) +
                      "-byte slots, impossible for a mailbox: remove it and create it again");
-  auto st = detail::ring_state::open(name, object_kind::mailbox, element, 8, domain, extra_bytes);
+  auto st = ring_state::open(name, object_kind::mailbox, element, 8, domain, extra_bytes);
   if (!st) return std::move(st).error();
-  return mailbox(std::move(*st), static_cast<std::size_t>(element - mailbox_header_bytes));
+  max = static_cast<std::size_t>(element - mailbox_header_bytes);
+  return st;
+}
+
+mailbox_slot_summary summarize_slot(const ring_state& st, const std::byte* copy, std::size_t max) noexcept {
+  slot_header h{};
+  std::memcpy(&h, copy, sizeof h);
+  mailbox_slot_summary out;
+  out.length = h.length;
+  out.valid = h.length <= max && (h.flags & ~known_flags) == 0 &&
+              ((h.flags & flag_sync) == 0 || (h.ack_index < max_roles && h.ack_gen <= gen_mask));
+  if (!out.valid || (h.flags & flag_void) != 0) return out;
+  const mailbox_ack* acks = std::launder(reinterpret_cast<const mailbox_ack*>(st.extra()));
+  // relaxed: a report; the caller re-checks the slot's turn after this.
+  out.deliverable = (h.flags & flag_sync) == 0 || acks[h.ack_index].word.load(std::memory_order_relaxed) ==
+                                                      ack_word(h.ack_gen, ack_pending);
+  return out;
+}
+
+}  // namespace detail
+
+result<mailbox> mailbox::open(std::string_view name, std::string_view domain) {
+  std::size_t max = 0;
+  auto st = detail::open_mailbox_state(name, domain, max);
+  if (!st) return std::move(st).error();
+  return mailbox(std::move(*st), max);
 }
 
 result<mailbox> mailbox::open_wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
@@ -416,9 +470,9 @@ result<mailbox> mailbox::open_wait(std::string_view name, std::chrono::steady_cl
 }
 
 result<mailbox> mailbox::open_or_create(std::string_view name, const mailbox_options& opt) {
-  auto r = create(name, opt);
-  if (r || !(r.error() == errc::already_exists)) return r;
-  return open(name, opt.domain);
+  mailbox_options o = opt;
+  o.if_exists = existing::open;
+  return create(name, o);
 }
 
 result<void> mailbox::remove(std::string_view name, std::string_view domain) {

@@ -77,6 +77,7 @@ result<node> node::join(std::string_view name, const node_options& opt) {
     return error(errc::bad_layout, "node segment '" + node_segment(name) + "' is too small: remove it");
   detail::node_shared* sh = shared_of(*seg);
   const std::uint64_t me = detail::self_owner();
+  bool took_over = false;  // from a holder that died without leaving
   for (;;) {
     // acquire: pairs with the release in leave(), so we start after the
     // previous holder's last writes.
@@ -87,7 +88,10 @@ result<node> node::join(std::string_view name, const node_options& opt) {
                                              (cur == me ? " (this one)" : "") +
                                              ": pick another name, or stop that process first");
     // Free, or its holder died: take it (one CAS decides between rivals).
-    if (sh->owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) break;
+    if (sh->owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) {
+      took_over = cur != 0;
+      break;
+    }
   }
   node n;
   n.name_ = std::string(name);
@@ -97,6 +101,11 @@ result<node> node::join(std::string_view name, const node_options& opt) {
   n.sh_ = sh;
   n.bells_ = detail::doorbell_site_of(n.seg_);
   n.owner_ = me;
+  // Receivers on every inbound link now, so that senders see a live one;
+  // a dead predecessor's queued messages go (see "Restarts" in node.hpp).
+  if (auto ok = n.refresh_inbound(); !ok) return ok.error();
+  if (took_over && !opt.deliver_stale)
+    for (link_in* l : n.in_order_) (void)l->rx.drop_queued();
   return n;
 }
 
@@ -247,7 +256,16 @@ result<status> node::send_until(std::string_view to, std::span<const std::byte> 
                                 clock::time_point deadline, delivery d) {
   auto link = outbound(to);
   if (!link) return std::move(link).error();
-  return (*link)->tx.send_until(msg, deadline, d);
+  status s = (*link)->tx.send_until(msg, deadline, d);
+  // peer_gone: every receiver of the link is dead. While a live process
+  // holds `to` its receiver is about to attach (node.hpp, "peer_gone"):
+  // send again. Nothing was delivered (a withdrawn sync message never is).
+  for (detail::appear_backoff pace(deadline); s == status::peer_gone;) {
+    auto pid = holder(to, opt_.domain);
+    if (!pid || *pid == 0 || !pace.sleep()) break;
+    s = (*link)->tx.send_until(msg, deadline, d);
+  }
+  return s;
 }
 
 // ---------------------------------------------------------------- receives

@@ -127,8 +127,7 @@ result<huge_mount> check_mount(const std::string& dir) {
                               "RINGPORT_HUGETLBFS=" + dir +
                                   " is not a hugetlbfs mount: as root run 'mount -t hugetlbfs none " + dir +
                                   "' and reserve pages with 'echo 64 > "
-                                  "/proc/sys/vm/nr_hugepages', unset RINGPORT_HUGETLBFS, or pass "
-                                  "pages::any");
+                                  "/proc/sys/vm/nr_hugepages', or unset RINGPORT_HUGETLBFS");
   if (::access(dir.c_str(), W_OK) != 0)
     return result<huge_mount>(errc::no_huge_pages, "hugetlbfs mount " + dir + " is not writable");
   return huge_mount{dir, static_cast<std::uint64_t>(fs.f_bsize)};
@@ -153,7 +152,7 @@ result<huge_mount> find_huge_mount() {
         errc::no_huge_pages,
         "no writable hugetlbfs mount: as root run 'mkdir -p /dev/hugepages && mount -t hugetlbfs "
         "none /dev/hugepages' and reserve pages with 'echo 64 > /proc/sys/vm/nr_hugepages' "
-        "(or set RINGPORT_HUGETLBFS=DIR), or pass pages::any");
+        "(or set RINGPORT_HUGETLBFS=DIR)");
   const std::uint64_t def = default_huge_page_size();
   for (const auto& m : found)
     if (m.page_size == def) return m;

@@ -51,6 +51,10 @@ result<fd_guard> open_domain_dir(const std::string& dir);
 
 /// Reports a notice on the handler set by set_notice_handler (stderr by default).
 void notice(std::string_view msg);
+/// In a domain's /dev/shm directory: made by the first create that fell back
+/// from huge pages to base pages, so that the notice is said once per domain
+/// (segment.cpp); `ringport gc` removes it with the doorbell table.
+inline constexpr const char* huge_fallback_marker_name = ".huge-fallback~";
 /// Huge page sizes the kernel offers, in bytes (from /sys/kernel/mm/hugepages).
 std::string huge_page_summary();
 

@@ -21,6 +21,7 @@
 #include <thread>
 #include <utility>
 
+#include "inspect.hpp"
 #include "paths.hpp"
 #include "ringport/detail/cpu.hpp"
 #include "ringport/detail/process.hpp"
@@ -264,8 +265,7 @@ struct segment_access {
         return fail(
             error(errc::no_huge_pages, "not enough free huge pages for " + std::to_string(total) +
                                            " bytes (" + detail::huge_page_summary() +
-                                           "): reserve more with 'echo N > /proc/sys/vm/nr_hugepages' "
-                                           "or pass pages::any"));
+                                           "): reserve more with 'echo N > /proc/sys/vm/nr_hugepages'"));
       if (rc == ENOSPC || rc == ENOMEM)
         return fail(error(errc::out_of_memory, "no space for " + std::to_string(total) + " bytes in " +
                                                    loc.dir + ": free memory or enlarge the tmpfs"));
@@ -497,27 +497,84 @@ result<void> collect_locked(const domain_paths& p, bool dry_run, std::vector<std
   return collect_in(p.shm_dir, dry_run, out);
 }
 
+// pages::huge failed for want of huge pages: say how pages::any differs.
+error with_any_advice(error e) {
+  e.message += " (or pass pages::any to fall back to base pages)";
+  return e;
+}
+
+// The huge-page fallback of pages::any is said once per domain, not by every
+// process: the first create that falls back makes the marker file in the
+// domain's /dev/shm directory (O_EXCL under the domain lock, so exactly one
+// create does; a symbolic link there counts as made) and says it, later ones
+// find it and stay quiet until `ringport gc` removes it with the domain's
+// doorbell table. If the marker cannot be made, once per process.
+void notice_fallback(const domain_paths& p, const std::string& reason) {
+  const std::string marker = p.shm_dir + "/" + detail::huge_fallback_marker_name;
+  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) return;
+  const std::string msg = "huge pages unavailable (" + reason + "); segments of domain '" + p.domain +
+                          "' use " + std::to_string(base_page_size()) +
+                          "-byte pages (said once per domain; pages::normal asks for them without this "
+                          "notice, pages::huge makes the shortage an error)";
+  if (fd < 0) return notice_once(msg);
+  ::close(fd);
+  detail::notice(msg);
+}
+
+// existing::replace, under the domain lock: removes the segment at `name`
+// when none of its recorded users lives (inspect.hpp); otherwise says why not.
+result<void> replace_unused(const domain_paths& p, const std::string& name) {
+  const std::string who = "segment '" + name + "' in domain '" + p.domain + "'";
+  segment_options so;
+  so.domain = p.domain;
+  so.open_timeout = std::chrono::milliseconds(0);
+  auto old = open_resolved(p, name, so);
+  if (!old)
+    return result<void>(errc::already_exists, who + " exists and cannot be opened (" + old.error().message +
+                                                  "): not replaced; remove it");
+  const detail::segment_usage u = detail::inspect(old->info());
+  if (u.state == detail::usage::unknown)
+    return result<void>(errc::already_exists, who + " exists and its users cannot be read (" + u.reason +
+                                                  "): not replaced; remove it");
+  if (u.state != detail::usage::stale) {
+    const detail::user_count c = u.users();
+    return result<void>(errc::already_exists,
+                        who + " is in use (" + std::to_string(c.alive) + " live recorded user(s), creator " +
+                            (u.creator_alive ? "alive" : "gone") +
+                            (u.link_nodes_alive ? ", a node of the link lives" : "") + "): not replaced");
+  }
+  for (const std::string& dir : {p.huge ? p.huge_dir() : std::string(), p.shm_dir}) {
+    if (dir.empty()) continue;
+    if (::unlink((dir + "/" + name).c_str()) != 0 && errno != ENOENT)
+      return system_failure(("unlink " + dir + "/" + name).c_str(), errno);
+  }
+  return {};
+}
+
 result<segment> create_locked(const domain_paths& p, const std::string& name, std::size_t payload_size,
                               const segment_options& opt, const segment::initializer& init) {
   // Best effort: a failure to sweep must not fail the create.
   std::vector<std::string> swept;
   (void)collect_locked(p, false, swept);
-  if (exists_at(p.shm_dir, name) || (p.huge && exists_at(p.huge_dir(), name)))
-    return error(errc::already_exists, "segment '" + name + "' already exists in domain '" + p.domain + "'");
+  if (exists_at(p.shm_dir, name) || (p.huge && exists_at(p.huge_dir(), name))) {
+    if (opt.if_exists != existing::replace)
+      return error(errc::already_exists,
+                   "segment '" + name + "' already exists in domain '" + p.domain + "'");
+    if (auto ok = replace_unused(p, name); !ok) return ok.error();
+  }
   if (opt.backing != pages::normal) {
     if (p.huge) {
       if (auto ok = detail::ensure_dir(p.huge_dir(), opt.group_access); !ok) return ok.error();
       auto s = segment_access::create_at({p.huge_dir(), p.huge->page_size, true}, name, p.domain,
                                          payload_size, opt, init);
-      if (s || opt.backing == pages::huge || !(s.error() == errc::no_huge_pages)) return s;
-      notice_once("huge pages unavailable (" + s.error().message + "); using " +
-                  std::to_string(base_page_size()) + "-byte pages for '" + name +
-                  "' and later segments may too");
+      if (s || !(s.error() == errc::no_huge_pages)) return s;
+      if (opt.backing == pages::huge) return with_any_advice(s.error());
+      notice_fallback(p, s.error().message);
     } else if (opt.backing == pages::huge) {
-      return p.huge.error();
+      return with_any_advice(p.huge.error());
     } else {
-      notice_once("huge pages unavailable (" + p.huge.error().message + "); using " +
-                  std::to_string(base_page_size()) + "-byte pages");
+      notice_fallback(p, p.huge.error().message);
     }
   }
   return segment_access::create_at(shm_location(p), name, p.domain, payload_size, opt, init);
@@ -531,9 +588,15 @@ result<segment> segment::create(std::string_view name_in, std::size_t payload_si
   if (!p) return p.error();
   if (auto ok = check_payload_size(payload_size); !ok) return ok.error();
   if (auto ok = detail::ensure_dir(p->shm_dir, opt.group_access); !ok) return ok.error();
-  auto lock = domain_lock::take(p->shm_dir);
-  if (!lock) return lock.error();
-  return create_locked(*p, std::string(name_in), payload_size, opt, init);
+  const std::string name(name_in);
+  {
+    auto lock = domain_lock::take(p->shm_dir);
+    if (!lock) return lock.error();
+    auto s = create_locked(*p, name, payload_size, opt, init);
+    if (s || opt.if_exists != existing::open || !(s.error() == errc::already_exists)) return s;
+  }
+  // existing::open: outside the lock, as open_or_create does.
+  return open_resolved(*p, name, opt);
 }
 
 result<segment> segment::open(std::string_view name_in, const segment_options& opt) {
@@ -592,7 +655,10 @@ result<segment> segment::create_anonymous(std::size_t payload_size, const segmen
       return error(errc::no_huge_pages,
                    "no free huge pages for an anonymous ring (" + detail::huge_page_summary() +
                        "): reserve some with 'echo N > /proc/sys/vm/nr_hugepages' or pass pages::any");
-    if (p == MAP_FAILED) notice_once("huge pages unavailable; anonymous rings use base pages");
+    if (p == MAP_FAILED)
+      notice_once("huge pages unavailable (" + detail::huge_page_summary() +
+                  "); anonymous rings of this process use base pages (said once per process; "
+                  "pages::normal asks for them without this notice)");
   }
   const std::uint64_t total = round_up(header_bytes + payload_size, loc.page_size);
   if (p == MAP_FAILED) {

@@ -117,6 +117,9 @@ struct mailbox_options {
   pages backing = pages::any;
   bool group_access = false;  ///< mode 0660 instead of 0600
   std::string domain;         ///< empty: RINGPORT_DOMAIN, else "default"
+  /// When the name exists: fail (already_exists), open it (its sizes win,
+  /// as open_or_create), or replace it when no recorded user lives (segment.hpp).
+  existing if_exists = existing::fail;
 };
 
 class mailbox;
@@ -129,6 +132,24 @@ struct alignas(cache_line) mailbox_ack {
   std::atomic<std::uint32_t> word;
 };
 static_assert(sizeof(mailbox_ack) == cache_line, "one acknowledgement word per cache line");
+
+/// For observers that read a mailbox without taking a role (`ringport
+/// tap`): the mailbox's validated ring state, as mailbox::open() makes it,
+/// and its max_message_size in *max.
+result<std::shared_ptr<ring_state>> open_mailbox_state(std::string_view name, std::string_view domain,
+                                                       std::size_t& max);
+/// What a receiver would make of a slot: the header is read from `copy` (a
+/// private copy of the slot: nothing in it can change under the caller);
+/// withdrawn sync messages are told by the live acknowledgement table of
+/// `st`. valid: the header is one a sender writes (length <= max, known
+/// flags, ack index in range); deliverable: valid, not an aborted claim and
+/// not a withdrawn sync message; length: the payload's bytes after the header.
+struct mailbox_slot_summary {
+  bool valid = false;
+  bool deliverable = false;
+  std::size_t length = 0;
+};
+mailbox_slot_summary summarize_slot(const ring_state& st, const std::byte* copy, std::size_t max) noexcept;
 
 /// A producer or consumer role slot held for as long as a handle lives.
 class mailbox_role {
@@ -230,6 +251,13 @@ class mailbox_receiver {
   status try_peek(std::span<const std::byte>& msg) noexcept;
   status peek_until(std::span<const std::byte>& msg, clock::time_point deadline) noexcept;
   void release() noexcept;
+  /// Takes and discards, undelivered, the messages queued before this call
+  /// (up to the producers' position it reads first; messages sent after that
+  /// stay queued); returns how many positions it dropped. A sync sender
+  /// still waiting for a dropped message gets timed_out (or closed,
+  /// peer_gone) as for a message nobody took: it was never delivered. Used
+  /// by node::join for a dead predecessor's stale messages (node.hpp).
+  std::size_t drop_queued() noexcept;
 
   /// For wait_any(): ready when a message is queued or the mailbox closed.
   waitable readable() const noexcept;

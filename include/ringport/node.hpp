@@ -21,9 +21,28 @@
 // exactly one link per ordered pair even when both sides start at once. Its
 // capacity and maximum message size come from the options of whichever side
 // created it (defaults: 256 messages of up to 4080 bytes, 1 MiB per link).
-// Links outlive the nodes: messages queued for a node that left wait for
-// the next process that joins under its name. Remove them with
-// mailbox::remove or `ringport rm`.
+// Links outlive the nodes: messages queued for a node that left (leave() or
+// the destructor) wait for the next process that joins under its name.
+// Remove them with mailbox::remove or `ringport rm`.
+//
+// Restarts: join() opens every existing inbound link ("link.<x>.<name>") and
+// attaches its receiver at once. When it takes the name over from a holder
+// that died (without leaving), the messages queued on those links at that
+// moment were meant for the dead process: they are dropped, undelivered
+// (mailbox_receiver::drop_queued), unless node_options::deliver_stale asks
+// for them. Messages sent after the takeover are delivered as usual. (So a
+// message sent to a node while it is dead and not yet replaced is dropped
+// too: a sender that must not lose it sends sync and retries on peer_gone.)
+//
+// peer_gone for node sends: a send to node Q waits on Q's receiver of the
+// link. It returns status::peer_gone only when every receiver the link
+// recorded is dead and no live process holds node Q: nobody can take the
+// message now. While a live process holds Q (a successor that has joined,
+// whose receiver is about to attach), a dead predecessor's role does not
+// count: the send waits on (the withdrawn message is sent again, never
+// twice: a withdrawn sync message is never delivered), up to its deadline.
+// A send to a node that never joined, or whose holder left cleanly, waits
+// for a receiver as for any mailbox (no dead receiver: no peer_gone).
 //
 // Guarantees: those of mailbox.hpp, per link: exactly once, per-sender order,
 // async (queued) or sync (taken by the receiver) delivery. A sync send that
@@ -78,6 +97,9 @@ struct node_options {
   pages backing = pages::any;                                  ///< for links this node creates
   bool group_access = false;
   wait_policy policy = wait_policy::adaptive;
+  /// On taking the name over from a dead holder: deliver the messages it
+  /// left queued (true) instead of dropping them (default; see "Restarts").
+  bool deliver_stale = false;
 };
 
 namespace detail {

@@ -57,5 +57,10 @@ int cmd_mailbox_create(int argc, char** argv, int first);
 int cmd_mailbox_close(int argc, char** argv, int first);
 int cmd_send(int argc, char** argv, int first);
 int cmd_recv(int argc, char** argv, int first);
+// issue 12 item 9: top, rings in the CLI, tap
+int cmd_top(int argc, char** argv, int first);
+int cmd_ring_create(int argc, char** argv, int first);
+int cmd_ring_close(int argc, char** argv, int first);
+int cmd_tap(int argc, char** argv, int first);
 
 }  // namespace ringport::cli

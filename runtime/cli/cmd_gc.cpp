@@ -1,4 +1,5 @@
 // ringport gc: removes what nobody uses any more from a domain.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 
 #include "cli.hpp"
 #include "inspect.hpp"
+#include "paths.hpp"
 
 namespace ringport::cli {
 namespace {
@@ -20,7 +22,9 @@ Removes from the domain what nobody uses any more:
     do, saying how many messages each removal drops. This covers rings,
     mailboxes, the link mailboxes of nodes that are gone, node segments
     nobody holds, and raw segments whose creator is gone;
-  - the doorbell table (.doorbells~) when nothing in the domain is in use;
+  - the doorbell table (.doorbells~) and the marker that the huge-page
+    fallback was reported (.huge-fallback~) when nothing in the domain is
+    in use;
   - temporary files of creators that died while creating (".NAME~PID-...");
   - with --force, files at segment names that cannot be opened at all
     (another layout version, damaged or foreign; `ringport ls` shows them
@@ -108,6 +112,18 @@ void remove_file(gc_run& run, const std::string& path, const char* why) {
   ++run.gone_in[dir_of(path)];
 }
 
+// The marker that the huge-page fallback notice was said (segment.cpp): goes
+// with the doorbell table, so that a domain made again hears it again.
+void remove_fallback_marker(gc_run& run, const detail::domain_contents& dom) {
+  if (run.live_remains) return;
+  for (const std::string& dir : dom.dirs) {
+    const std::string marker = dir + "/" + detail::huge_fallback_marker_name;
+    struct stat st {};
+    if (::lstat(marker.c_str(), &st) == 0)
+      remove_file(run, marker, "huge-page notice said; nothing in the domain is in use");
+  }
+}
+
 void remove_empty_dir(gc_run& run, const std::string& dir) {
   const std::size_t left = detail::dir_entries(dir).size();
   if (run.dry) {
@@ -145,6 +161,7 @@ int cmd_gc(int argc, char** argv, int first) {
   }
   if (!dom->doorbell_file.empty() && !run.live_remains)
     remove_file(run, dom->doorbell_file, "doorbell table; nothing in the domain is in use");
+  remove_fallback_marker(run, *dom);
   // Half-made files of creators killed while creating (segment.hpp).
   if (auto temps = segment::collect_temporaries(dom->domain, run.dry); !temps) {
     run.rc = fail("gc", temps.error());

@@ -15,11 +15,14 @@ using clock = std::chrono::steady_clock;
 
 const char* help_create = R"(usage: ringport mailbox create NAME [--capacity N] [--max-size BYTES]
                                [--pages any|huge|normal] [--group] [--domain D]
+                               [--if-exists fail|open|replace]
 Creates a mailbox of N messages (a power of two from 1 to 4294967296;
 default 1024) of up to BYTES each (1 to 16777200; default 4080). Numbers are
 decimal digits only, no sign, blanks or suffixes. --group makes it mode 0660
-instead of 0600.
-exit: 0 ok, 1 error (exists, not a power of two...), 2 usage (bad or
+instead of 0600. --if-exists: when NAME exists, fail (the default), open it
+(its sizes win), or replace it with a new mailbox when no recorded user of
+it is alive (stale in `ringport ls`; its queued messages are dropped).
+exit: 0 ok, 1 error (exists, in use, not a power of two...), 2 usage (bad or
 out-of-range number).
 )";
 const char* help_close = R"(usage: ringport mailbox close NAME [--domain D]
@@ -68,9 +71,12 @@ static_assert(max_size_max == mailbox_max_message_limit, "parse.hpp's bound foll
 
 int cmd_mailbox_create(int argc, char** argv, int first) {
   constexpr std::string_view cmd = "mailbox create";
-  auto a = parse(
-      argc, argv, first, cmd,
-      {{"--capacity", "", true}, {"--max-size", "", true}, {"--pages", "", true}, {"--group", "", false}});
+  auto a = parse(argc, argv, first, cmd,
+                 {{"--capacity", "", true},
+                  {"--max-size", "", true},
+                  {"--pages", "", true},
+                  {"--group", "", false},
+                  {"--if-exists", "", true}});
   if (!a) return exit_usage;
   if (a->has("--help")) return std::fputs(help_create, stdout), exit_ok;
   if (a->positional.size() != 1) return fail(cmd, "wants exactly one NAME (see --help)", exit_usage);
@@ -80,7 +86,9 @@ int cmd_mailbox_create(int argc, char** argv, int first) {
   auto cap = option(*a, "--capacity", &parse_capacity, std::uint64_t{o.capacity}, cmd);
   auto max = option(*a, "--max-size", &parse_max_size, std::uint64_t{o.max_message_size}, cmd);
   auto backing = option(*a, "--pages", &parse_pages, pages::any, cmd);
-  if (!cap || !max || !backing) return exit_usage;
+  auto if_exists = option(*a, "--if-exists", &parse_if_exists, existing::fail, cmd);
+  if (!cap || !max || !backing || !if_exists) return exit_usage;
+  o.if_exists = *if_exists;
   o.capacity = static_cast<std::size_t>(*cap);
   o.max_message_size = static_cast<std::size_t>(*max);
   o.backing = *backing;

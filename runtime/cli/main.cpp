@@ -18,9 +18,17 @@ commands:
   rm NAME                  remove a segment (mailbox, ring, node...)
   gc [--dry-run] [--force] remove stale segments (every user dead), the
                            doorbell table and the directory of an idle domain
+  top                      live view: rates, fill, waiters, producers and
+                           consumers of every ring and mailbox (--json)
+  ring create NAME         create a ring of --size B byte items (--kind K,
+                           --capacity N)
+  ring close NAME          close a ring: pushes fail, consumers drain
+  tap NAME [-n N] [--raw]  show queued messages of a ring or mailbox without
+                           taking them (a best-effort snapshot)
 
 every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
-and --help. Numbers are decimal digits only (no sign, blanks or suffixes);
+and --help. ls and stat take --json (one JSON object; its fields: ringport
+ls --help); ring create and mailbox create take --if-exists fail|open|replace. Numbers are decimal digits only (no sign, blanks or suffixes);
 --timeout is whole milliseconds from 0 to 2592000000 (30 days); a value
 outside an option's range is a usage error.
 
@@ -44,6 +52,11 @@ int main(int argc, char** argv) {
     return cmd_mailbox_create(argc, argv, 3);
   if (cmd == "mailbox" && argc > 2 && std::string_view(argv[2]) == "close")
     return cmd_mailbox_close(argc, argv, 3);
+  if (cmd == "top") return cmd_top(argc, argv, 2);
+  if (cmd == "ring" && argc > 2 && std::string_view(argv[2]) == "create")
+    return cmd_ring_create(argc, argv, 3);
+  if (cmd == "ring" && argc > 2 && std::string_view(argv[2]) == "close") return cmd_ring_close(argc, argv, 3);
+  if (cmd == "tap") return cmd_tap(argc, argv, 2);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return exit_ok;

@@ -10,6 +10,8 @@
 #   pkg_config        an outside Makefile project using pkg-config
 # Each consumer builds tests/package/consumer.cpp twice (normal link and whole
 # archive) and runs both.
+# Each consumer also builds tests/package/topology_consumer.cpp against the
+# topology library, and checks that only that program loads libhwloc.
 set -eu
 src=$1 build=$2 work=$3 cxx=$4 step=$5
 prefix=$work/prefix
@@ -17,9 +19,14 @@ here=$src/tests/package
 
 die() { echo "FAIL: $*" >&2; exit 1; }
 run_consumers() {
-  for exe in "$1/consumer" "$1/consumer_whole"; do
+  for exe in "$1/consumer" "$1/consumer_whole" "$1/topology_consumer"; do
     "$exe" || die "$exe exited with $?"
   done
+  # The core alone pulls in no hwloc (it is linked into topology_consumer only).
+  for exe in "$1/consumer" "$1/consumer_whole"; do
+    if ldd "$exe" | grep -q libhwloc; then die "$exe (core only) loads libhwloc"; fi
+  done
+  ldd "$1/topology_consumer" | grep -q libhwloc || die "$1/topology_consumer does not load libhwloc"
 }
 
 case $step in
@@ -33,6 +40,7 @@ install)
   (cd "$prefix/include" && find . ! -type d | sed 's|^\./||' | sort) > "$work/headers.got"
   diff -u "$work/headers.want" "$work/headers.got" || die "installed headers differ from include/ringport"
   for f in "$src"/runtime/*; do
+    [ -f "$f" ] || continue  # runtime/man's pages are meant to be installed; runtime/cli builds a program
     if find "$prefix" -name "$(basename "$f")" | grep -q .; then die "runtime/$(basename "$f") was installed"; fi
   done
 
@@ -43,15 +51,32 @@ install)
   config=$(find "$prefix" -name ringportConfig.cmake)
   [ -n "$config" ] || die "no ringportConfig.cmake installed"
 
-  # If the archive calls into hwloc, both package files must bring hwloc along.
-  if nm -u "$lib" 2>/dev/null | grep -q ' hwloc_'; then
-    grep -q '^Requires.private:.*hwloc' "$pc" || die "libringport.a needs hwloc but $pc has no Requires.private: hwloc"
-    PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --static --libs ringport | grep -q -- '-lhwloc' ||
-      die "pkg-config --static --libs ringport lacks -lhwloc"
-    grep -q 'PkgConfig::' "$(dirname "$config")/ringportTargets.cmake" ||
-      die "the exported ringport target does not link hwloc"
-    echo "hwloc: carried by ringport.pc (Requires.private) and ringportConfig.cmake"
+  tpc=$(find "$prefix" -name ringport-topology.pc)
+  [ -n "$tpc" ] || die "no ringport-topology.pc installed"
+  tlib=$(find "$prefix" -name libringport-topology.a)
+  [ -n "$tlib" ] || die "no libringport-topology.a installed"
+  targets=$(dirname "$config")/ringportTargets.cmake
+  [ -f "$prefix/share/man/man7/ringport.7" ] || die "no man page ringport(7) installed"
+  if [ -x "$prefix/bin/ringport" ]; then
+    for m in ringport.1 ringport-bench.1; do
+      [ -f "$prefix/share/man/man1/$m" ] || die "no man page $m installed"
+    done
+    MANPATH="$prefix/share/man" man -w ringport-bench >/dev/null 2>&1 || die "man -w ringport-bench finds no page under $prefix"
   fi
+
+  # hwloc only where it is needed: the core archive calls none of it and its
+  # package files do not bring it; the topology library's do.
+  if nm -u "$lib" 2>/dev/null | grep -q ' hwloc_'; then die "libringport.a (the core) calls hwloc"; fi
+  if grep -q hwloc "$pc"; then die "$pc names hwloc"; fi
+  nm -u "$tlib" 2>/dev/null | grep -q ' hwloc_' || die "libringport-topology.a calls no hwloc: is topology.cpp in it?"
+  grep -q '^Requires.private:.*hwloc' "$tpc" || die "$tpc has no Requires.private: hwloc"
+  PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --static --libs ringport-topology | grep -q -- '-lhwloc' ||
+    die "pkg-config --static --libs ringport-topology lacks -lhwloc"
+  if PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --static --libs ringport | grep -q -- '-lhwloc'; then
+    die "pkg-config --static --libs ringport (the core) brings -lhwloc"
+  fi
+  grep -q 'PkgConfig::' "$targets" || die "the exported ringport::topology target does not link hwloc"
+  echo "hwloc: only in libringport-topology.a, carried by ringport-topology.pc and ringport::topology"
   echo "installed into $prefix"
   ;;
 add_subdirectory)
