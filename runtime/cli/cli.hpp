@@ -57,5 +57,7 @@ int cmd_mailbox_create(int argc, char** argv, int first);
 int cmd_mailbox_close(int argc, char** argv, int first);
 int cmd_send(int argc, char** argv, int first);
 int cmd_recv(int argc, char** argv, int first);
+// Only with ringport::bridge (RINGPORT_HAVE_BRIDGE): ringport bridge out|in.
+int cmd_bridge(int argc, char** argv, int first);
 
 }  // namespace ringport::cli

@@ -6,7 +6,8 @@
 
 namespace {
 
-constexpr const char* usage = R"(usage: ringport <command> [options]
+constexpr const char* usage =
+    R"(usage: ringport <command> [options]
 
 commands:
   ls                       list the segments of a domain (users, stale or in use)
@@ -18,7 +19,17 @@ commands:
   rm NAME                  remove a segment (mailbox, ring, node...)
   gc [--dry-run] [--force] remove stale segments (every user dead), the
                            doorbell table and the directory of an idle domain
-
+)"
+#ifdef RINGPORT_HAVE_BRIDGE
+    R"(  bridge out MAILBOX       drain a mailbox to a NATS subject / JetStream stream
+  bridge in MAILBOX        feed a mailbox from a NATS subject / JetStream stream
+)"
+#else
+    R"(  bridge out MAILBOX       (not in this build: needs libnats-dev) mailbox to NATS
+  bridge in MAILBOX        (not in this build: needs libnats-dev) NATS to mailbox
+)"
+#endif
+    R"(
 every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
 and --help. Numbers are decimal digits only (no sign, blanks or suffixes);
 --timeout is whole milliseconds from 0 to 2592000000 (30 days); a value
@@ -44,6 +55,14 @@ int main(int argc, char** argv) {
     return cmd_mailbox_create(argc, argv, 3);
   if (cmd == "mailbox" && argc > 2 && std::string_view(argv[2]) == "close")
     return cmd_mailbox_close(argc, argv, 3);
+#ifdef RINGPORT_HAVE_BRIDGE
+  if (cmd == "bridge") return cmd_bridge(argc, argv, 2);
+#else
+  if (cmd == "bridge") {
+    std::fputs("ringport: bridge: not in this build (configure with libnats-dev installed)\n", stderr);
+    return exit_error;
+  }
+#endif
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return exit_ok;
