@@ -24,7 +24,8 @@ int send_all(const mailbox& box, const std::string& id, unsigned long n) {
   auto stalled = clock_type::now() + std::chrono::minutes(10);
   for (unsigned long k = 1; k <= n;) {
     const std::string m = "s" + id + " " + std::to_string(k);
-    const status s = tx->send_for(std::as_bytes(std::span(m.data(), m.size())), std::chrono::milliseconds(200));
+    const status s =
+        tx->send_for(std::as_bytes(std::span(m.data(), m.size())), std::chrono::milliseconds(200));
     if (s == status::ok) {
       ++k;
       stalled = clock_type::now() + std::chrono::minutes(10);

@@ -25,7 +25,12 @@
 //    memory-mapped file (`state_dir`/in-<domain>-<mailbox>-<durable>.seen),
 //    and only then acknowledges it: a message JetStream redelivers after a
 //    crash of run_in() (between queueing and the ack) is recognised by its
-//    sequence and dropped.
+//    sequence and dropped. Sequences of one source have no holes, so a
+//    message past a gap (its predecessor's delivery was lost, e.g. with a
+//    server of a cluster, and JetStream redelivers it after the ack wait)
+//    is refused (nak, retried 200 ms later) until the gap is filled: per-
+//    source order and no loss. (A message removed from the stream by its
+//    limits would hold its source up: size the stream for the backlog.)
 //    Residual windows (documented, not closed): a SIGKILL inside the copy of
 //    one message from the mailbox into the journal (a few hundred
 //    nanoseconds) loses that message, and one between a send into the

@@ -115,8 +115,16 @@ class in_bridge {
         seq = parts->second;
       }
     }
-    if (last != nullptr && seq <= detail::seen_table::load(last)) {
+    const std::uint64_t seen_to = last != nullptr ? detail::seen_table::load(last) : 0;
+    if (last != nullptr && seq <= seen_to) {
       natsMsg_Ack(m, nullptr);  // a redelivery of what the mailbox already has
+      return outcome{failure::none, {}, moved};
+    }
+    if (last != nullptr && seen_to != 0 && seq > seen_to + 1) {
+      // A gap: an earlier message of this source is still to be redelivered
+      // (its delivery to us was lost, e.g. with the server we read from).
+      // Per-source sequences have no holes, so wait for it: ask again later.
+      natsMsg_NakWithDelay(m, 200, nullptr);
       return outcome{failure::none, {}, moved};
     }
     const outcome r = deliver(payload(m), [&] {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace ringport::bridge::detail {
 namespace {
@@ -88,7 +89,15 @@ outcome link::connect(const std::string& url, bool jetstream, int max_pending) {
   if (!url_ok(url))
     return fail(failure::bad_url, "bad --url '" + url + "': want nats://HOST:PORT[,nats://HOST:PORT...]");
   natsStatus s = natsOptions_Create(&opts_);
-  if (s == NATS_OK) s = natsOptions_SetURL(opts_, url.c_str());
+  std::vector<std::string> servers;  // a list goes to SetServers (SetURL takes one)
+  for (std::size_t from = 0; from <= url.size();) {
+    const auto comma = std::min(url.find(',', from), url.size());
+    servers.push_back(url.substr(from, comma - from));
+    from = comma + 1;
+  }
+  std::vector<const char*> list;
+  for (const auto& one : servers) list.push_back(one.c_str());
+  if (s == NATS_OK) s = natsOptions_SetServers(opts_, list.data(), static_cast<int>(list.size()));
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts_, 2000);
   if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts_, true);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts_, -1);
