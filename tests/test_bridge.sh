@@ -1,7 +1,7 @@
 #!/bin/bash
 # ringport bridge out|in against real nats-server processes (issue #17).
 #   test_bridge.sh RINGPORT BRIDGE_PEER CASE
-# CASE: bad_input | exactly_once | core | cluster
+# CASE: bad_input | exactly_once | journal | core | cluster
 # Each case starts its own servers on free loopback ports with temporary
 # JetStream directories and stops them. Two domains stand for two hosts:
 # senders on domain A -> bridge out -> JetStream -> bridge in -> domain B.
@@ -166,7 +166,7 @@ case_exactly_once() {
   "$cli" mailbox create src --domain $A || fail "mailbox create"
   "$cli" mailbox create dst --domain $B || fail "mailbox create"
   make_stream "$url" t.x S || return
-  run_loop out "$cli" bridge out src --domain $A --url "$url" --subject t.x --stream S --window 128
+  run_loop out "$cli" bridge out src --domain $A --url "$url" --subject t.x --stream S --window 128 --linger 50
   run_loop in "$cli" bridge in dst --domain $B --url "$url" --subject t.x --stream S
   send_pids=()
   senders 2 "$each"
@@ -182,6 +182,40 @@ case_exactly_once() {
   sleep 1
   [ "$("$cli" recv dst --domain $B --nonblock 2>/dev/null | wc -l)" = 0 ] || fail "extra messages in dst"
   echo "exactly once: $count messages, $kills SIGKILLs of each bridge: $(wc -l <"$work/got") received"
+}
+
+# The in-flight journal, deterministically: the server dies under a
+# running bridge out, which moves messages into its journal that JetStream
+# never acknowledges; bridge out is SIGKILLed, the server restarted (same
+# store): the restarted bridge must republish them.
+case_journal() {
+  local port n=500
+  port=$(free_port)
+  start_server one "$port"
+  local url=nats://127.0.0.1:$port
+  "$cli" mailbox create src --domain $A
+  "$cli" mailbox create dst --domain $B
+  make_stream "$url" t.j J || return
+  "$cli" bridge out src --domain $A --url "$url" --subject t.j --stream J --window 64 2>>"$work/out.log" &
+  local out=$!
+  pids+=($out)
+  sleep 0.5
+  kill -9 "$srv_one"
+  wait "$srv_one" 2>/dev/null
+  send_pids=()
+  senders 1 $n
+  sleep 2  # bridge out fills its journal (64), its publishes time out
+  kill -9 $out
+  wait "${send_pids[@]}" || fail "sender"
+  start_server one "$port"
+  "$cli" mailbox close src --domain $A
+  "$cli" bridge out src --domain $A --url "$url" --subject t.j --stream J --window 64 2>>"$work/out.log" ||
+    fail "restarted bridge out: $(tail -2 "$work/out.log")"
+  "$cli" bridge in dst --domain $B --url "$url" --subject t.j --stream J 2>>"$work/in.log" &
+  pids+=($!)
+  timeout 60 "$peer" recv dst $B $n >"$work/got" || fail "got $(wc -l <"$work/got") of $n (60 s)"
+  check "$work/got" 1 $n || fail "not exactly once / in order"
+  echo "journal: $n messages, 64 of them only in the journal when bridge out was killed: $(wc -l <"$work/got") received"
 }
 
 # Core NATS: at most once. What is published while bridge in is down is lost.
