@@ -77,6 +77,8 @@ int main(int argc, char** argv) {
   bench::registry all;
   bench::register_peers(all);
   bench::register_ringport(all);
+  bench::register_large_messages(all);
+  bench::register_topic(all);
   std::vector<const bench::scenario*> chosen;
   for (const auto& s : all)
     if (bench::matches(opt->filter, s.key())) chosen.push_back(&s);

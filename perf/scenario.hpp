@@ -103,6 +103,10 @@ using registry = std::vector<scenario>;
 void register_peers(registry& r);
 /// ringport's own rings (ringport_scenarios.cpp).
 void register_ringport(registry& r);
+/// 1 MiB / 64 MiB / 1 GiB messages: a streamed mailbox, a pipe, a socket (large_messages.cpp).
+void register_large_messages(registry& r);
+/// Topic fan-out rows beside N spsc rings (topic_scenarios.cpp).
+void register_topic(registry& r);
 /// The spin-line 8-byte ping-pong in thread mode (peers.cpp): the probe the
 /// runner measures before every repetition, to see the floor move.
 scenario floor_probe();

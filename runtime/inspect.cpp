@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include "ringport/detail/ring_layout.hpp"
 #include "ringport/detail/ring_state.hpp"
 #include "ringport/node.hpp"
+#include "ringport/topic.hpp"
 
 namespace ringport::detail {
 namespace {
@@ -28,13 +30,22 @@ bool is_ring_kind(object_kind k) noexcept {
          k == object_kind::mpmc || k == object_kind::mailbox;
 }
 
-void count_roles(const role_table& t, user_count& c, std::uint32_t creator, bool& creator_seen) noexcept {
-  for (const auto& s : t.slots) {
+// Every occupied slot of a role table; `claims` (multi sides) give each
+// holder's position, else every holder is at `cursor`.
+void read_roles(const role_table& t, const claim_record* claims, std::uint64_t cursor, user_count& c,
+                std::vector<role_holder>& out, std::uint32_t creator, bool& creator_seen) {
+  for (std::uint32_t i = 0; i < max_roles; ++i) {
     // relaxed: a report; each word is read once and judged as read.
-    const std::uint64_t o = s.owner.load(std::memory_order_relaxed);
+    const std::uint64_t o = t.slots[i].owner.load(std::memory_order_relaxed);
     if (o == 0) continue;
-    c.add(owner_alive(o));
-    creator_seen = creator_seen || owner_pid(o) == owner_pid(creator);
+    role_holder h;
+    h.slot = i;
+    h.pid = owner_pid(o);
+    h.alive = owner_alive(o);
+    h.position = claims ? claims[i].end.load(std::memory_order_relaxed) : cursor;
+    c.add(h.alive);
+    out.push_back(h);
+    creator_seen = creator_seen || h.pid == owner_pid(creator);
   }
 }
 
@@ -58,13 +69,43 @@ bool read_ring(const segment& seg, segment_usage& u) {
   const std::uint64_t tail = rs->tail.load(std::memory_order_relaxed);
   const std::uint64_t n = tail - head;
   u.unread = n > g.capacity ? (static_cast<std::int64_t>(n) < 0 ? 0 : g.capacity) : n;
+  u.head = head;
+  u.tail = tail;
+  u.waiting_consumers = rs->not_empty.waiters.load(std::memory_order_relaxed);
+  u.waiting_producers = rs->not_full.waiters.load(std::memory_order_relaxed);
   u.closed = rs->closed.load(std::memory_order_relaxed) != 0;
   u.abandoned = rs->recovery.abandoned.load(std::memory_order_relaxed);
   u.reclaimed = rs->recovery.reclaimed.load(std::memory_order_relaxed);
   u.takeovers = rs->recovery.takeovers.load(std::memory_order_relaxed);
-  count_roles(rs->producers, u.producers, u.info.creator_pid, u.creator_is_holder);
-  count_roles(rs->consumers, u.consumers, u.info.creator_pid, u.creator_is_holder);
+  const auto kind = static_cast<object_kind>(g.kind);
+  const bool multi_p = !kind_single(kind, role::producer), multi_c = !kind_single(kind, role::consumer);
+  read_roles(rs->producers, multi_p ? rs->producer_claims : nullptr, tail, u.producers, u.producer_list,
+             u.info.creator_pid, u.creator_is_holder);
+  read_roles(rs->consumers, multi_c ? rs->consumer_claims : nullptr, head, u.consumers, u.consumer_list,
+             u.info.creator_pid, u.creator_is_holder);
   u.has_roles = true;
+  return true;
+}
+
+// Topics: the publisher role and the subscribers count as producers and
+// consumers; unread is the lag of the slowest live subscriber.
+bool read_topic(segment_usage& u) {
+  auto t = byte_topic::open(u.info.name, u.info.domain);
+  if (!t) {
+    u.reason = t.error().message;
+    return false;
+  }
+  const topic_stats st = t->stats();
+  u.has_roles = true;
+  if (st.publisher_pid != 0) u.producers.add(st.publisher_alive);
+  u.creator_is_holder = st.publisher_pid != 0 && st.publisher_pid == u.info.creator_pid;
+  for (const auto& s : st.subscribers) {
+    u.consumers.add(s.alive);
+    u.creator_is_holder = u.creator_is_holder || s.pid == u.info.creator_pid;
+    if (s.alive && !s.evicted) u.unread = std::max(u.unread, s.lag);
+  }
+  u.closed = t->closed();
+  u.takeovers = st.takeovers;
   return true;
 }
 
@@ -157,6 +198,8 @@ segment_usage inspect(const segment_info& info) {
     readable = read_ring(*seg, u);
   else if (u.info.kind == object_kind::node)
     readable = read_node(*seg, u);
+  else if (u.info.kind == object_kind::topic)
+    readable = read_topic(u);
   else if (u.info.kind != object_kind::raw) {
     u.reason = "unknown kind";
     readable = false;

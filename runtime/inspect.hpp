@@ -40,6 +40,17 @@ struct user_count {
   void add(bool is_alive) noexcept { ++(is_alive ? alive : dead); }
 };
 
+/// One occupied role slot of a ring or mailbox.
+struct role_holder {
+  std::uint32_t slot = 0;  ///< index in the role table
+  std::uint32_t pid = 0;
+  bool alive = false;
+  /// Multi-side roles: the end of this holder's last claim (its claim
+  /// record), i.e. the next position it would take; single roles: the
+  /// shared cursor (head or tail).
+  std::uint64_t position = 0;
+};
+
 enum class usage : std::uint8_t { in_use, stale, unknown };
 const char* to_string(usage u) noexcept;
 
@@ -56,6 +67,14 @@ struct segment_usage {
   bool is_link = false;            ///< "link.<from>.<to>"
   unsigned link_nodes_alive = 0;   ///< of the two nodes, how many a live process holds
   std::uint64_t unread = 0;        ///< queued messages (rings and mailboxes)
+  /// Rings and mailboxes: the shared positions (items ever pushed: tail;
+  /// ever popped: head; each read once, not together), and the parked
+  /// registrations on the not-empty (consumers) and not-full (producers)
+  /// event counts: waiters registered since the last wake-up, an upper
+  /// bound on who sleeps now.
+  std::uint64_t head = 0, tail = 0;
+  std::uint32_t waiting_consumers = 0, waiting_producers = 0;
+  std::vector<role_holder> producer_list, consumer_list;
   bool closed = false;
   /// Crash recovery so far (rings and mailboxes): messages of dead
   /// producers skipped, messages held by dead consumers, single-role takeovers.

@@ -2,75 +2,14 @@
 // The design and its guarantees are described in ringport/mailbox.hpp.
 #include "ringport/mailbox.hpp"
 
-#include <algorithm>
-#include <atomic>
-#include <bit>
-#include <cstring>
-#include <new>
+#include <cstddef>
 
-#include "ringport/detail/mailbox_ack.hpp"
-#include "ringport/detail/ring_state.hpp"
-#include "ringport/detail/wait.hpp"
+#include "mailbox_slots.hpp"
 
 namespace ringport {
 namespace {
-
-using detail::mailbox_ack;
+using namespace mbx;
 using clock = std::chrono::steady_clock;
-
-// Slot header: four 32-bit fields before the payload. They are written and
-// read with relaxed atomic accesses (std::atomic_ref): a consumer may look at
-// a header before it owns the slot (reserve_one_if), racing with the next
-// lap's producer; the turns, not these accesses, carry the ordering.
-constexpr std::size_t off_length = 0;
-constexpr std::size_t off_flags = 4;
-constexpr std::size_t off_ack_index = 8;
-constexpr std::size_t off_ack_gen = 12;
-static_assert(off_ack_gen + 4 == mailbox_header_bytes, "the header is four 32-bit words");
-
-constexpr std::uint32_t flag_sync = 1;  // ack_index/ack_gen name a pending acknowledgement
-constexpr std::uint32_t flag_void = 2;  // an aborted claim: receivers skip it
-constexpr std::uint32_t known_flags = flag_sync | flag_void;
-
-// Acknowledgement word: generation << 2 | state; its protocol steps are in
-// detail/mailbox_ack.hpp (model-checked in tests/model/).
-using detail::ack_pending;
-using detail::ack_word;
-using ack_env = detail::shipped_ack_env;
-constexpr std::uint32_t gen_mask = detail::ack_gen_mask;
-
-constexpr std::uint32_t extra_bytes = static_cast<std::uint32_t>(sizeof(mailbox_ack) * detail::max_roles);
-
-struct slot_header {
-  std::uint32_t length, flags, ack_index, ack_gen;
-};
-
-std::atomic_ref<std::uint32_t> field(const std::byte* slot, std::size_t off) noexcept {
-  // The slot lives in a writable shared mapping; const only says we read.
-  return std::atomic_ref<std::uint32_t>(
-      *std::launder(reinterpret_cast<std::uint32_t*>(const_cast<std::byte*>(slot) + off)));
-}
-
-slot_header load_header(const std::byte* slot) noexcept {
-  // Each field is read exactly once here; callers check the copy.
-  return {field(slot, off_length).load(std::memory_order_relaxed),
-          field(slot, off_flags).load(std::memory_order_relaxed),
-          field(slot, off_ack_index).load(std::memory_order_relaxed),
-          field(slot, off_ack_gen).load(std::memory_order_relaxed)};
-}
-
-void store_header(std::byte* slot, const slot_header& h) noexcept {
-  // relaxed: published by R-TURN-FULL in producer_engine::publish().
-  field(slot, off_length).store(h.length, std::memory_order_relaxed);
-  field(slot, off_flags).store(h.flags, std::memory_order_relaxed);
-  field(slot, off_ack_index).store(h.ack_index, std::memory_order_relaxed);
-  field(slot, off_ack_gen).store(h.ack_gen, std::memory_order_relaxed);
-}
-
-mailbox_ack* ack_table(detail::ring_state& st) noexcept {
-  return std::launder(reinterpret_cast<mailbox_ack*>(st.extra()));
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- roles
@@ -102,18 +41,35 @@ void mailbox_role::reset() noexcept {
 
 // ---------------------------------------------------------------- sender
 
-mailbox_sender::mailbox_sender(detail::mailbox_role role, std::size_t max, wait_policy p) noexcept
+mailbox_sender::mailbox_sender(detail::mailbox_role role, std::size_t max, wait_policy p,
+                               detail::mailbox_meeting* meet) noexcept
     : role_(std::move(role)),
       e_(role_.state().view(), role_.slot()),
       ack_(&ack_table(role_.state())[role_.slot()].word),
+      meet_(meet),
+      line_(&ack_table(role_.state())[role_.slot()]),
+      streams_(streams_of(role_.state())),
       max_(max),
-      policy_(p) {}
+      policy_(p) {
+  // A dead previous holder of this slot may have left its marks: clear them.
+  const auto mine = static_cast<std::uint32_t>(role_.slot() + 1);
+  line_->sending.store(0, std::memory_order_relaxed);
+  if (std::uint32_t g = mine; streams_->writer.compare_exchange_strong(g, 0, std::memory_order_acq_rel))
+    release_writer();
+  if (meet_) meet_->senders.fetch_and(~role_bit(role_.slot()), std::memory_order_relaxed);
+  prune_meeting(e_.view(), meet_);
+}
 
+// A plain message's slot; leave() once it is published (finish, abort).
 status mailbox_sender::reserve_slot() noexcept {
   if (role_.state().closed()) [[unlikely]]
     return status::closed;
-  if (e_.reserve(1) == 0) [[unlikely]]
+  if (!enter()) [[unlikely]]
+    return status::would_block;  // a stream message is being written: wait for its end
+  if (e_.reserve(1) == 0) [[unlikely]] {
+    leave();
     return e_.corrupt() ? status::corrupt : status::would_block;
+  }
   return status::ok;
 }
 
@@ -128,6 +84,7 @@ void mailbox_sender::finish(std::size_t n, bool sync) noexcept {
   }
   store_header(slot, h);
   e_.publish();
+  leave();
 }
 
 status mailbox_sender::enqueue(std::span<const std::byte> msg, bool sync) noexcept {
@@ -142,7 +99,70 @@ status mailbox_sender::try_send(std::span<const std::byte> msg) noexcept {
     return status::would_block;
   if (msg.size() > max_) [[unlikely]]
     return status::too_large;
+  if (meet_) [[unlikely]]
+    return meet_until(msg, clock::time_point::max(), true);
   return enqueue(msg, false);
+}
+
+// Rendezvous: waits until a receiver waits (try_only: one look), with our
+// bit set in `senders` meanwhile so that try_receive knows.
+status mailbox_sender::await_receiver(clock::time_point deadline, bool try_only) noexcept {
+  const std::uint64_t bit = role_bit(role_.slot());
+  auto next_peer_check = clock::now() + detail::peer_poll;
+  status why = status::ok;
+  for (;;) {
+    // (Re)announce: a pruning race may have cleared our bit.
+    if (!try_only) meet_->senders.fetch_or(bit, std::memory_order_relaxed);
+    if (role_.state().closed()) {
+      why = status::closed;
+      break;
+    }
+    // seq_cst, with the receiver's announce(): either we see its bit, or our
+    // futex wait sees the arrivals value it bumped after setting it.
+    const std::uint32_t epoch = meet_->arrivals.load(std::memory_order_seq_cst);
+    if (meet_->receivers.load(std::memory_order_seq_cst) != 0) break;
+    if (try_only) {
+      why = status::would_block;
+      break;
+    }
+    const auto now = clock::now();
+    if (now >= deadline) {
+      why = status::timed_out;
+      break;
+    }
+    if (now >= next_peer_check) {
+      if (!role_.state().peers_alive(detail::role::consumer)) {
+        why = status::peer_gone;
+        break;
+      }
+      next_peer_check = now + detail::peer_poll;
+    }
+    const auto slice = now + detail::peer_poll;
+    detail::futex_wait_until(&meet_->arrivals, epoch, deadline < slice ? deadline : slice);
+  }
+  if (!try_only) meet_->senders.fetch_and(~bit, std::memory_order_relaxed);
+  return why;
+}
+
+// Rendezvous send: meet a waiting receiver, place the message, wait until it
+// took it (try_only: gives it rendezvous_grace, then withdraws).
+status mailbox_sender::meet_until(std::span<const std::byte> msg, clock::time_point deadline,
+                                  bool try_only) noexcept {
+  if (status s = await_receiver(deadline, try_only); s != status::ok) return s;
+  status s = enqueue(msg, true);
+  if (s == status::would_block && !try_only)  // the one slot holds another sender's message
+    s = detail::wait_loop(
+        e_.view().shared->not_full, policy_, deadline, [&]() noexcept { return enqueue(msg, true); },
+        [this]() noexcept {
+          e_.poll_stall();
+          clear_dead_writer();
+          return role_.state().peers_alive(detail::role::consumer);
+        });
+  if (s == status::ok)
+    s = await_taken(try_only ? std::min(deadline, clock::now() + rendezvous_grace) : deadline);
+  if (s == status::ok || s == status::closed) return s;
+  prune_meeting(e_.view(), meet_);  // the receiver we met may have died
+  return try_only && s == status::timed_out ? status::would_block : s;
 }
 
 status mailbox_sender::send_until(std::span<const std::byte> msg, clock::time_point deadline,
@@ -151,6 +171,8 @@ status mailbox_sender::send_until(std::span<const std::byte> msg, clock::time_po
     return status::would_block;
   if (msg.size() > max_) [[unlikely]]
     return status::too_large;
+  if (meet_) [[unlikely]]
+    return meet_until(msg, deadline, false);
   const bool sync = d == delivery::sync;
   status s = enqueue(msg, sync);
   if (s == status::would_block)
@@ -158,6 +180,7 @@ status mailbox_sender::send_until(std::span<const std::byte> msg, clock::time_po
         e_.view().shared->not_full, policy_, deadline, [&]() noexcept { return enqueue(msg, sync); },
         [this]() noexcept {
           e_.poll_stall();
+          clear_dead_writer();
           return role_.state().peers_alive(detail::role::consumer);
         });
   if (s != status::ok || !sync) return s;
@@ -185,6 +208,7 @@ status mailbox_sender::claim_until(std::size_t size, std::span<std::byte>& out,
       e_.view().shared->not_full, policy_, deadline, [&]() noexcept { return try_claim(size, out); },
       [this]() noexcept {
         e_.poll_stall();
+        clear_dead_writer();
         return role_.state().peers_alive(detail::role::consumer);
       });
 }
@@ -192,7 +216,7 @@ status mailbox_sender::claim_until(std::size_t size, std::span<std::byte>& out,
 status mailbox_sender::commit(std::size_t n, delivery d, clock::time_point deadline) noexcept {
   if (!claiming_ || n > claimed_) return status::too_large;
   claiming_ = false;
-  const bool sync = d == delivery::sync;
+  const bool sync = d == delivery::sync || meet_ != nullptr;  // a rendezvous is always synchronous
   finish(n, sync);
   return sync ? await_taken(deadline) : status::ok;
 }
@@ -202,6 +226,7 @@ void mailbox_sender::abort() noexcept {
   claiming_ = false;
   store_header(e_.view().slot(e_.pos()), slot_header{0, flag_void, 0, 0});
   e_.publish();
+  leave();
 }
 
 // Waits until a receiver took the pending sync message (ok), or withdraws it
@@ -242,12 +267,26 @@ status mailbox_sender::await_taken(clock::time_point deadline) noexcept {
 
 // ---------------------------------------------------------------- receiver
 
-mailbox_receiver::mailbox_receiver(detail::mailbox_role role, std::size_t max, wait_policy p) noexcept
+mailbox_receiver::mailbox_receiver(detail::mailbox_role role, std::size_t max, wait_policy p,
+                                   detail::mailbox_meeting* meet) noexcept
     : role_(std::move(role)),
       e_(role_.state().view(), role_.slot()),
       acks_(ack_table(role_.state())),
+      meet_(meet),
+      streams_(streams_of(role_.state())),
       max_(max),
-      policy_(p) {}
+      policy_(p) {
+  // A dead previous holder of this slot may have held the reader gate.
+  if (std::uint32_t g = static_cast<std::uint32_t>(role_.slot() + 1);
+      streams_->reader.compare_exchange_strong(g, 0, std::memory_order_acq_rel))
+    detail::notify(e_.view().shared->not_empty, e_.view().bells);
+  if (meet_) meet_->receivers.fetch_and(~role_bit(role_.slot()), std::memory_order_relaxed);
+  prune_meeting(e_.view(), meet_);
+}
+
+bool mailbox_receiver::senders_waiting() const noexcept {
+  return meet_ && meet_->senders.load(std::memory_order_relaxed) != 0;
+}
 
 status mailbox_receiver::empty_status() noexcept {
   if (e_.corrupt()) return status::corrupt;
@@ -256,29 +295,45 @@ status mailbox_receiver::empty_status() noexcept {
   return status::would_block;
 }
 
-// The one receive path: copies into *buf, or lends the slot as *view.
-status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len,
-                              std::span<const std::byte>* view) noexcept {
+// The one receive path: copies into *buf, or lends the slot as *view. A
+// message longer than *buf (or, when exact, of another length than *buf) is
+// left queued: too_large (wrong_size) with its length.
+status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len, std::span<const std::byte>* view,
+                              bool exact) noexcept {
+  if (in_.open) drop_read(false);  // a plain receive gives up the message read() was in
   release();
   const std::size_t room = buf ? buf->size() : max_;
   for (;;) {
     slot_header h{};
-    bool too_big = false;
+    bool refused = false, stream = false;
     const std::size_t k = e_.reserve_one_if([&](const std::byte* slot) noexcept {
       h = load_header(slot);
-      too_big = false;
-      if ((h.flags & flag_void) != 0 || h.length > max_ || h.length <= room) return true;
+      refused = false;
+      stream = (h.flags & flag_stream) != 0 && (h.flags & flag_void) == 0 && h.length <= max_;
+      if (stream) return false;  // only read() / receive_stream take fragments
+      if ((h.flags & flag_void) != 0 || h.length > max_ || (exact ? h.length == room : h.length <= room))
+        return true;
       // A withdrawn sync message is taken (and discarded) whatever its size.
       if ((h.flags & flag_sync) != 0 && h.ack_index < detail::max_roles && h.ack_gen <= gen_mask &&
           acks_[h.ack_index].word.load(std::memory_order_relaxed) != ack_word(h.ack_gen, ack_pending))
         return true;
-      too_big = true;
+      refused = true;
       return false;
     });
     if (k == 0) {
-      if (too_big) {
+      if (stream && (h.flags & flag_first) != 0) {
+        // A stream message: no single-slot receive can take it, whatever its
+        // buffer (receive_stream and read do); it stays queued.
+        len = static_cast<std::size_t>(std::min<std::uint64_t>(stream_total(h), SIZE_MAX));
+        return status::wrong_size;
+      }
+      if (stream) {
+        drain_orphans(false);  // remains of a dead reader's message, if its gate is free
+        return status::would_block;
+      }
+      if (refused) {
         len = h.length;
-        return status::too_large;
+        return exact ? status::wrong_size : status::too_large;
       }
       return empty_status();
     }
@@ -310,6 +365,10 @@ status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len,
       *view = {slot + mailbox_header_bytes, h.length};
       return status::ok;  // stays reserved until release()
     }
+    if (h.length > room || (exact && h.length != room)) [[unlikely]] {
+      e_.publish();  // only a peer rewriting a header we reserved gets here
+      return status::corrupt;
+    }
     if (h.length != 0) std::memcpy(buf->data(), slot + mailbox_header_bytes, h.length);
     e_.publish();
     return status::ok;
@@ -317,18 +376,43 @@ status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len,
 }
 
 status mailbox_receiver::try_receive(std::span<std::byte> buf, std::size_t& len) noexcept {
-  return take(&buf, len, nullptr);
+  return try_receive_exact_or_not(buf, len, false);
+}
+
+// try_receive: on a rendezvous with a sender waiting, meets it briefly.
+status mailbox_receiver::try_receive_exact_or_not(std::span<std::byte> buf, std::size_t& len,
+                                                  bool exact) noexcept {
+  const status s = take(&buf, len, nullptr, exact);
+  if (s != status::would_block || !senders_waiting()) return s;
+  const status met = take_until(buf, len, clock::now() + rendezvous_grace, exact);
+  if (met != status::timed_out) return met;
+  prune_meeting(e_.view(), meet_);  // the sender may have died
+  return status::would_block;
+}
+
+status mailbox_receiver::take_until(std::span<std::byte> buf, std::size_t& len, clock::time_point deadline,
+                                    bool exact) noexcept {
+  if (status s = take(&buf, len, nullptr, exact); s != status::would_block) return s;
+  return wait_for_message(
+      deadline, [&]() noexcept { return take(&buf, len, nullptr, exact); },
+      [this]() noexcept {
+        drain_orphans(true);  // a stream message's remains whose reader died block the queue
+        return true;
+      });
 }
 
 status mailbox_receiver::receive_until(std::span<std::byte> buf, std::size_t& len,
                                        clock::time_point deadline) noexcept {
-  if (status s = take(&buf, len, nullptr); s != status::would_block) return s;
-  return detail::wait_loop(
-      e_.view().shared->not_empty, policy_, deadline, [&]() noexcept { return take(&buf, len, nullptr); },
-      [this]() noexcept {
-        e_.poll_stall();
-        return role_.state().peers_alive(detail::role::producer);
-      });
+  return take_until(buf, len, deadline, false);
+}
+
+status mailbox_receiver::try_receive_exact(std::span<std::byte> buf, std::size_t& len) noexcept {
+  return try_receive_exact_or_not(buf, len, true);
+}
+
+status mailbox_receiver::receive_exact_until(std::span<std::byte> buf, std::size_t& len,
+                                             clock::time_point deadline) noexcept {
+  return take_until(buf, len, deadline, true);
 }
 
 status mailbox_receiver::try_peek(std::span<const std::byte>& msg) noexcept {
@@ -339,16 +423,34 @@ status mailbox_receiver::try_peek(std::span<const std::byte>& msg) noexcept {
 status mailbox_receiver::peek_until(std::span<const std::byte>& msg, clock::time_point deadline) noexcept {
   std::size_t len = 0;
   if (status s = take(nullptr, len, &msg); s != status::would_block) return s;
-  return detail::wait_loop(
-      e_.view().shared->not_empty, policy_, deadline, [&]() noexcept { return take(nullptr, len, &msg); },
+  return wait_for_message(
+      deadline, [&]() noexcept { return take(nullptr, len, &msg); },
       [this]() noexcept {
-        e_.poll_stall();
-        return role_.state().peers_alive(detail::role::producer);
+        drain_orphans(true);
+        return true;
       });
 }
 
 void mailbox_receiver::release() noexcept {
-  if (e_.reserved() != 0) e_.publish();
+  if (e_.reserved() != 0 && !in_.held) e_.publish();  // (a fragment read() holds stays)
+}
+
+std::size_t mailbox_receiver::drop_queued() noexcept {
+  release();
+  // acquire: every position below `end` was claimed by a sender before now.
+  const std::uint64_t end = e_.view().shared->tail.load(std::memory_order_acquire);
+  std::size_t dropped = 0;
+  for (;;) {
+    // The slot offered is at the head as the engine read it, which is at or
+    // below the head read here (it only grows): below `end` when this is.
+    const std::size_t k = e_.reserve_one_if([&](const std::byte*) noexcept {
+      const std::uint64_t head = e_.view().shared->head.load(std::memory_order_relaxed);
+      return static_cast<std::int64_t>(end - head) > 0;
+    });
+    if (k == 0) return dropped;
+    e_.publish();  // not delivered: no acknowledgement, no copy
+    ++dropped;
+  }
 }
 
 bool mailbox_receiver::ready(const void* self) noexcept {
@@ -370,43 +472,91 @@ waitable mailbox_receiver::readable() const noexcept {
 
 result<mailbox> mailbox::create(std::string_view name, const mailbox_options& opt) {
   const std::string who = "mailbox '" + std::string(name) + "'";
-  if (opt.capacity == 0 || opt.capacity > (std::size_t{1} << 32) || !std::has_single_bit(opt.capacity))
+  const bool rendezvous = opt.capacity == 0;
+  if (!rendezvous && (opt.capacity > (std::size_t{1} << 32) || !std::has_single_bit(opt.capacity)))
     return error(errc::invalid_argument, who + ": capacity " + std::to_string(opt.capacity) +
-                                             " is not a power of two from 1 to 2^32: pick e.g. 1024");
+                                             " is not a power of two from 1 to 2^32 (or 0 for a "
+                                             "rendezvous): pick e.g. 1024");
   if (opt.max_message_size == 0 || opt.max_message_size > mailbox_max_message_limit)
     return error(errc::invalid_argument, who + ": max_message_size " + std::to_string(opt.max_message_size) +
                                              " is out of range: 1 to " +
                                              std::to_string(mailbox_max_message_limit) + " bytes");
   ring_options ro;
-  ro.capacity = opt.capacity;
+  ro.capacity = rendezvous ? 1 : opt.capacity;  // a rendezvous hands over through one slot
   ro.backing = opt.backing;
   ro.domain = opt.domain;
   ro.group_access = opt.group_access;
-  auto st = detail::ring_state::create(name, object_kind::mailbox,
-                                       mailbox_header_bytes + opt.max_message_size, 8, ro, extra_bytes);
+  // existing::open: the existing mailbox's sizes win, so open it by name
+  // (mailbox::open reads them from its header) rather than by our sizes.
+  ro.if_exists = opt.if_exists == existing::open ? existing::fail : opt.if_exists;
+  auto st =
+      detail::ring_state::create(name, object_kind::mailbox, mailbox_header_bytes + opt.max_message_size, 8,
+                                 ro, rendezvous ? rendezvous_extra : buffered_extra);
+  if (!st && opt.if_exists == existing::open && st.error() == errc::already_exists)
+    return open(name, opt.domain);
   if (!st) return std::move(st).error();
-  return mailbox(std::move(*st), opt.max_message_size);
+  return mailbox(std::move(*st), opt.max_message_size, rendezvous);
 }
 
-result<mailbox> mailbox::open(std::string_view name, std::string_view domain) {
+namespace detail {
+
+result<std::shared_ptr<ring_state>> open_mailbox_state(std::string_view name, std::string_view domain,
+                                                       std::size_t& max) {
   // The slot size is in the segment header: read it, then open the ring
   // with it (the ring validates its whole geometry against that size).
   segment_options so;
   so.domain = std::string(domain);
   so.kind = object_kind::mailbox;
   std::uint64_t element = 0;
+  std::uint32_t extra = 0;
   {
     auto seg = segment::open(name, so);
     if (!seg) return std::move(seg).error();
     element = seg->info().element_size;
+    // The extra region's length says buffered or rendezvous (read once;
+    // ring_state::open then checks the whole geometry against it).
+    detail::ring_geometry g{};
+    if (seg->payload_size() >= sizeof g) std::memcpy(&g, seg->payload(), sizeof g);
+    extra = g.extra_bytes;
   }
+  if (extra != buffered_extra && extra != rendezvous_extra)
+    return error(errc::bad_layout, "mailbox '" + std::string(name) + "' records a " + std::to_string(extra) +
+                                       "-byte extra region, not a mailbox's of this build: remove it and "
+                                       "create it again");
   if (element <= mailbox_header_bytes || element > mailbox_header_bytes + mailbox_max_message_limit)
     return error(errc::bad_layout,
                  "mailbox '" + std::string(name) + "' records " + std::to_string(element) +
                      "-byte slots, impossible for a mailbox: remove it and create it again");
-  auto st = detail::ring_state::open(name, object_kind::mailbox, element, 8, domain, extra_bytes);
+  auto st = ring_state::open(name, object_kind::mailbox, element, 8, domain, extra);
   if (!st) return std::move(st).error();
-  return mailbox(std::move(*st), static_cast<std::size_t>(element - mailbox_header_bytes));
+  max = static_cast<std::size_t>(element - mailbox_header_bytes);
+  return st;
+}
+
+mailbox_slot_summary summarize_slot(const ring_state& st, const std::byte* copy, std::size_t max) noexcept {
+  slot_header h{};
+  std::memcpy(&h, copy, sizeof h);
+  mailbox_slot_summary out;
+  out.length = h.length;
+  out.valid = h.length <= max && (h.flags & ~known_flags) == 0 &&
+              ((h.flags & flag_sync) == 0 || (h.ack_index < max_roles && h.ack_gen <= gen_mask));
+  if (!out.valid || (h.flags & flag_void) != 0) return out;
+  const mailbox_ack* acks = std::launder(reinterpret_cast<const mailbox_ack*>(st.extra()));
+  // relaxed: a report; the caller re-checks the slot's turn after this.
+  out.deliverable = (h.flags & flag_sync) == 0 || acks[h.ack_index].word.load(std::memory_order_relaxed) ==
+                                                      ack_word(h.ack_gen, ack_pending);
+  return out;
+}
+
+}  // namespace detail
+
+result<mailbox> mailbox::open(std::string_view name, std::string_view domain) {
+  std::size_t max = 0;
+  auto st = detail::open_mailbox_state(name, domain, max);
+  if (!st) return std::move(st).error();
+  // adopt() checked the geometry's extra length against `extra` above.
+  const bool rendezvous = (*st)->view().shared->geo.extra_bytes == rendezvous_extra;
+  return mailbox(std::move(*st), max, rendezvous);
 }
 
 result<mailbox> mailbox::open_wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
@@ -416,9 +566,9 @@ result<mailbox> mailbox::open_wait(std::string_view name, std::chrono::steady_cl
 }
 
 result<mailbox> mailbox::open_or_create(std::string_view name, const mailbox_options& opt) {
-  auto r = create(name, opt);
-  if (r || !(r.error() == errc::already_exists)) return r;
-  return open(name, opt.domain);
+  mailbox_options o = opt;
+  o.if_exists = existing::open;
+  return create(name, o);
 }
 
 result<void> mailbox::remove(std::string_view name, std::string_view domain) {
@@ -428,17 +578,26 @@ result<void> mailbox::remove(std::string_view name, std::string_view domain) {
 result<mailbox_sender> mailbox::sender(wait_policy p) const {
   auto slot = st_->attach(detail::role::producer);
   if (!slot) return slot.error();
-  return mailbox_sender(detail::mailbox_role(st_, true, *slot), max_, p);
+  return mailbox_sender(detail::mailbox_role(st_, true, *slot), max_, p, meeting());
 }
 
 result<mailbox_receiver> mailbox::receiver(wait_policy p) const {
   auto slot = st_->attach(detail::role::consumer);
   if (!slot) return slot.error();
-  return mailbox_receiver(detail::mailbox_role(st_, false, *slot), max_, p);
+  return mailbox_receiver(detail::mailbox_role(st_, false, *slot), max_, p, meeting());
+}
+
+detail::mailbox_meeting* mailbox::meeting() const noexcept {
+  return meeting_of(*st_, rendezvous_);
 }
 
 void mailbox::close() const noexcept {
   st_->close();
+  // Rendezvous senders waiting for a receiver sleep on arrivals.
+  if (detail::mailbox_meeting* m = meeting()) {
+    m->arrivals.fetch_add(1, std::memory_order_seq_cst);
+    detail::futex_wake_all(&m->arrivals);
+  }
   // Sync senders sleep on their own words: wake them to see the close.
   mailbox_ack* acks = ack_table(*st_);
   for (std::size_t i = 0; i < detail::max_roles; ++i) detail::futex_wake_all(&acks[i].word);
@@ -452,7 +611,10 @@ bool mailbox::closed() const noexcept {
   return st_->closed();
 }
 std::size_t mailbox::capacity() const noexcept {
-  return st_->view().capacity;
+  return rendezvous_ ? 0 : st_->view().capacity;
+}
+std::uint64_t mailbox::streams_dropped() const noexcept {
+  return streams_of(*st_)->dropped.load(std::memory_order_relaxed);
 }
 std::size_t mailbox::size() const noexcept {
   return st_->size();

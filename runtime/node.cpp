@@ -77,6 +77,7 @@ result<node> node::join(std::string_view name, const node_options& opt) {
     return error(errc::bad_layout, "node segment '" + node_segment(name) + "' is too small: remove it");
   detail::node_shared* sh = shared_of(*seg);
   const std::uint64_t me = detail::self_owner();
+  bool took_over = false;  // from a holder that died without leaving
   for (;;) {
     // acquire: pairs with the release in leave(), so we start after the
     // previous holder's last writes.
@@ -87,7 +88,10 @@ result<node> node::join(std::string_view name, const node_options& opt) {
                                              (cur == me ? " (this one)" : "") +
                                              ": pick another name, or stop that process first");
     // Free, or its holder died: take it (one CAS decides between rivals).
-    if (sh->owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) break;
+    if (sh->owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) {
+      took_over = cur != 0;
+      break;
+    }
   }
   node n;
   n.name_ = std::string(name);
@@ -97,6 +101,11 @@ result<node> node::join(std::string_view name, const node_options& opt) {
   n.sh_ = sh;
   n.bells_ = detail::doorbell_site_of(n.seg_);
   n.owner_ = me;
+  // Receivers on every inbound link now, so that senders see a live one;
+  // a dead predecessor's queued messages go (see "Restarts" in node.hpp).
+  if (auto ok = n.refresh_inbound(); !ok) return ok.error();
+  if (took_over && !opt.deliver_stale)
+    for (link_in* l : n.in_order_) (void)l->rx.drop_queued();
   return n;
 }
 
@@ -141,6 +150,7 @@ node& node::operator=(node&& o) noexcept {
     next_ = o.next_;
     seen_gen_ = o.seen_gen_;
     scanned_ = o.scanned_;
+    calls_ = std::move(o.calls_);
   }
   return *this;
 }
@@ -156,6 +166,7 @@ void node::leave() noexcept {
   std::uint64_t mine = owner_;
   sh_->owner.compare_exchange_strong(mine, 0, std::memory_order_release, std::memory_order_relaxed);
   sh_ = nullptr;
+  calls_.reset();
   out_.clear();
   in_order_.clear();
   in_.clear();
@@ -247,7 +258,16 @@ result<status> node::send_until(std::string_view to, std::span<const std::byte> 
                                 clock::time_point deadline, delivery d) {
   auto link = outbound(to);
   if (!link) return std::move(link).error();
-  return (*link)->tx.send_until(msg, deadline, d);
+  status s = (*link)->tx.send_until(msg, deadline, d);
+  // peer_gone: every receiver of the link is dead. While a live process
+  // holds `to` its receiver is about to attach (node.hpp, "peer_gone"):
+  // send again. Nothing was delivered (a withdrawn sync message never is).
+  for (detail::appear_backoff pace(deadline); s == status::peer_gone;) {
+    auto pid = holder(to, opt_.domain);
+    if (!pid || *pid == 0 || !pace.sleep()) break;
+    s = (*link)->tx.send_until(msg, deadline, d);
+  }
+  return s;
 }
 
 // ---------------------------------------------------------------- receives
@@ -265,12 +285,13 @@ result<status> node::receive_until(std::string_view from, std::span<std::byte> b
   return (*link)->rx.receive_until(buf, len, deadline);
 }
 
-status node::poll_inbound(std::span<std::byte> buf, std::size_t& len, std::string_view& from) noexcept {
+status node::poll_inbound(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
+                          bool exact) noexcept {
   const std::size_t n = in_order_.size();
   for (std::size_t i = 0; i < n; ++i) {
     const std::size_t at = (next_ + i) % n;
     link_in* l = in_order_[at];
-    const status s = l->rx.try_receive(buf, len);
+    const status s = exact ? l->rx.try_receive_exact(buf, len) : l->rx.try_receive(buf, len);
     if (s == status::would_block || s == status::closed) continue;  // a closed link has nothing more
     next_ = at + 1;
     from = l->peer;
@@ -292,10 +313,26 @@ bool node::doorbell_ready(const void* self) noexcept {
 
 result<status> node::receive_any_until(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
                                        clock::time_point deadline) {
+  return receive_any_impl(buf, len, from, &deadline, false);
+}
+
+result<status> node::receive_exact(std::string_view from, std::span<std::byte> v,
+                                   const clock::time_point* deadline) {
+  auto link = inbound(from);
+  if (!link) return std::move(link).error();
+  std::size_t len = 0;
+  return deadline ? (*link)->rx.receive_exact_until(v, len, *deadline)
+                  : (*link)->rx.try_receive_exact(v, len);
+}
+
+// receive_any's loop; a null deadline polls once (try_receive_any).
+result<status> node::receive_any_impl(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
+                                      const clock::time_point* deadline, bool exact) {
   for (;;) {
     if (auto ok = refresh_inbound(); !ok) return ok.error();
-    if (status s = poll_inbound(buf, len, from); s != status::would_block) return s;
-    if (clock::now() >= deadline) return status::timed_out;
+    if (status s = poll_inbound(buf, len, from, exact); s != status::would_block) return s;
+    if (!deadline) return status::would_block;
+    if (clock::now() >= *deadline) return status::timed_out;
     // Sleep on the doorbell and on every inbound link (rebuilt each time:
     // `this` may have moved; the vector keeps its capacity).
     targets_.clear();
@@ -306,7 +343,7 @@ result<status> node::receive_any_until(std::span<std::byte> buf, std::size_t& le
     }
     // A wake-up (or the deadline) leads back to the poll above; a deadline
     // with nothing to take returns timed_out there.
-    (void)wait_any(targets_, deadline, opt_.policy);
+    (void)wait_any(targets_, *deadline, opt_.policy);
   }
 }
 

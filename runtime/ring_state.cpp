@@ -141,6 +141,7 @@ static segment_options seg_options(object_kind kind, std::uint64_t element_size,
   so.kind = kind;
   so.element_size = element_size;
   so.capacity = opt.capacity;
+  so.if_exists = opt.if_exists;
   return so;
 }
 

@@ -21,6 +21,7 @@
 #include <thread>
 #include <utility>
 
+#include "inspect.hpp"
 #include "paths.hpp"
 #include "ringport/detail/cpu.hpp"
 #include "ringport/detail/process.hpp"
@@ -48,6 +49,8 @@ const char* to_string(object_kind k) noexcept {
       return "mailbox";
     case object_kind::node:
       return "node";
+    case object_kind::topic:
+      return "topic";
   }
   return "unknown";
 }
@@ -521,13 +524,47 @@ void notice_fallback(const domain_paths& p, const std::string& reason) {
   detail::notice(msg);
 }
 
+// existing::replace, under the domain lock: removes the segment at `name`
+// when none of its recorded users lives (inspect.hpp); otherwise says why not.
+result<void> replace_unused(const domain_paths& p, const std::string& name) {
+  const std::string who = "segment '" + name + "' in domain '" + p.domain + "'";
+  segment_options so;
+  so.domain = p.domain;
+  so.open_timeout = std::chrono::milliseconds(0);
+  auto old = open_resolved(p, name, so);
+  if (!old)
+    return result<void>(errc::already_exists, who + " exists and cannot be opened (" + old.error().message +
+                                                  "): not replaced; remove it");
+  const detail::segment_usage u = detail::inspect(old->info());
+  if (u.state == detail::usage::unknown)
+    return result<void>(errc::already_exists, who + " exists and its users cannot be read (" + u.reason +
+                                                  "): not replaced; remove it");
+  if (u.state != detail::usage::stale) {
+    const detail::user_count c = u.users();
+    return result<void>(errc::already_exists,
+                        who + " is in use (" + std::to_string(c.alive) + " live recorded user(s), creator " +
+                            (u.creator_alive ? "alive" : "gone") +
+                            (u.link_nodes_alive ? ", a node of the link lives" : "") + "): not replaced");
+  }
+  for (const std::string& dir : {p.huge ? p.huge_dir() : std::string(), p.shm_dir}) {
+    if (dir.empty()) continue;
+    if (::unlink((dir + "/" + name).c_str()) != 0 && errno != ENOENT)
+      return system_failure(("unlink " + dir + "/" + name).c_str(), errno);
+  }
+  return {};
+}
+
 result<segment> create_locked(const domain_paths& p, const std::string& name, std::size_t payload_size,
                               const segment_options& opt, const segment::initializer& init) {
   // Best effort: a failure to sweep must not fail the create.
   std::vector<std::string> swept;
   (void)collect_locked(p, false, swept);
-  if (exists_at(p.shm_dir, name) || (p.huge && exists_at(p.huge_dir(), name)))
-    return error(errc::already_exists, "segment '" + name + "' already exists in domain '" + p.domain + "'");
+  if (exists_at(p.shm_dir, name) || (p.huge && exists_at(p.huge_dir(), name))) {
+    if (opt.if_exists != existing::replace)
+      return error(errc::already_exists,
+                   "segment '" + name + "' already exists in domain '" + p.domain + "'");
+    if (auto ok = replace_unused(p, name); !ok) return ok.error();
+  }
   if (opt.backing != pages::normal) {
     if (p.huge) {
       if (auto ok = detail::ensure_dir(p.huge_dir(), opt.group_access); !ok) return ok.error();
@@ -553,9 +590,15 @@ result<segment> segment::create(std::string_view name_in, std::size_t payload_si
   if (!p) return p.error();
   if (auto ok = check_payload_size(payload_size); !ok) return ok.error();
   if (auto ok = detail::ensure_dir(p->shm_dir, opt.group_access); !ok) return ok.error();
-  auto lock = domain_lock::take(p->shm_dir);
-  if (!lock) return lock.error();
-  return create_locked(*p, std::string(name_in), payload_size, opt, init);
+  const std::string name(name_in);
+  {
+    auto lock = domain_lock::take(p->shm_dir);
+    if (!lock) return lock.error();
+    auto s = create_locked(*p, name, payload_size, opt, init);
+    if (s || opt.if_exists != existing::open || !(s.error() == errc::already_exists)) return s;
+  }
+  // existing::open: outside the lock, as open_or_create does.
+  return open_resolved(*p, name, opt);
 }
 
 result<segment> segment::open(std::string_view name_in, const segment_options& opt) {

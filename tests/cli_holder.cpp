@@ -1,9 +1,10 @@
 // Helper for test_cli.sh: holds ring roles or a node name until killed, so
 // that the script can SIGKILL holders and watch `ringport ls` / `gc` judge
 // them. Domain: $RINGPORT_DOMAIN; base pages.
-//   cli_holder ring create|open NAME ROLES PUSH
-//       an mpmc ring of uint64 (capacity 8); ROLES: any of p (producer) and
-//       c (consumer), or "-"; PUSH items are pushed (needs p).
+//   cli_holder ring create|open NAME ROLES PUSH [KIND [POP]]
+//       a ring of uint64 (capacity 8) of KIND (spsc, mpsc, spmc or mpmc;
+//       default mpmc); ROLES: any of p (producer) and c (consumer), or "-";
+//       PUSH items 0, 1, ... are pushed (needs p), then POP popped (needs c).
 //   cli_holder node NAME [TO]
 //       joins node NAME; with TO, sends one message to node TO (which makes
 //       the link mailbox "link.NAME.TO" and leaves the message unread).
@@ -34,15 +35,15 @@ int die(const std::string& why) {
   for (;;) ::pause();  // until killed
 }
 
-int hold_ring(std::string_view mode, const char* name, std::string_view roles, long push) {
-  using ring = ringport::mpmc<std::uint64_t>;
+template <class ring>
+int hold_ring(std::string_view mode, const char* name, std::string_view roles, long push, long pop) {
   ringport::ring_options opt;
   opt.capacity = 8;
   opt.backing = ringport::pages::normal;
   auto r = mode == "create" ? ring::create(name, opt) : ring::open(name);
   if (!r) return die(r.error().message);
-  std::optional<ring::producer_handle> tx;
-  std::optional<ring::consumer_handle> rx;
+  std::optional<typename ring::producer_handle> tx;
+  std::optional<typename ring::consumer_handle> rx;
   if (roles.find('p') != std::string_view::npos) {
     auto p = r->producer();
     if (!p) return die(p.error().message);
@@ -56,7 +57,20 @@ int hold_ring(std::string_view mode, const char* name, std::string_view roles, l
   for (long i = 0; i < push; ++i)
     if (!tx || tx->try_push(static_cast<std::uint64_t>(i)) != ringport::status::ok)
       return die("push " + std::to_string(i) + " failed");
+  for (long i = 0; i < pop; ++i)
+    if (std::uint64_t v = 0; !rx || rx->try_pop(v) != ringport::status::ok)
+      return die("pop " + std::to_string(i) + " failed");
   hold_until_killed();
+}
+
+int hold_ring_of(std::string_view kind, std::string_view mode, const char* name, std::string_view roles,
+                 long push, long pop) {
+  using item = std::uint64_t;
+  if (kind == "spsc") return hold_ring<ringport::spsc<item>>(mode, name, roles, push, pop);
+  if (kind == "mpsc") return hold_ring<ringport::mpsc<item>>(mode, name, roles, push, pop);
+  if (kind == "spmc") return hold_ring<ringport::spmc<item>>(mode, name, roles, push, pop);
+  if (kind == "mpmc") return hold_ring<ringport::mpmc<item>>(mode, name, roles, push, pop);
+  return die("unknown ring kind " + std::string(kind));
 }
 
 int hold_node(const char* name, const char* to) {
@@ -79,9 +93,12 @@ int hold_node(const char* name, const char* to) {
 
 int main(int argc, char** argv) {
   const std::string_view what = argc > 1 ? argv[1] : "";
-  if (what == "ring" && argc == 6)
-    return hold_ring(argv[2], argv[3], argv[4], std::strtol(argv[5], nullptr, 10));
+  if (what == "ring" && argc >= 6 && argc <= 8)
+    return hold_ring_of(argc > 6 ? argv[6] : "mpmc", argv[2], argv[3], argv[4],
+                        std::strtol(argv[5], nullptr, 10), argc > 7 ? std::strtol(argv[7], nullptr, 10) : 0);
   if (what == "node" && (argc == 3 || argc == 4)) return hold_node(argv[2], argc == 4 ? argv[3] : nullptr);
-  std::fprintf(stderr, "usage: cli_holder ring create|open NAME ROLES PUSH | cli_holder node NAME [TO]\n");
+  std::fprintf(
+      stderr,
+      "usage: cli_holder ring create|open NAME ROLES PUSH [KIND [POP]] | cli_holder node NAME [TO]\n");
   return 2;
 }

@@ -268,5 +268,162 @@ expect_out "removes the empty directory" "^removed $D (empty domain directory)"
 [ -d "$D" ] && { echo "FAIL: $D still exists"; fails=$((fails + 1)); }
 check 1 "ls once gc removed the domain" -- "$R" ls
 
+# ---- ls/stat --json, top, ring create/close, tap (issue 12 item 9).
+# json_check DESCRIPTION PYTHON: runs PYTHON with `docs` = the JSON lines of
+# $T.out (parsed) and fails the check when it raises or prints anything.
+json_check() {
+  if ! python3 - "$T.out" >"$T.py" 2>&1 <<EOF
+import json, sys
+docs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+def obj(doc, name):
+    found = [o for o in doc["objects" if "objects" in doc else "segments"] if o["name"] == name]
+    assert len(found) == 1, "no single object named " + name
+    return found[0]
+$2
+EOF
+  then echo "FAIL: $1:"; cat "$T.py"; cat "$T.out"; fails=$((fails + 1))
+  elif [ -s "$T.py" ]; then echo "FAIL: $1: $(cat "$T.py")"; fails=$((fails + 1)); fi
+}
+check 2 "ring create without --size" -- "$R" ring create feed --kind spsc
+check 2 "ring create with a bad kind" -- "$R" ring create feed --kind mailbox --size 8
+check 2 "ring create with a size beyond 16 MiB" -- "$R" ring create feed --kind spsc --size 16777217
+check 1 "ring capacity not a power of two" -- "$R" ring create feed --kind spsc --size 8 --capacity 3
+check 0 "ring create" -- "$R" ring create feed --kind spsc --size 8 --capacity 8 --pages normal
+check 1 "ring create twice" -- "$R" ring create feed --kind spsc --size 8 --pages normal
+# The ring the tool made is the one a program opens as spsc<uint64_t>: it
+# pushes 5 items (0..4) and pops 2, then holds both roles.
+hold h_feed ring open feed pc 5 spsc 2
+check 0 "top --json" -- "$R" top --json --count 2 --interval 50
+json_check "top --json against a known workload" "
+assert len(docs) == 2, 'one object per refresh'
+assert [d['refresh'] for d in docs] == [1, 2]
+for d in docs:
+    assert d['interval_ms'] == 50 and d['domain'].startswith('clitest-')
+    q = obj(d, 'feed')['queue']
+    assert (q['capacity'], q['max_message'], q['fill'], q['pushed'], q['popped']) == (8, 8, 3, 5, 2), q
+    assert q['closed'] is False and q['waiters'] == {'consumers': 0, 'producers': 0}, q
+    assert q['producers']['alive'] == 1 and q['producers']['dead'] == 0, q
+    c = q['consumers']['holders']
+    assert len(c) == 1 and c[0]['pid'] == $h_feed and c[0]['alive'] and c[0]['position'] == 2 and c[0]['lag'] == 3, c
+    assert obj(d, 'feed')['state'] == 'in-use'
+assert obj(docs[0], 'feed')['rates'] == {'in_per_s': None, 'out_per_s': None}, 'no rate from one sample'
+assert obj(docs[1], 'feed')['rates'] == {'in_per_s': 0.0, 'out_per_s': 0.0}, 'nothing moved'
+"
+check 0 "top" -- "$R" top --count 1 --interval 1
+expect_out "top shows the ring" "^feed  *spsc  *3/8  *-  *-  *0/0  *1/0  *1/0 in-use"
+expect_out "top shows the consumer" "consumer pid $h_feed alive, position 2, lag 3"
+check 2 "top --interval 0" -- "$R" top --interval 0
+check 0 "stat --json" -- "$R" stat feed --json
+json_check "stat --json is one segment object" "
+assert len(docs) == 1
+d = docs[0]
+assert d['name'] == 'feed' and d['kind'] == 'spsc' and d['state'] == 'in-use' and d['reason'] == ''
+assert d['users'] == {'alive': 2, 'dead': 1}, d['users']  # the holder's two roles; the tool that created it is gone
+assert d['creator']['alive'] is False and d['node'] is None and d['link'] is None
+assert d['queue']['fill'] == 3
+"
+check 1 "stat --json of a missing name" -- "$R" stat nothing --json
+
+# tap: the queued items, without taking them.
+check 0 "tap" -- "$R" tap feed
+expect_out "tap names the ring" "^feed: spsc, 3 queued (positions 2 to 5)"
+expect_out "tap shows the oldest item" "^position 2: 8 bytes"
+expect_out "tap shows it in hex" "^  00000000  02 00 00 00 00 00 00 00  *|........|"
+expect_out "tap shows the newest item" "^position 4: 8 bytes"
+[ "$(grep -c '^position' "$T.out")" = 3 ] || { echo "FAIL: tap shows 3 items"; cat "$T.out"; fails=$((fails + 1)); }
+check 0 "tap -n 1 --raw" -- "$R" tap feed -n 1 --raw
+printf '\002\000\000\000\000\000\000\000' | cmp -s - "$T.out" || { echo "FAIL: tap --raw"; od -c "$T.out"; fails=$((fails + 1)); }
+check 0 "stat after tap" -- "$R" stat feed --json
+json_check "tap takes nothing" "assert docs[0]['queue']['fill'] == 3 and docs[0]['queue']['popped'] == 2"
+hold h_multi ring create multi p 3 mpmc
+check 0 "tap of an mpmc ring" -- "$R" tap multi
+expect_out "tap of an mpmc ring" "^multi: mpmc, 3 queued (positions 0 to 3)"
+[ "$(grep -c '^position' "$T.out")" = 3 ] || { echo "FAIL: tap mpmc shows 3 items"; cat "$T.out"; fails=$((fails + 1)); }
+check 0 "create a mailbox to tap" -- "$R" mailbox create tapbox --capacity 4 --max-size 32 --pages normal
+check 4 "a withdrawn sync message" -- "$R" send tapbox withdrawn --sync --timeout 50
+check 0 "send one to tap" -- "$R" send tapbox "hello tap"
+check 0 "tap a mailbox" -- "$R" tap tapbox
+expect_out "tap shows a mailbox message" "^position 1: 9 bytes"
+expect_out "tap shows it as text" "|hello tap|"
+refute_out "tap leaves out a withdrawn sync message" "withdrawn"
+expect_err "tap says what it left out" "1 queued position not shown"
+check 0 "the tapped message is still there" -- "$R" recv tapbox --nonblock
+expect_out "recv after tap" "^hello tap$"
+check 0 "ls --json" -- "$R" ls --json
+json_check "ls --json lists every segment" "
+d = docs[0]
+assert len(docs) == 1 and d['invalid'] == []
+assert sorted(s['name'] for s in d['segments']) == ['feed', 'multi', 'tapbox'], d['segments']
+assert obj(d, 'multi')['queue']['producers']['holders'][0]['position'] == 3
+assert obj(d, 'tapbox')['queue']['fill'] == 0
+"
+
+# ring close: pushes fail from then on, the queue drains.
+check 0 "ring close" -- "$R" ring close feed
+check 0 "stat of a closed ring" -- "$R" stat feed --json
+json_check "closed" "assert docs[0]['queue']['closed'] is True"
+check 1 "ring close of a missing ring" -- "$R" ring close nothing
+kill_holder $h_feed
+kill_holder $h_multi
+check 0 "stat once the holder died" -- "$R" stat feed --json
+json_check "a dead holder is dead" "
+q = docs[0]['queue']
+assert docs[0]['state'] == 'stale' and (q['producers']['alive'], q['producers']['dead']) == (0, 1)
+assert q['producers']['holders'][0]['alive'] is False
+"
+
+# Restarts (issue 12 item 4): --if-exists open / replace.
+check 1 "create of an existing ring fails by default" -- "$R" ring create feed --kind spsc --size 8 --pages normal
+expect_err "and says so" "already exists"
+check 0 "--if-exists open" -- "$R" ring create feed --kind spsc --size 8 --pages normal --if-exists open
+check 1 "--if-exists open checks the kind" -- "$R" ring create feed --kind mpmc --size 8 --if-exists open
+check 0 "--if-exists replace of a closed ring nobody uses" -- "$R" ring create feed --kind spsc --size 8 --capacity 16 --pages normal --if-exists replace
+check 0 "stat of the replaced ring" -- "$R" stat feed --json
+json_check "a replaced ring is new: open, empty" "
+q = docs[0]['queue']
+assert (q['closed'], q['fill'], q['pushed'], q['capacity']) == (False, 0, 0, 16), q
+"
+hold h_feed2 ring open feed p 1 spsc
+check 1 "--if-exists replace refuses a ring with a live user" -- "$R" ring create feed --kind spsc --size 8 --pages normal --if-exists replace
+expect_err "and says why" "is in use"
+check 0 "the live ring is untouched" -- "$R" stat feed --json
+json_check "untouched" "assert docs[0]['queue']['pushed'] == 1"
+kill_holder $h_feed2
+check 0 "mailbox --if-exists replace" -- "$R" mailbox create tapbox --capacity 8 --max-size 16 --pages normal --if-exists replace
+check 0 "mailbox --if-exists open" -- "$R" mailbox create tapbox --capacity 2 --if-exists open
+check 0 "stat of the replaced mailbox" -- "$R" stat tapbox --json
+json_check "the replaced mailbox has the new sizes" "assert (docs[0]['queue']['capacity'], docs[0]['queue']['max_message']) == (8, 16)"
+check 2 "--if-exists typo" -- "$R" mailbox create tapbox --if-exists Replace
+# --- buffering (issue 15): a rendezvous mailbox (--capacity 0).
+check 0 "create a rendezvous" -- "$R" mailbox create meet --capacity 0 --max-size 64 --pages normal
+check 0 "stat of a rendezvous" -- "$R" stat meet
+expect_out "stat says rendezvous" "^capacity:  *0 (rendezvous"
+check 3 "send --nonblock with no receiver waiting" -- "$R" send meet --nonblock "nobody"
+check 4 "a timed send with no receiver" -- "$R" send meet --timeout 100 "nobody"
+"$R" recv meet -n 1 --timeout 20000 >$T.meet &
+receiver=$!
+check 0 "a send meets a waiting receiver" -- "$R" send meet --timeout 20000 "met"
+wait $receiver; rc=$?
+[ $rc = 0 ] || { echo "FAIL: rendezvous recv exit $rc"; fails=$((fails + 1)); }
+printf 'met\n' | cmp -s - $T.meet || { echo "FAIL: rendezvous received:"; cat $T.meet; fails=$((fails + 1)); }
+check 4 "nothing stayed buffered" -- "$R" recv meet --timeout 50
+
+# --- buffering (issue 15): a file of any size as one stream message.
+check 0 "create a small mailbox for a file" -- "$R" mailbox create files --capacity 4 --max-size 100 --pages normal
+head -c 300000 /dev/urandom >"$T.file"
+"$R" recv files --raw -n 1 --timeout 20000 >"$T.back" &
+receiver=$!
+check 0 "send --file larger than the mailbox" -- "$R" send files --file "$T.file" --timeout 20000 --sync
+wait $receiver; rc=$?
+[ $rc = 0 ] || { echo "FAIL: recv of a file exit $rc"; fails=$((fails + 1)); }
+cmp -s "$T.file" "$T.back" || { echo "FAIL: the file came back different"; fails=$((fails + 1)); }
+check 4 "send --file with nobody reading times out" -- "$R" send files --file "$T.file" --timeout 100
+check 1 "recv of the message given up midway" -- "$R" recv files --raw --timeout 5000
+expect_err "recv says it was dropped" "given up midway"
+check 0 "stat counts the dropped stream" -- "$R" stat files
+expect_out "stat shows streams dropped" "^streams dropped: 1 "
+check 1 "send --file of a missing file" -- "$R" send files --file "$T.missing"
+check 2 "send --file and a MESSAGE" -- "$R" send files --file "$T.file" extra
+
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails != 0))

@@ -89,3 +89,33 @@ TEST_CASE("the option splitter") {
   CHECK(run({"--bogus"}).error.find("unknown option") != std::string::npos);
   CHECK(run({"--count", "1", "--count", "2"})->get("--count") == "2");
 }
+
+TEST_CASE("top, ring and tap options (issue 12 item 9)") {
+  CHECK_FALSE(parse_interval("0"));
+  CHECK(parse_interval("1")->count() == 1);
+  CHECK(parse_interval("3600000")->count() == 3600000);
+  CHECK_FALSE(parse_interval("3600001"));
+  CHECK(parse_interval("1s").error.find("--interval") != std::string::npos);
+  CHECK(*parse_ring_kind("spsc") == ringport::object_kind::spsc);
+  CHECK(*parse_ring_kind("mpsc") == ringport::object_kind::mpsc);
+  CHECK(*parse_ring_kind("spmc") == ringport::object_kind::spmc);
+  CHECK(*parse_ring_kind("mpmc") == ringport::object_kind::mpmc);
+  for (std::string_view bad : {"mailbox", "SPSC", "", "raw", "node"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_ring_kind(bad));
+  }
+  CHECK_FALSE(parse_slot_size("0"));
+  CHECK(*parse_slot_size("1") == 1u);
+  CHECK(*parse_slot_size("16777216") == (1u << 24));
+  CHECK_FALSE(parse_slot_size("16777217"));
+}
+
+TEST_CASE("create --if-exists (issue 12 item 4)") {
+  CHECK(*parse_if_exists("fail") == ringport::existing::fail);
+  CHECK(*parse_if_exists("open") == ringport::existing::open);
+  CHECK(*parse_if_exists("replace") == ringport::existing::replace);
+  for (std::string_view bad : {"", "Replace", "replace-if-unused", "yes"}) {
+    CAPTURE(bad);
+    CHECK(parse_if_exists(bad).error.find("--if-exists") != std::string::npos);
+  }
+}

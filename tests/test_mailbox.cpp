@@ -365,3 +365,71 @@ TEST_CASE("a corrupt length in shared memory yields corrupt, never a wild copy")
   REQUIRE(f.rx.try_receive(buf, len) == status::ok);
   CHECK(text(buf, len) == "intact");
 }
+
+// ---------------------------------------------------------------- typed messages (#12 item 6)
+
+namespace {
+struct quote {
+  std::uint64_t id;
+  double price;
+  std::int32_t qty;
+  char symbol[12];
+};
+bool same(const quote& a, const quote& b) {
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+}  // namespace
+
+static_assert(message_value<quote> && message_value<std::uint64_t> && message_value<std::array<int, 3>>);
+static_assert(!message_value<int*> && !message_value<std::string_view> &&
+              !message_value<std::span<const int>>);
+static_assert(!message_value<std::span<const std::byte>> && !message_value<std::string>);
+
+TEST_CASE("typed messages: send(const T&) / receive(T&), the size checked, never truncated") {
+  fixture f("mb-typed", 8, 64);
+  const quote q{7, 101.25, -3, "ACME"};
+  REQUIRE(f.tx.send(q) == status::ok);
+  quote got{};
+  REQUIRE(f.rx.receive(got) == status::ok);
+  CHECK(same(got, q));
+  CHECK(f.rx.try_receive(got) == status::would_block);
+  CHECK(f.rx.receive_for(got, 1ms) == status::timed_out);
+
+  // A shorter message asked for as a quote: wrong_size, kept queued, got untouched.
+  REQUIRE(f.tx.try_send(std::uint32_t{42}) == status::ok);
+  CHECK(f.rx.try_receive(got) == status::wrong_size);
+  CHECK(f.rx.receive_until(got, clock_type::now() + 1s) == status::wrong_size);
+  CHECK(same(got, q));
+  std::uint32_t small = 0;
+  REQUIRE(f.rx.try_receive(small) == status::ok);
+  CHECK(small == 42);
+
+  // A longer one asked for as a smaller type: wrong_size too, with its length.
+  REQUIRE(f.tx.send_for(q, 1s) == status::ok);
+  std::uint32_t tiny = 0;
+  std::size_t len = 0;
+  CHECK(f.rx.try_receive(tiny) == status::wrong_size);
+  CHECK(f.rx.try_receive_exact(value_bytes(tiny), len) == status::wrong_size);
+  CHECK(len == sizeof(quote));
+  CHECK(tiny == 0);
+  REQUIRE(f.rx.receive_for(got, 1s) == status::ok);
+  CHECK(same(got, q));
+
+  // A type larger than the mailbox's messages is refused whole.
+  struct big {
+    std::byte b[65];
+  };
+  CHECK(f.tx.try_send(big{}) == status::too_large);
+  CHECK(f.tx.send_until(big{}, clock_type::now() + 1s) == status::too_large);
+
+  // A withdrawn (timed-out) sync message of another size is discarded, not refused.
+  CHECK(f.tx.send_for(std::uint16_t{1}, 1ms, delivery::sync) == status::timed_out);
+  CHECK(f.rx.try_receive(got) == status::would_block);
+
+  // Synchronous typed delivery to another thread.
+  std::uint64_t seen = 0;
+  std::thread t([&] { CHECK(f.rx.receive(seen) == status::ok); });
+  CHECK(f.tx.send(std::uint64_t{9}, delivery::sync) == status::ok);
+  t.join();
+  CHECK(seen == 9);
+}

@@ -229,3 +229,36 @@ TEST_CASE("two nodes sending to each other at the same instant make one link per
   CHECK(links_in_domain({"link.P", "link.Q"}) == want);
   ::munmap(go, sizeof(std::atomic<int>));
 }
+
+TEST_CASE("typed node messages; ok() checks the common path in one test") {
+  auto p = node::join("TyP", small_links());
+  auto q = node::join("TyQ", small_links());
+  REQUIRE(p);
+  REQUIRE(q);
+  REQUIRE(ok(p->send("TyQ", std::uint64_t{5})));
+  std::uint64_t v = 0;
+  REQUIRE(ok(q->receive("TyP", v)));
+  CHECK(v == 5);
+  REQUIRE(ok(p->send_for("TyQ", std::uint64_t{6}, 1s, delivery::async)));
+  REQUIRE(ok(q->receive_until("TyP", v, clock_type::now() + 1s)));
+  CHECK(v == 6);
+
+  // Another size: wrong_size (on the direct and the any-source receive), kept queued.
+  REQUIRE(ok(p->try_send("TyQ", std::uint32_t{1})));
+  CHECK(status_of(q->try_receive("TyP", v), status::corrupt) == status::wrong_size);
+  std::string_view from;
+  CHECK(status_of(q->try_receive_any(v, from), status::corrupt) == status::wrong_size);
+  std::uint32_t w = 0;
+  REQUIRE(ok(q->receive_any_for(w, from, 1s)));
+  CHECK(from == "TyP");
+  CHECK(w == 1);
+  CHECK(status_of(q->try_receive_any(w, from), status::corrupt) == status::would_block);
+  CHECK(status_of(q->receive_for("TyP", v, 1ms), status::corrupt) == status::timed_out);
+  CHECK(status_of(q->receive_any_for(v, from, 1ms), status::corrupt) == status::timed_out);
+
+  // A failed set-up is not ok either, and status_of maps it.
+  auto bad = p->send("bad.name", v);
+  CHECK_FALSE(ok(bad));
+  CHECK_FALSE(bad.has_value());
+  CHECK(status_of(bad, status::peer_gone) == status::peer_gone);
+}

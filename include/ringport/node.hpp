@@ -21,9 +21,28 @@
 // exactly one link per ordered pair even when both sides start at once. Its
 // capacity and maximum message size come from the options of whichever side
 // created it (defaults: 256 messages of up to 4080 bytes, 1 MiB per link).
-// Links outlive the nodes: messages queued for a node that left wait for
-// the next process that joins under its name. Remove them with
-// mailbox::remove or `ringport rm`.
+// Links outlive the nodes: messages queued for a node that left (leave() or
+// the destructor) wait for the next process that joins under its name.
+// Remove them with mailbox::remove or `ringport rm`.
+//
+// Restarts: join() opens every existing inbound link ("link.<x>.<name>") and
+// attaches its receiver at once. When it takes the name over from a holder
+// that died (without leaving), the messages queued on those links at that
+// moment were meant for the dead process: they are dropped, undelivered
+// (mailbox_receiver::drop_queued), unless node_options::deliver_stale asks
+// for them. Messages sent after the takeover are delivered as usual. (So a
+// message sent to a node while it is dead and not yet replaced is dropped
+// too: a sender that must not lose it sends sync and retries on peer_gone.)
+//
+// peer_gone for node sends: a send to node Q waits on Q's receiver of the
+// link. It returns status::peer_gone only when every receiver the link
+// recorded is dead and no live process holds node Q: nobody can take the
+// message now. While a live process holds Q (a successor that has joined,
+// whose receiver is about to attach), a dead predecessor's role does not
+// count: the send waits on (the withdrawn message is sent again, never
+// twice: a withdrawn sync message is never delivered), up to its deadline.
+// A send to a node that never joined, or whose holder left cleanly, waits
+// for a receiver as for any mailbox (no dead receiver: no peer_gone).
 //
 // Guarantees: those of mailbox.hpp, per link: exactly once, per-sender order,
 // async (queued) or sync (taken by the receiver) delivery. A sync send that
@@ -78,11 +97,33 @@ struct node_options {
   pages backing = pages::any;                                  ///< for links this node creates
   bool group_access = false;
   wait_policy policy = wait_policy::adaptive;
+  /// On taking the name over from a dead holder: deliver the messages it
+  /// left queued (true) instead of dropping them (default; see "Restarts").
+  bool deliver_stale = false;
 };
 
 namespace detail {
 struct node_shared;
 }
+
+/// The common path of a node call in one check: true when the call set up
+/// its link (no error) and returned status::ok. On false, look at
+/// r.error() (set-up failed) or *r (the data-path status), or use
+/// status_of().
+inline bool ok(const result<status>& r) noexcept {
+  return r.has_value() && *r == status::ok;
+}
+/// The status of a node call when its link was set up, else `on_error`
+/// (for a loop that branches on statuses only, e.g. treating a failed set-up
+/// as status::peer_gone).
+inline status status_of(const result<status>& r, status on_error) noexcept {
+  return r.has_value() ? *r : on_error;
+}
+/// A request as receive_request() hands it to the server: reply with reply().
+struct incoming_call {
+  std::uint64_t id = 0;  ///< correlation id, unique per calling node incarnation
+  std::string from;      ///< the calling node
+};
 
 class node {
  public:
@@ -127,6 +168,26 @@ class node {
     return send_until(to, msg, clock::now() + dur, d);
   }
 
+  /// Typed sends: the sizeof(T) bytes of v (mailbox.hpp, message_value).
+  template <message_value T>
+  result<status> try_send(std::string_view to, const T& v) {
+    return try_send(to, std::span<const std::byte>(value_bytes(v)));
+  }
+  template <message_value T>
+  result<status> send(std::string_view to, const T& v, delivery d = delivery::async) {
+    return send_until(to, std::span<const std::byte>(value_bytes(v)), clock::time_point::max(), d);
+  }
+  template <message_value T>
+  result<status> send_until(std::string_view to, const T& v, clock::time_point deadline,
+                            delivery d = delivery::async) {
+    return send_until(to, std::span<const std::byte>(value_bytes(v)), deadline, d);
+  }
+  template <message_value T, class Rep, class Period>
+  result<status> send_for(std::string_view to, const T& v, std::chrono::duration<Rep, Period> dur,
+                          delivery d = delivery::async) {
+    return send_until(to, std::span<const std::byte>(value_bytes(v)), clock::now() + dur, d);
+  }
+
   // --- receives from one node `from` (len: as mailbox_receiver)
   result<status> try_receive(std::string_view from, std::span<std::byte> buf, std::size_t& len);
   result<status> receive(std::string_view from, std::span<std::byte> buf, std::size_t& len) {
@@ -138,6 +199,26 @@ class node {
   result<status> receive_for(std::string_view from, std::span<std::byte> buf, std::size_t& len,
                              std::chrono::duration<Rep, Period> dur) {
     return receive_until(from, buf, len, clock::now() + dur);
+  }
+
+  /// Typed receives: a message of exactly sizeof(T) bytes into v; another
+  /// length gives status::wrong_size and stays queued (mailbox.hpp).
+  template <message_value T>
+  result<status> try_receive(std::string_view from, T& v) {
+    return receive_exact(from, value_bytes(v), nullptr);
+  }
+  template <message_value T>
+  result<status> receive(std::string_view from, T& v) {
+    const auto forever = clock::time_point::max();
+    return receive_exact(from, value_bytes(v), &forever);
+  }
+  template <message_value T>
+  result<status> receive_until(std::string_view from, T& v, clock::time_point deadline) {
+    return receive_exact(from, value_bytes(v), &deadline);
+  }
+  template <message_value T, class Rep, class Period>
+  result<status> receive_for(std::string_view from, T& v, std::chrono::duration<Rep, Period> dur) {
+    return receive_until(from, v, clock::now() + dur);
   }
 
   // --- receives from any node; `from` names the sender (valid while this
@@ -153,8 +234,78 @@ class node {
                                  std::chrono::duration<Rep, Period> dur) {
     return receive_any_until(buf, len, from, clock::now() + dur);
   }
+  /// Typed: as receive(from, T&), from whichever node sent first.
+  template <message_value T>
+  result<status> try_receive_any(T& v, std::string_view& from) {
+    std::size_t len = 0;
+    return receive_any_impl(value_bytes(v), len, from, nullptr, true);
+  }
+  template <message_value T>
+  result<status> receive_any(T& v, std::string_view& from) {
+    return receive_any_until(v, from, clock::time_point::max());
+  }
+  template <message_value T>
+  result<status> receive_any_until(T& v, std::string_view& from, clock::time_point deadline) {
+    std::size_t len = 0;
+    return receive_any_impl(value_bytes(v), len, from, &deadline, true);
+  }
+  template <message_value T, class Rep, class Period>
+  result<status> receive_any_for(T& v, std::string_view& from, std::chrono::duration<Rep, Period> dur) {
+    return receive_any_until(v, from, clock::now() + dur);
+  }
+
+  // --- request–response (runtime/node_call.cpp). Requests travel over the
+  // mailbox "call.<server>", replies over "reply.<client>" (made on first
+  // use by either side, with this node's link options). Each call carries a
+  // 64-bit correlation id, strictly increasing per node (seeded from the
+  // steady clock at the first call, so a later incarnation of the same name
+  // never reuses one). A reply whose id is not outstanding (its caller timed
+  // out, abandoned it, or died) is dropped, never delivered to another call.
+  // Several calls may be outstanding: start_call() then await_reply() in any
+  // order (replies for other outstanding calls are kept for them). A caller
+  // waiting on a server that no live process holds (it died, or never
+  // joined) gets peer_gone within about 50 ms (detail::peer_poll); else
+  // timed_out at the deadline. Requests hold up to max_message_size - 40
+  // bytes, replies max_message_size - 8. Not thread-safe, like the node.
+  result<status> call(std::string_view to, std::span<const std::byte> request, std::span<std::byte> reply,
+                      std::size_t& len, clock::time_point deadline);
+  template <class Rep, class Period>
+  result<status> call_for(std::string_view to, std::span<const std::byte> request, std::span<std::byte> reply,
+                          std::size_t& len, std::chrono::duration<Rep, Period> dur) {
+    return call(to, request, reply, len, clock::now() + dur);
+  }
+  /// Sends a request (waiting for room until deadline); id: its correlation id.
+  result<status> start_call(std::string_view to, std::span<const std::byte> request, std::uint64_t& id,
+                            clock::time_point deadline = clock::time_point::max());
+  /// Waits for the reply of call `id` (ok: len bytes in reply; too_large:
+  /// len needed, the reply kept). timed_out / peer_gone end the call: its
+  /// reply, should it come later, is dropped.
+  result<status> await_reply(std::uint64_t id, std::span<std::byte> reply, std::size_t& len,
+                             clock::time_point deadline);
+  /// Forgets call `id`: its reply will be dropped.
+  void abandon_call(std::uint64_t id) noexcept;
+  /// Server side: the next request to this node (too_large: len needed, kept).
+  result<status> receive_request(std::span<std::byte> buf, std::size_t& len, incoming_call& c,
+                                 clock::time_point deadline = clock::time_point::max());
+  result<status> try_receive_request(std::span<std::byte> buf, std::size_t& len, incoming_call& c) {
+    return receive_request(buf, len, c, clock::time_point::min());
+  }
+  /// Replies to c without waiting (would_block: the caller's reply mailbox
+  /// is full, the reply is not sent); reply_until() waits for room.
+  result<status> reply(const incoming_call& c, std::span<const std::byte> response) {
+    return reply_until(c, response, clock::time_point::min());
+  }
+  result<status> reply_until(const incoming_call& c, std::span<const std::byte> response,
+                             clock::time_point deadline);
 
  private:
+  struct call_state;
+  struct call_state_deleter {
+    void operator()(call_state* p) const noexcept;
+  };
+  result<call_state*> calls();
+  std::unique_ptr<call_state, call_state_deleter> calls_;
+
   struct link_out {
     mailbox box;
     mailbox_sender tx;
@@ -168,7 +319,13 @@ class node {
   result<link_in*> inbound(std::string_view from);
   result<link_in*> add_inbound(std::string_view from, mailbox box);
   result<void> refresh_inbound();
-  status poll_inbound(std::span<std::byte> buf, std::size_t& len, std::string_view& from) noexcept;
+  status poll_inbound(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
+                      bool exact = false) noexcept;
+  // The typed receives: deadline null for a try_ call.
+  result<status> receive_exact(std::string_view from, std::span<std::byte> v,
+                               const clock::time_point* deadline);
+  result<status> receive_any_impl(std::span<std::byte> buf, std::size_t& len, std::string_view& from,
+                                  const clock::time_point* deadline, bool exact);
   mailbox_options link_options() const;
   static bool doorbell_ready(const void* self) noexcept;
 

@@ -49,6 +49,19 @@
 // an absolute steady_clock deadline, sleeping 1 ms, doubling up to 50 ms
 // (detail::appear_backoff; rings, mailboxes and nodes use the same pacing).
 //
+// Restarts: create() with if_exists = existing::open opens a segment that
+// exists (kind and element size checked as by open()); existing::replace
+// removes it and creates a new one in its place, but only when no recorded
+// user of it is alive: every role holder of a ring or mailbox, a node's
+// holder, and its creator are dead or gone (pid + start time; the judgement
+// of `ringport ls`, runtime/inspect.hpp: state "stale"). A live user,
+// this process included, or a control block that does not validate makes
+// it fail with errc::already_exists, saying why. The check and the removal
+// run under the domain flock that serialises creators; a process that opens
+// the old segment meanwhile keeps its mapping of it, and what the old one
+// held (queued messages, a closed flag) is gone with it. This is how a
+// closed or crashed ring, mailbox or link is started afresh.
+//
 // remove() unlinks the name; like open(), create() and list(), it refuses a
 // symbolic link at the domain directory. Mappings already open stay valid
 // until their segment objects are destroyed; a later create() of the same
@@ -85,10 +98,19 @@ enum class object_kind : std::uint32_t {
   mpmc = 5,
   mailbox = 6,
   node = 7,
+  topic = 8,
 };
 const char* to_string(object_kind k) noexcept;
 
 enum class pages : std::uint8_t { any, huge, normal };
+
+/// What create() does when the name exists already (segment_options,
+/// ring_options, mailbox_options: `if_exists`). See "Restarts" above.
+enum class existing : std::uint8_t {
+  fail,     ///< errc::already_exists (the default)
+  open,     ///< open the existing one (as open_or_create)
+  replace,  ///< remove it and create a new one, if no recorded user lives
+};
 
 /// Where one-time notices (such as the huge-page fallback) go. Default: stderr.
 using notice_handler = std::function<void(std::string_view message)>;
@@ -103,6 +125,8 @@ struct segment_options {
   object_kind kind = object_kind::raw;
   std::uint64_t element_size = 0;  ///< recorded in the header, checked on open
   std::uint64_t capacity = 0;      ///< recorded in the header
+  /// What create() does when the name is taken (see "Restarts" above).
+  existing if_exists = existing::fail;
 };
 
 /// What a segment is, as validated at open time (process-local copy).

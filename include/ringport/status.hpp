@@ -14,6 +14,11 @@ enum class status : std::uint8_t {
   too_large,    ///< a message longer than the maximum; nothing was queued
   corrupt,      ///< shared positions failed validation (a corrupt or hostile peer)
   peer_gone,    ///< every peer this call waits on died (see ring.hpp, "Peer death")
+  wrong_size,   ///< a message this receive cannot take as asked (typed: another length; plain:
+                ///< a stream message, see mailbox.hpp "Streams"); it stays queued
+  abandoned,    ///< a stream message given up midway (its sender died or gave up): dropped, counted
+  overrun,      ///< topic (lossy): lapped; the subscriber's missed() says how many messages it lost
+  evicted,      ///< topic (backpressure): the subscriber lagged past the lag limit and was dropped
 };
 
 constexpr const char* to_string(status s) noexcept {
@@ -32,6 +37,14 @@ constexpr const char* to_string(status s) noexcept {
       return "corrupt";
     case status::peer_gone:
       return "peer_gone";
+    case status::wrong_size:
+      return "wrong_size";
+    case status::abandoned:
+      return "abandoned";
+    case status::overrun:
+      return "overrun";
+    case status::evicted:
+      return "evicted";
   }
   return "unknown";
 }

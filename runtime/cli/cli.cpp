@@ -49,6 +49,14 @@ int fail_status(std::string_view command, status s, std::string_view what) {
       return fail(command, m + "corrupt shared state (recreate the mailbox)", exit_error);
     case status::peer_gone:
       return fail(command, m + "every peer died", exit_error);
+    case status::wrong_size:
+      return fail(command, m + "a message of another size than expected", exit_error);
+    case status::abandoned:
+      return fail(command, m + "the message was given up midway by its sender (dropped)", exit_error);
+    case status::overrun:
+      return fail(command, m + "lapped by the publisher (messages lost)", exit_error);
+    case status::evicted:
+      return fail(command, m + "evicted: this subscriber lagged past the topic's lag limit", exit_error);
     case status::ok:
       break;
   }

@@ -1,6 +1,7 @@
 // The ringport tool's shared pieces: exit codes, option parsing, messages.
 #pragma once
 
+#include <atomic>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -57,6 +58,29 @@ int cmd_mailbox_create(int argc, char** argv, int first);
 int cmd_mailbox_close(int argc, char** argv, int first);
 int cmd_send(int argc, char** argv, int first);
 int cmd_recv(int argc, char** argv, int first);
+// issue 12 item 9: top, rings in the CLI, tap
+int cmd_top(int argc, char** argv, int first);
+int cmd_ring_create(int argc, char** argv, int first);
+int cmd_ring_close(int argc, char** argv, int first);
+int cmd_tap(int argc, char** argv, int first);
+// io_uring journals and pumps (issue #14). SIGINT/SIGTERM set
+// stop_requested once catch_stop_signals() ran (no SA_RESTART: blocking
+// calls return EINTR).
+extern std::atomic<bool> stop_requested;
+void catch_stop_signals();
+int cmd_pump(int argc, char** argv, int first);
+int cmd_record(int argc, char** argv, int first);
+int cmd_replay(int argc, char** argv, int first);
+int cmd_journal_cat(int argc, char** argv, int first);
+int cmd_journal_verify(int argc, char** argv, int first);
+// Topics (cmd_topic.cpp).
+int cmd_topic_create(int argc, char** argv, int first);
+int cmd_topic_close(int argc, char** argv, int first);
+int cmd_publish(int argc, char** argv, int first);
+int cmd_subscribe(int argc, char** argv, int first);
+int cmd_latest(int argc, char** argv, int first);
+/// The topic part of `ringport stat NAME` (publisher, subscribers and their lag).
+void print_topic_stat(const segment_info& info);
 // Only with ringport::bridge (RINGPORT_HAVE_BRIDGE): ringport bridge out|in.
 int cmd_bridge(int argc, char** argv, int first);
 

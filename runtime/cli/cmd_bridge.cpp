@@ -1,6 +1,5 @@
 // ringport bridge out / in: a mailbox to and from NATS (ringport/bridge.hpp).
 // Compiled into the tool only when ringport::bridge is built (libnats found).
-#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -95,7 +94,7 @@ bool fill_common(const args& a, bridge::common_options& o, std::string_view cmd)
   o.subject = a.get("--subject");
   o.stream = a.get("--stream");
   o.state_dir = a.get("--state");
-  o.stop = &stop_flag;
+  o.stop = &stop_requested;  // set by catch_stop_signals() (cli.hpp)
   return true;
 }
 
@@ -123,8 +122,7 @@ int cmd_bridge(int argc, char** argv, int first) {
   const std::string dir = a->positional.empty() ? "" : a->positional[0];
   if (dir != "out" && dir != "in") return fail(cmd, "wants out or in (see --help)", exit_usage);
   cmd += " " + dir;
-  std::signal(SIGTERM, on_stop);
-  std::signal(SIGINT, on_stop);
+  catch_stop_signals();
   if (dir == "out") {
     if (a->has("--durable") || a->has("--batch"))
       return fail(cmd, "--durable and --batch are for bridge in", exit_usage);

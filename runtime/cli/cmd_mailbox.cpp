@@ -1,4 +1,10 @@
 // ringport mailbox create / send / recv.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -15,11 +21,15 @@ using clock = std::chrono::steady_clock;
 
 const char* help_create = R"(usage: ringport mailbox create NAME [--capacity N] [--max-size BYTES]
                                [--pages any|huge|normal] [--group] [--domain D]
+                               [--if-exists fail|open|replace]
 Creates a mailbox of N messages (a power of two from 1 to 4294967296;
-default 1024) of up to BYTES each (1 to 16777200; default 4080). Numbers are
+default 1024; 0 makes a rendezvous: nothing is buffered, a send returns
+once a receiver took the message) of up to BYTES each (1 to 16777200; default 4080). Numbers are
 decimal digits only, no sign, blanks or suffixes. --group makes it mode 0660
-instead of 0600.
-exit: 0 ok, 1 error (exists, not a power of two...), 2 usage (bad or
+instead of 0600. --if-exists: when NAME exists, fail (the default), open it
+(its sizes win), or replace it with a new mailbox when no recorded user of
+it is alive (stale in `ringport ls`; its queued messages are dropped).
+exit: 0 ok, 1 error (exists, in use, not a power of two...), 2 usage (bad or
 out-of-range number).
 )";
 const char* help_close = R"(usage: ringport mailbox close NAME [--domain D]
@@ -27,9 +37,11 @@ Closes a mailbox for every process: sends fail (exit 5), receivers drain
 what is queued, then get closed (exit 5).
 )";
 const char* help_send =
-    R"(usage: ringport send NAME [MESSAGE] [--sync] [--timeout MS] [--nonblock] [--domain D]
-Sends MESSAGE, or else each line of stdin (without its newline) as one
-message. --sync waits until a receiver took each message; --timeout MS
+    R"(usage: ringport send NAME [MESSAGE | --file PATH] [--sync] [--timeout MS] [--nonblock]
+                     [--domain D]
+Sends MESSAGE, or the whole file PATH as one message of any size (streamed
+in fragments as slots free up, never held in memory), or else each line of
+stdin (without its newline) as one message. --sync waits until a receiver took each message; --timeout MS
 bounds each send (a timed-out --sync message is never delivered); MS is
 whole milliseconds, decimal digits only, 0 to 2592000000 (30 days).
 --nonblock fails at once when the mailbox is full (not with --sync).
@@ -37,8 +49,11 @@ exit: 0 ok, 1 error, 2 usage, 3 would block, 4 timed out, 5 closed.
 )";
 const char* help_recv =
     R"(usage: ringport recv NAME [-n COUNT] [--timeout MS] [--nonblock] [--raw] [--domain D]
-Receives COUNT messages (1 to 4294967295; default 1) and prints each on its
-own line, or, with --raw, writes their bytes as they are. --timeout MS bounds
+Receives COUNT messages (1 to 4294967295; default 1) of any size (read
+piece by piece) and prints each on its own line, or, with --raw, writes
+their bytes as they are (ringport recv NAME --raw -n 1 > out writes back
+what ringport send NAME --file PATH sent). A message whose sender died or
+gave up midway is dropped: exit 1 (its first bytes may have been written). --timeout MS bounds
 the whole command (whole milliseconds, 0 to 2592000000 = 30 days); numbers
 are decimal digits only. --nonblock fails at once when no message is queued.
 exit: 0 ok, 1 error, 2 usage, 3 would block, 4 timed out, 5 closed.
@@ -64,23 +79,69 @@ std::optional<wait_bound> timeout_of(const args& a, std::string_view cmd) {
 
 static_assert(max_size_max == mailbox_max_message_limit, "parse.hpp's bound follows the library's");
 
+// send --file: the file as one message, read from disk fragment by fragment.
+int send_file(mailbox_sender& tx, const std::string& path, clock::time_point deadline, delivery d,
+              bool nonblock, std::uint64_t room) {
+  constexpr std::string_view cmd = "send";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(cmd, system_failure(("open " + path).c_str(), errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail(cmd, path + " is not a regular file");
+  }
+  int read_errno = 0;
+  auto fill = [&](std::span<std::byte> out) {
+    for (std::size_t at = 0; at < out.size();) {
+      const ssize_t r = ::read(fd, out.data() + at, out.size() - at);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        read_errno = r < 0 ? errno : EIO;  // shorter than it was: it changed under us
+        return false;
+      }
+      at += static_cast<std::size_t>(r);
+    }
+    return true;
+  };
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  status s = status::ok;
+  if (nonblock && size > room && size > tx.max_message_size()) {
+    s = status::would_block;  // it cannot fit at once, whatever is queued
+  } else if (nonblock) {
+    std::vector<std::byte> all(size);  // try_send_stream wants the bytes at once
+    s = fill(all) ? tx.try_send_stream(all) : status::abandoned;
+  } else {
+    s = tx.send_stream_until(size, fill, deadline, d);
+  }
+  ::close(fd);
+  if (read_errno != 0) return fail(cmd, system_failure(("read " + path).c_str(), read_errno));
+  return s == status::ok ? exit_ok : fail_status(cmd, s, "");
+}
+
 }  // namespace
 
 int cmd_mailbox_create(int argc, char** argv, int first) {
   constexpr std::string_view cmd = "mailbox create";
-  auto a = parse(
-      argc, argv, first, cmd,
-      {{"--capacity", "", true}, {"--max-size", "", true}, {"--pages", "", true}, {"--group", "", false}});
+  auto a = parse(argc, argv, first, cmd,
+                 {{"--capacity", "", true},
+                  {"--max-size", "", true},
+                  {"--pages", "", true},
+                  {"--group", "", false},
+                  {"--if-exists", "", true}});
   if (!a) return exit_usage;
   if (a->has("--help")) return std::fputs(help_create, stdout), exit_ok;
   if (a->positional.size() != 1) return fail(cmd, "wants exactly one NAME (see --help)", exit_usage);
   mailbox_options o;
   o.domain = a->get("--domain");
   o.group_access = a->has("--group");
-  auto cap = option(*a, "--capacity", &parse_capacity, std::uint64_t{o.capacity}, cmd);
+  const bool rendezvous = a->has("--capacity") && a->get("--capacity") == "0";
+  auto cap = rendezvous ? std::optional<std::uint64_t>(0)
+                        : option(*a, "--capacity", &parse_capacity, std::uint64_t{o.capacity}, cmd);
   auto max = option(*a, "--max-size", &parse_max_size, std::uint64_t{o.max_message_size}, cmd);
   auto backing = option(*a, "--pages", &parse_pages, pages::any, cmd);
-  if (!cap || !max || !backing) return exit_usage;
+  auto if_exists = option(*a, "--if-exists", &parse_if_exists, existing::fail, cmd);
+  if (!cap || !max || !backing || !if_exists) return exit_usage;
+  o.if_exists = *if_exists;
   o.capacity = static_cast<std::size_t>(*cap);
   o.max_message_size = static_cast<std::size_t>(*max);
   o.backing = *backing;
@@ -103,8 +164,9 @@ int cmd_mailbox_close(int argc, char** argv, int first) {
 
 int cmd_send(int argc, char** argv, int first) {
   constexpr std::string_view cmd = "send";
-  auto a = parse(argc, argv, first, cmd,
-                 {{"--sync", "", false}, {"--timeout", "", true}, {"--nonblock", "", false}});
+  auto a = parse(
+      argc, argv, first, cmd,
+      {{"--sync", "", false}, {"--timeout", "", true}, {"--nonblock", "", false}, {"--file", "", true}});
   if (!a) return exit_usage;
   if (a->has("--help")) return std::fputs(help_send, stdout), exit_ok;
   if (a->positional.empty() || a->positional.size() > 2)
@@ -128,6 +190,12 @@ int cmd_send(int argc, char** argv, int first) {
                          : tx->send_until(as_bytes(msg), deadline, sync ? delivery::sync : delivery::async);
     return s == status::ok ? exit_ok : fail_status(cmd, s, "");
   };
+  if (a->has("--file")) {
+    if (a->positional.size() != 1) return fail(cmd, "--file and a MESSAGE: pick one", exit_usage);
+    return send_file(*tx, a->get("--file"), bound->from(clock::now()),
+                     sync ? delivery::sync : delivery::async, nonblock,
+                     std::uint64_t{box->capacity()} * tx->max_message_size());
+  }
   if (a->positional.size() == 2) return send_one(a->positional[1]);
   std::string line;
   while (std::getline(std::cin, line))
@@ -151,13 +219,16 @@ int cmd_recv(int argc, char** argv, int first) {
   if (!box) return fail(cmd, box.error());
   auto rx = box->receiver();
   if (!rx) return fail(cmd, rx.error());
-  std::vector<std::byte> buf(rx->max_message_size());
-  const bool raw = a->has("--raw");
+  std::vector<std::byte> buf(std::max<std::size_t>(rx->max_message_size(), 1));
+  const bool raw = a->has("--raw"), nonblock = a->has("--nonblock");
   for (std::uint64_t i = 0; i < *count; ++i) {
-    std::size_t len = 0;
-    const status s = a->has("--nonblock") ? rx->try_receive(buf, len) : rx->receive_until(buf, len, deadline);
-    if (s != status::ok) return fail_status(cmd, s, "");
-    std::fwrite(buf.data(), 1, len, stdout);
+    for (;;) {  // one message, piece by piece; an empty read is its end
+      std::size_t n = 0;
+      const status s = nonblock ? rx->try_read(buf, n) : rx->read_until(buf, n, deadline);
+      if (s != status::ok) return fail_status(cmd, s, "");
+      if (n == 0) break;
+      std::fwrite(buf.data(), 1, n, stdout);
+    }
     if (!raw) std::fputc('\n', stdout);
     std::fflush(stdout);
   }

@@ -16,9 +16,28 @@ commands:
   mailbox close NAME       close a mailbox: sends fail, receivers drain
   send NAME [MESSAGE]      send MESSAGE, or each line of stdin as a message
   recv NAME                receive messages and print them
+  topic create NAME        create a topic (--capacity N, --max-size BYTES,
+                           --mode lossy|backpressure, --lag-limit N)
+  topic close NAME         close a topic: publishes fail, subscribers drain
+  publish NAME [MESSAGE]   publish MESSAGE, or each line of stdin, to a topic
+  subscribe NAME           print a topic's messages (-n COUNT, --from oldest|next)
+  latest NAME              print a topic's most recent message
   rm NAME                  remove a segment (mailbox, ring, node...)
   gc [--dry-run] [--force] remove stale segments (every user dead), the
                            doorbell table and the directory of an idle domain
+  top                      live view: rates, fill, waiters, producers and
+                           consumers of every ring and mailbox (--json)
+  ring create NAME         create a ring of --size B byte items (--kind K,
+                           --capacity N)
+  ring close NAME          close a ring: pushes fail, consumers drain
+  tap NAME [-n N] [--raw]  show queued messages of a ring or mailbox without
+                           taking them (a best-effort snapshot)
+  record NAME FILE         drain a mailbox into a journal file (io_uring)
+  replay FILE NAME         send a journal's messages into a mailbox (--pace X)
+  journal cat FILE         print a journal's records (--raw: payloads only)
+  journal verify FILE      check a journal's records (CRC32C), report damage
+  pump NAME --to ADDR      send a mailbox's messages to tcp://HOST:PORT or unix:PATH
+  pump NAME --from ADDR    listen on ADDR, put the messages received into a mailbox
 )"
 #ifdef RINGPORT_HAVE_BRIDGE
     R"(  bridge out MAILBOX       drain a mailbox to a NATS subject / JetStream stream
@@ -31,7 +50,8 @@ commands:
 #endif
     R"(
 every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
-and --help. Numbers are decimal digits only (no sign, blanks or suffixes);
+and --help. ls and stat take --json (one JSON object; its fields: ringport
+ls --help); ring create and mailbox create take --if-exists fail|open|replace. Numbers are decimal digits only (no sign, blanks or suffixes);
 --timeout is whole milliseconds from 0 to 2592000000 (30 days); a value
 outside an option's range is a usage error.
 
@@ -55,6 +75,25 @@ int main(int argc, char** argv) {
     return cmd_mailbox_create(argc, argv, 3);
   if (cmd == "mailbox" && argc > 2 && std::string_view(argv[2]) == "close")
     return cmd_mailbox_close(argc, argv, 3);
+  if (cmd == "top") return cmd_top(argc, argv, 2);
+  if (cmd == "ring" && argc > 2 && std::string_view(argv[2]) == "create")
+    return cmd_ring_create(argc, argv, 3);
+  if (cmd == "ring" && argc > 2 && std::string_view(argv[2]) == "close") return cmd_ring_close(argc, argv, 3);
+  if (cmd == "tap") return cmd_tap(argc, argv, 2);
+  if (cmd == "record") return cmd_record(argc, argv, 2);
+  if (cmd == "replay") return cmd_replay(argc, argv, 2);
+  if (cmd == "pump") return cmd_pump(argc, argv, 2);
+  if (cmd == "journal" && argc > 2 && std::string_view(argv[2]) == "cat")
+    return cmd_journal_cat(argc, argv, 3);
+  if (cmd == "journal" && argc > 2 && std::string_view(argv[2]) == "verify")
+    return cmd_journal_verify(argc, argv, 3);
+  if (cmd == "topic" && argc > 2 && std::string_view(argv[2]) == "create")
+    return cmd_topic_create(argc, argv, 3);
+  if (cmd == "topic" && argc > 2 && std::string_view(argv[2]) == "close")
+    return cmd_topic_close(argc, argv, 3);
+  if (cmd == "publish") return cmd_publish(argc, argv, 2);
+  if (cmd == "subscribe") return cmd_subscribe(argc, argv, 2);
+  if (cmd == "latest") return cmd_latest(argc, argv, 2);
 #ifdef RINGPORT_HAVE_BRIDGE
   if (cmd == "bridge") return cmd_bridge(argc, argv, 2);
 #else

@@ -87,6 +87,31 @@ parsed<pages> parse_pages(std::string_view text) {
   return refuse<pages>("--pages wants any, huge or normal, not " + quoted(text));
 }
 
+parsed<std::chrono::milliseconds> parse_interval(std::string_view text) {
+  auto n = parse_number(text, 1, interval_max_ms, "--interval (milliseconds)");
+  if (!n) return refuse<std::chrono::milliseconds>(std::move(n.error));
+  return accept(std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(*n)));
+}
+
+parsed<object_kind> parse_ring_kind(std::string_view text) {
+  if (text == "spsc") return accept(object_kind::spsc);
+  if (text == "mpsc") return accept(object_kind::mpsc);
+  if (text == "spmc") return accept(object_kind::spmc);
+  if (text == "mpmc") return accept(object_kind::mpmc);
+  return refuse<object_kind>("--kind wants spsc, mpsc, spmc or mpmc, not " + quoted(text));
+}
+
+parsed<std::uint64_t> parse_slot_size(std::string_view text) {
+  return parse_number(text, 1, slot_size_max, "--size (bytes per item)");
+}
+
+parsed<existing> parse_if_exists(std::string_view text) {
+  if (text == "fail") return accept(existing::fail);
+  if (text == "open") return accept(existing::open);
+  if (text == "replace") return accept(existing::replace);
+  return refuse<existing>("--if-exists wants fail, open or replace, not " + quoted(text));
+}
+
 std::chrono::steady_clock::time_point deadline_after(std::chrono::steady_clock::time_point now,
                                                      std::chrono::milliseconds timeout) noexcept {
   using clock = std::chrono::steady_clock;

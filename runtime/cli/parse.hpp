@@ -41,6 +41,8 @@ inline constexpr std::uint64_t timeout_max_ms = 30ULL * 24 * 3600 * 1000;  ///< 
 inline constexpr std::uint64_t count_max = 0xffffffffULL;                  ///< recv -n
 inline constexpr std::uint64_t capacity_max = 1ULL << 32;                  ///< mailbox slots
 inline constexpr std::uint64_t max_size_max = (1ULL << 24) - 16;           ///< == mailbox_max_message_limit
+inline constexpr std::uint64_t interval_max_ms = 3600ULL * 1000;           ///< top --interval: 1 hour
+inline constexpr std::uint64_t slot_size_max = 1ULL << 24;                 ///< ring --size: 16 MiB
 
 /// Decimal digits only, value in [min, max]; `what` names the option in errors.
 parsed<std::uint64_t> parse_number(std::string_view text, std::uint64_t min, std::uint64_t max,
@@ -55,6 +57,14 @@ parsed<std::uint64_t> parse_capacity(std::string_view text);
 parsed<std::uint64_t> parse_max_size(std::string_view text);
 /// --pages: exactly "any", "huge" or "normal".
 parsed<pages> parse_pages(std::string_view text);
+/// top --interval MS: 1 .. interval_max_ms milliseconds.
+parsed<std::chrono::milliseconds> parse_interval(std::string_view text);
+/// ring create --kind: exactly "spsc", "mpsc", "spmc" or "mpmc".
+parsed<object_kind> parse_ring_kind(std::string_view text);
+/// ring create --size B: 1 .. slot_size_max bytes per item.
+parsed<std::uint64_t> parse_slot_size(std::string_view text);
+/// create --if-exists: exactly "fail", "open" or "replace".
+parsed<existing> parse_if_exists(std::string_view text);
 
 /// `now + timeout` without overflow: time_point::max() when the sum would
 /// not fit (a timeout that large means "wait forever" anyway).

@@ -61,7 +61,7 @@ void check_number(const parsed<std::uint64_t>& p, std::string_view text, std::ui
 }
 
 void fuzz_number(fuzz::input& in) {
-  const int which = in.u8() % 6;
+  const int which = in.u8() % 10;
   std::uint64_t min = in.u64(), max = in.u64();
   if (in.bit()) min %= 16, max %= 100000;  // small ranges, where edges are easy to hit
   const auto text = in.rest();
@@ -83,6 +83,27 @@ void fuzz_number(fuzz::input& in) {
       return check_number(parse_capacity(t), t, 1, capacity_max);
     case 4:
       return check_number(parse_max_size(t), t, 1, max_size_max);
+    case 5:
+      return check_number(parse_slot_size(t), t, 1, slot_size_max);
+    case 6: {
+      const auto p = parse_interval(t);
+      const parsed<std::uint64_t> as_number =
+          p ? parsed<std::uint64_t>{static_cast<std::uint64_t>(p->count()), {}}
+            : parsed<std::uint64_t>{{}, p.error};
+      return check_number(as_number, t, 1, interval_max_ms);
+    }
+    case 8: {
+      const auto p = parse_if_exists(t);
+      FUZZ_CHECK(static_cast<bool>(p) == (t == "fail" || t == "open" || t == "replace"));
+      if (!p) FUZZ_CHECK(printable(p.error));
+      return;
+    }
+    case 7: {
+      const auto p = parse_ring_kind(t);
+      FUZZ_CHECK(static_cast<bool>(p) == (t == "spsc" || t == "mpsc" || t == "spmc" || t == "mpmc"));
+      if (!p) FUZZ_CHECK(printable(p.error));
+      return;
+    }
     default: {
       const auto p = parse_pages(t);
       FUZZ_CHECK(static_cast<bool>(p) == (t == "any" || t == "huge" || t == "normal"));

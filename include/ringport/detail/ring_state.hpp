@@ -27,6 +27,8 @@ struct ring_options {
   std::string domain;         ///< empty: RINGPORT_DOMAIN, else "default"
   bool group_access = false;  ///< mode 0660 instead of 0600
   bool lock_memory = false;   ///< mlock the ring
+  /// When the name exists: fail, open, or replace if no user lives (segment.hpp).
+  existing if_exists = existing::fail;
 };
 
 /// How long a position claimed by another process may stay unfinished
