@@ -8,6 +8,8 @@ DEB_PACKAGES := g++ cmake make pkg-config libboost-dev liburing-dev doctest-dev 
 # For the tests: strace counts system calls per message; python3 checks the
 # bench JSON; the bench's optional peers, so that its smoke test runs them too.
 TEST_PACKAGES := strace python3 libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev
+# The NATS bridge (issue #17): its tests run real nats-server processes.
+TEST_PACKAGES += nats-server libnats-dev
 # For make bench: the optional peers (rows are skipped when missing) and
 # python3 for the summary (perf/targets.py).
 BENCH_PACKAGES := libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev python3
