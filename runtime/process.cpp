@@ -11,11 +11,25 @@
 namespace ringport::detail {
 namespace {
 
+// Opens /proc/<pid>/stat as "<pid>/stat" relative to /proc. qemu-user
+// answers an absolute "/proc/self/stat" or "/proc/<own pid>/stat" with a
+// made-up line whose start time is its own guess; every other process reads
+// the kernel's, so a process would record an identity that others judge
+// dead. The relative path is passed to the kernel as it is, here and in
+// every other process, so all agree on every pid.
+int open_proc_stat(std::uint32_t pid) noexcept {
+  const int proc = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (proc < 0) return -1;
+  char rel[32];
+  std::snprintf(rel, sizeof rel, "%u/stat", pid);
+  const int fd = ::openat(proc, rel, O_RDONLY | O_CLOEXEC);
+  ::close(proc);
+  return fd;
+}
+
 // Reads /proc/<pid>/stat: state letter and start time (field 22).
 bool read_proc_stat(std::uint32_t pid, char& state, std::uint64_t& start) noexcept {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%u/stat", pid);
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  const int fd = open_proc_stat(pid);
   if (fd < 0) return false;
   char buf[1024];
   const ssize_t n = ::read(fd, buf, sizeof buf - 1);

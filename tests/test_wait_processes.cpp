@@ -225,11 +225,20 @@ TEST_CASE("a parked call returns peer_gone when its only peer is killed") {
 // in the fallback each one comes with a ring of the parent's doorbell. Then,
 // with nothing arriving, wait_any gives -1 at the deadline.
 TEST_CASE("wait_any over three rings fed by three processes") {
-  for (auto [via, policy] : {std::pair{sleep_via::futex_waitv, wait_policy::block},
-                             std::pair{sleep_via::futex_waitv, wait_policy::adaptive},
-                             std::pair{sleep_via::doorbell, wait_policy::block},
-                             std::pair{sleep_via::doorbell, wait_policy::adaptive}}) {
+  for (const auto& round : {std::pair{sleep_via::futex_waitv, wait_policy::block},
+                            std::pair{sleep_via::futex_waitv, wait_policy::adaptive},
+                            std::pair{sleep_via::doorbell, wait_policy::block},
+                            std::pair{sleep_via::doorbell, wait_policy::adaptive}}) {
+    // Plain variables, not a structured binding: lambdas (INFO's, feed) capture
+    // them, which clang before 16 refuses for bindings.
+    const sleep_via via = round.first;
+    const wait_policy policy = round.second;
     INFO(to_string(via), ", ", policy_name(policy));
+    if (via == sleep_via::futex_waitv && !kernel_has_futex_waitv()) {
+      // wait_any falls back to the doorbells (their rounds below): nobody sleeps in futex_waitv.
+      MESSAGE("no futex_waitv here (ENOSYS): the futex_waitv rounds are the doorbell rounds");
+      continue;
+    }
     wait_any_setup setup(via);
     const std::array<std::string, 3> names = {unique_name("any"), unique_name("any"), unique_name("any")};
     auto r0 = create_ring<spsc<stamped>>(names[0], 4);

@@ -1,6 +1,7 @@
 #include "wait_harness.hpp"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -8,11 +9,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+
 #include <cerrno>
 #include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <mutex>
 #include <stdexcept>
 
@@ -24,9 +30,11 @@ pid_t this_tid() noexcept {
   return static_cast<pid_t>(::syscall(SYS_gettid));
 }
 
-bool in_syscall(pid_t tid, long nr, std::uintptr_t arg0) {
-  // /proc/<tid>/syscall: "<nr> <args...>" while blocked, "running" or
-  // "-1 ..." otherwise. /proc/<tid> also resolves threads of this process.
+namespace {
+
+// /proc/<tid>/syscall: "<nr> <arg0> ..." while blocked, "running" or
+// "-1 ..." otherwise. /proc/<tid> also resolves threads of this process.
+bool read_syscall_entry(pid_t tid, long& nr, std::uintptr_t& arg0) {
   const std::string path = "/proc/" + std::to_string(tid) + "/syscall";
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -35,12 +43,75 @@ bool in_syscall(pid_t tid, long nr, std::uintptr_t arg0) {
   ::close(fd);
   if (n <= 0) return false;
   char* end = nullptr;
-  const long got = std::strtol(buf, &end, 10);
-  if (end == buf || got != nr) return false;
-  if (arg0 == 0) return true;
+  nr = std::strtol(buf, &end, 10);
+  if (end == buf) return false;
   char* end2 = nullptr;
-  const unsigned long long a = std::strtoull(end, &end2, 16);  // "0x..." (the 0x prefix is accepted)
-  return end2 != end && a == arg0;
+  arg0 = std::strtoull(end, &end2, 16);  // "0x..." (the 0x prefix is accepted)
+  return end2 != end;
+}
+
+// How /proc/<tid>/syscall shows this process's futex calls. Natively:
+// SYS_futex and the word's address. Under qemu-user the threads are the
+// host's, so it shows the host's system call number and the host address
+// of the word (the guest address plus qemu's guest base). Learnt once, by
+// parking a thread of our own on a word and reading its entry until it is
+// the same three times in a row.
+struct futex_view {
+  long nr = SYS_futex;
+  std::uintptr_t offset = 0;  // host address - our address
+};
+
+futex_view learn_futex_view() {
+  std::atomic<std::uint32_t> word{0};
+  std::atomic<pid_t> tid{0};
+  std::thread t([&] {
+    tid = this_tid();
+    const timespec limit{1, 0};
+    while (word.load() == 0) ::syscall(SYS_futex, &word, FUTEX_WAIT, 0u, &limit, nullptr, 0);
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  futex_view v;
+  long last_nr = -1;
+  std::uintptr_t last_arg = 0;
+  int same = 0;
+  for (const auto until = clock::now() + 10s; same < 3 && clock::now() < until;) {
+    long nr = -1;
+    std::uintptr_t a = 0;
+    if (read_syscall_entry(tid.load(), nr, a) && nr >= 0) {
+      same = nr == last_nr && a == last_arg ? same + 1 : 1;
+      last_nr = nr;
+      last_arg = a;
+    } else {
+      same = 0;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  if (same >= 3) v = {last_nr, last_arg - reinterpret_cast<std::uintptr_t>(&word)};
+  word = 1;
+  ::syscall(SYS_futex, &word, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+  t.join();
+  return v;
+}
+
+}  // namespace
+
+bool in_syscall(pid_t tid, long nr, std::uintptr_t arg0) {
+  static const futex_view futex = learn_futex_view();
+  long got = -1;
+  std::uintptr_t a = 0;
+  if (!read_syscall_entry(tid, got, a)) return false;
+  if (nr == SYS_futex) {
+    nr = futex.nr;
+    if (arg0 != 0) arg0 += futex.offset;
+  }
+  return got == nr && (arg0 == 0 || a == arg0);
+}
+
+bool kernel_has_futex_waitv() {
+  // No entries: EINVAL where the system call exists, ENOSYS where it does
+  // not (kernels before 5.16, qemu-user).
+  static const bool has = ::syscall(SYS_futex_waitv, nullptr, 0u, 0u, nullptr, 0) == 0 || errno != ENOSYS;
+  return has;
 }
 
 bool wait_until_in_syscall(pid_t tid, long nr, clock::duration limit, std::uintptr_t arg0) {

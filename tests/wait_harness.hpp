@@ -25,8 +25,12 @@ using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 /// Sanitizers slow every step down: their builds run 1/work_divisor of the
-/// release build's item counts (the same code paths, fewer rounds).
-#if defined(__SANITIZE_THREAD__)
+/// release build's item counts (the same code paths, fewer rounds). So does
+/// emulation: builds run under qemu-user (make test-arm64) define
+/// RINGPORT_TEST_EMULATED.
+#if defined(RINGPORT_TEST_EMULATED)
+inline constexpr std::uint64_t work_divisor = 20;
+#elif defined(__SANITIZE_THREAD__)
 inline constexpr std::uint64_t work_divisor = 40;
 #elif defined(__SANITIZE_ADDRESS__)
 inline constexpr std::uint64_t work_divisor = 2;
@@ -35,8 +39,13 @@ inline constexpr std::uint64_t work_divisor = 1;
 #endif
 
 /// The bound every "returns soon after X" assertion uses: documented delays
-/// are ~50 ms; the rest is slack for a shared, loaded machine.
+/// are ~50 ms; the rest is slack for a shared, loaded machine (and for
+/// qemu-user, which runs system calls and /proc reads many times slower).
+#if defined(RINGPORT_TEST_EMULATED)
+inline constexpr auto generous = 10s;
+#else
 inline constexpr auto generous = 2s;
+#endif
 
 pid_t this_tid() noexcept;
 
@@ -46,6 +55,9 @@ bool in_syscall(pid_t tid, long nr, std::uintptr_t arg0 = 0);
 /// Polls until `tid` is blocked in `nr` (with first argument arg0 unless 0);
 /// false if that does not happen within `limit` (the caller fails the test).
 bool wait_until_in_syscall(pid_t tid, long nr, clock::duration limit = 20s, std::uintptr_t arg0 = 0);
+/// Whether futex_waitv exists here (Linux >= 5.16, not under qemu-user):
+/// where it does not, wait_any() must fall back to the doorbells.
+bool kernel_has_futex_waitv();
 
 void* map_shared_bytes(std::size_t bytes);
 void unmap_shared_bytes(void* p, std::size_t bytes) noexcept;

@@ -81,5 +81,7 @@ int cmd_subscribe(int argc, char** argv, int first);
 int cmd_latest(int argc, char** argv, int first);
 /// The topic part of `ringport stat NAME` (publisher, subscribers and their lag).
 void print_topic_stat(const segment_info& info);
+// Only with ringport::bridge (RINGPORT_HAVE_BRIDGE): ringport bridge out|in.
+int cmd_bridge(int argc, char** argv, int first);
 
 }  // namespace ringport::cli

@@ -6,7 +6,8 @@
 
 namespace {
 
-constexpr const char* usage = R"(usage: ringport <command> [options]
+constexpr const char* usage =
+    R"(usage: ringport <command> [options]
 
 commands:
   ls                       list the segments of a domain (users, stale or in use)
@@ -37,7 +38,17 @@ commands:
   journal verify FILE      check a journal's records (CRC32C), report damage
   pump NAME --to ADDR      send a mailbox's messages to tcp://HOST:PORT or unix:PATH
   pump NAME --from ADDR    listen on ADDR, put the messages received into a mailbox
-
+)"
+#ifdef RINGPORT_HAVE_BRIDGE
+    R"(  bridge out MAILBOX       drain a mailbox to a NATS subject / JetStream stream
+  bridge in MAILBOX        feed a mailbox from a NATS subject / JetStream stream
+)"
+#else
+    R"(  bridge out MAILBOX       (not in this build: needs libnats-dev) mailbox to NATS
+  bridge in MAILBOX        (not in this build: needs libnats-dev) NATS to mailbox
+)"
+#endif
+    R"(
 every command takes --domain D (default: $RINGPORT_DOMAIN, else "default")
 and --help. ls and stat take --json (one JSON object; its fields: ringport
 ls --help); ring create and mailbox create take --if-exists fail|open|replace. Numbers are decimal digits only (no sign, blanks or suffixes);
@@ -83,6 +94,14 @@ int main(int argc, char** argv) {
   if (cmd == "publish") return cmd_publish(argc, argv, 2);
   if (cmd == "subscribe") return cmd_subscribe(argc, argv, 2);
   if (cmd == "latest") return cmd_latest(argc, argv, 2);
+#ifdef RINGPORT_HAVE_BRIDGE
+  if (cmd == "bridge") return cmd_bridge(argc, argv, 2);
+#else
+  if (cmd == "bridge") {
+    std::fputs("ringport: bridge: not in this build (configure with libnats-dev installed)\n", stderr);
+    return exit_error;
+  }
+#endif
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return exit_ok;

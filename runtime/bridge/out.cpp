@@ -1,0 +1,204 @@
+// ringport::bridge::run_out(): a mailbox drained to a NATS subject.
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "common.hpp"
+#include "nats_link.hpp"
+#include "ringport/mailbox.hpp"
+#include "state_files.hpp"
+
+namespace ringport::bridge {
+namespace {
+
+using clock = std::chrono::steady_clock;
+using detail::fail;
+using detail::nats_text;
+
+// Headroom for the protocol line and the Nats-Msg-Id header of one message.
+constexpr std::int64_t header_room = 512;
+
+// The stream exists, or is created: file storage, bound to the subject.
+outcome ensure_stream(jsCtx* js, const out_options& o) {
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&si, js, o.stream.c_str(), nullptr, &jerr);
+  if (s == NATS_OK) return jsStreamInfo_Destroy(si), outcome{};
+  if (s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr)
+    return fail(failure::nats, nats_text("stream " + o.stream, s));
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  const char* subjects[] = {o.subject.c_str()};
+  cfg.Name = o.stream.c_str();
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  cfg.Replicas = o.replicas;
+  cfg.Duplicates = std::chrono::duration_cast<std::chrono::nanoseconds>(o.duplicate_window).count();
+  s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
+  if (s != NATS_OK)
+    return fail(failure::nats,
+                nats_text("creating stream " + o.stream + " (error " + std::to_string(jerr) + ")", s));
+  jsStreamInfo_Destroy(si);
+  return {};
+}
+
+class out_bridge {
+ public:
+  out_bridge(const out_options& o, mailbox_receiver& rx, detail::link& l) : o_(o), rx_(rx), l_(l) {}
+
+  outcome core() {
+    const std::string subject = o_.subject;
+    outcome r;
+    for (;;) {
+      std::span<const std::byte> msg;
+      const status st = rx_.peek_until(msg, clock::now() + std::chrono::milliseconds(100));
+      if (st == status::timed_out) {
+        natsConnection_FlushTimeout(l_.conn(), 1000);
+        if (detail::stopping(o_)) return r;
+        continue;
+      }
+      if (st == status::closed) return natsConnection_FlushTimeout(l_.conn(), 5000), r;
+      if (st != status::ok) return fail(failure::mailbox, std::string("mailbox: ") + to_string(st));
+      // At-most-once: a message the client buffered is lost if we die now.
+      const natsStatus s =
+          natsConnection_Publish(l_.conn(), subject.c_str(), msg.data(), static_cast<int>(msg.size()));
+      rx_.release();
+      if (s != NATS_OK) std::fprintf(stderr, "ringport: bridge out: %s\n", nats_text("publish", s).c_str());
+      ++r.moved;
+    }
+  }
+
+  outcome jetstream(detail::journal& j) {
+    source_ = detail::domain_of(o_.domain) + "/" + o_.mailbox + "/" + hex(j.epoch()) + "/";
+    outcome r;
+    if (auto e = publish_window(j); e.why != failure::none) return e;  // what the last run left
+    bool closed = false;
+    while (!closed) {
+      const std::uint64_t first = j.next();
+      if (auto e = gather(j, closed); e.why != failure::none) return e;
+      if (j.next() == first) {
+        if (detail::stopping(o_)) break;
+        continue;
+      }
+      if (auto e = publish_window(j); e.why != failure::none) return e;
+      r.moved += j.next() - first;
+      if (detail::stopping(o_)) break;
+    }
+    return r;
+  }
+
+ private:
+  static std::string hex(std::uint64_t v) {
+    char b[17];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));
+    return b;
+  }
+
+  // Moves messages from the mailbox into the journal: up to its window,
+  // until `linger` after the first one (which waits up to 100 ms).
+  outcome gather(detail::journal& j, bool& closed) {
+    clock::time_point deadline = clock::now() + std::chrono::milliseconds(100);
+    bool first = true;
+    while (j.next() - j.acked() < j.window()) {
+      std::span<const std::byte> msg;
+      const status st = rx_.peek_until(msg, deadline);
+      if (st == status::timed_out) return {};
+      if (st == status::closed) return closed = true, outcome{};
+      if (st != status::ok) return fail(failure::mailbox, std::string("mailbox: ") + to_string(st));
+      j.append(msg);  // in the journal first; the mailbox drops it on release
+      rx_.release();
+      if (first) deadline = clock::now() + o_.linger, first = false;
+    }
+    return {};
+  }
+
+  // Publishes journal messages acked()..next() until JetStream acknowledged
+  // them all (retrying with backoff; the stream drops repeated Msg-Ids).
+  outcome publish_window(detail::journal& j) {
+    detail::backoff pace;
+    while (j.acked() != j.next()) {
+      const std::uint64_t to = j.next();
+      natsStatus s = NATS_OK;
+      for (std::uint64_t seq = j.acked(); seq < to && s == NATS_OK; ++seq) {
+        const auto msg = j.entry(seq);
+        if (!msg)
+          return fail(failure::state, "journal slot of message " + std::to_string(seq) + " is corrupt");
+        s = publish(seq, *msg);
+      }
+      if (s == NATS_MAX_PAYLOAD)
+        return fail(failure::too_large,
+                    "a message exceeds the server's max_payload; it stays in the journal");
+      jsPubOptions po;
+      jsPubOptions_Init(&po);
+      po.MaxWait = 5000;
+      if (s == NATS_OK) s = js_PublishAsyncComplete(l_.js(), &po);
+      const int errors = l_.take_publish_errors();
+      if (s == NATS_OK && errors == 0) {
+        j.acknowledge(to);
+        return {};
+      }
+      natsMsgList left{};
+      if (js_PublishAsyncGetPendingList(&left, l_.js()) == NATS_OK) natsMsgList_Destroy(&left);
+      std::fprintf(stderr, "ringport: bridge out: %s; republishing %llu messages\n",
+                   errors != 0 ? l_.last_publish_error().c_str() : nats_text("publish", s).c_str(),
+                   static_cast<unsigned long long>(to - j.acked()));
+      if (detail::stopping(o_))
+        return fail(failure::nats, "stopped with unacknowledged messages in the journal");
+      pace.wait();
+    }
+    return {};
+  }
+
+  natsStatus publish(std::uint64_t seq, std::span<const std::byte> data) {
+    natsMsg* m = nullptr;
+    natsStatus s = natsMsg_Create(&m, o_.subject.c_str(), nullptr, reinterpret_cast<const char*>(data.data()),
+                                  static_cast<int>(data.size()));
+    if (s != NATS_OK) return s;
+    const std::string id = source_ + std::to_string(seq);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = id.c_str();
+    s = js_PublishMsgAsync(l_.js(), &m, &po);
+    if (m != nullptr) natsMsg_Destroy(m);  // still ours when the publish failed
+    return s;
+  }
+
+  const out_options& o_;
+  mailbox_receiver& rx_;
+  detail::link& l_;
+  std::string source_;
+};
+
+}  // namespace
+
+outcome run_out(const out_options& o) {
+  if (o.subject.empty()) return fail(failure::nats, "no subject");
+  if (o.window < 1 || o.window > 65536) return fail(failure::state, "window must be 1 .. 65536");
+  auto box = mailbox::open(o.mailbox, o.domain);
+  if (!box) return fail(failure::mailbox, "mailbox " + o.mailbox + ": " + box.error().message);
+  detail::link l;
+  if (auto r = l.connect(o.url, !o.stream.empty(), static_cast<int>(o.window)); r.why != failure::none)
+    return r;
+  const auto need = static_cast<std::int64_t>(box->max_message_size()) + header_room;
+  if (need > l.max_payload())
+    return fail(failure::too_large,
+                "mailbox " + o.mailbox + " allows messages of " + std::to_string(box->max_message_size()) +
+                    " bytes but the server's max_payload is " + std::to_string(l.max_payload()) +
+                    " bytes; nothing was taken from the mailbox");
+  auto rx = box->receiver();
+  if (!rx) return fail(failure::mailbox, "mailbox " + o.mailbox + ": " + rx.error().message);
+  out_bridge b(o, *rx, l);
+  if (o.stream.empty()) return b.core();
+  if (auto r = ensure_stream(l.js(), o); r.why != failure::none) return r;
+  std::string err;
+  const std::string dir = detail::state_dir_of(o.state_dir);
+  if (!detail::ensure_state_dir(dir, err)) return fail(failure::state, err);
+  auto j = detail::journal::open(dir + "/out-" + detail::domain_of(o.domain) + "-" + o.mailbox + ".journal",
+                                 static_cast<std::uint32_t>(o.window),
+                                 static_cast<std::uint32_t>(box->max_message_size()), err);
+  if (!j) return fail(failure::state, err);
+  return b.jetstream(*j);
+}
+
+}  // namespace ringport::bridge
