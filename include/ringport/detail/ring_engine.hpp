@@ -57,7 +57,12 @@
 //    again; the consumer's unreleased items are delivered again).
 // A single role is taken over by attaching again once its holder died
 // (ring_state::attach); the new holder's engine scans forward from the
-// stored cursor hint over positions the dead holder had already finished.
+// stored cursor hint over positions the dead holder had already finished
+// (finished_before(): a released slot may already hold the next lap's item,
+// which the model checker found: tests/model/ring_model.cpp).
+//
+// tests/model/ring_model.cpp runs these templates, and ring_recovery.hpp's,
+// under the Relacy model checker through a policy type (below).
 #pragma once
 
 #include <algorithm>
