@@ -480,7 +480,8 @@ inline model_args parse_model_args(int argc, char** argv) {
     if (std::strcmp(argv[i], "--long") == 0) a.long_mode = true;
     if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) a.only = argv[++i];
     if (std::strcmp(argv[i], "--check") == 0 && i + 1 < argc) a.only_check = argv[++i];
-    if (std::strcmp(argv[i], "--random") == 0 && i + 1 < argc) a.random = std::strtoull(argv[++i], nullptr, 10);
+    if (std::strcmp(argv[i], "--random") == 0 && i + 1 < argc)
+      a.random = std::strtoull(argv[++i], nullptr, 10);
   }
   return a;
 }

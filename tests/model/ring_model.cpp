@@ -111,25 +111,70 @@ const check checks[] = {
     {"spsc_c1", "spsc, capacity 1: 3 items", false, false, 1, 2, {prod(3), cons()}},
     {"spsc_c2", "spsc, capacity 2: 3 items (wrap)", false, false, 2, 2, {prod(3), cons()}},
     {"mpmc_1p1c", "mpmc, capacity 1: 1 producer x 2 items, 1 consumer", true, true, 1, 2, {prod(2), cons()}},
-    {"mpmc_2p1c", "mpmc, capacity 1: 2 producers x 2 items, 1 consumer", true, true, 1, 3,
+    {"mpmc_2p1c",
+     "mpmc, capacity 1: 2 producers x 2 items, 1 consumer",
+     true,
+     true,
+     1,
+     3,
      {prod(2), prod(2), cons()}},
-    {"mpmc_1p2c", "mpmc, capacity 2: 1 producer x 3 items, 2 consumers", true, true, 2, 3,
+    {"mpmc_1p2c",
+     "mpmc, capacity 2: 1 producer x 3 items, 2 consumers",
+     true,
+     true,
+     2,
+     3,
      {prod(3), cons(), cons()}},
     {"mpsc_2p1c", "mpsc, capacity 2: 2 producers x 2 items", true, false, 2, 3, {prod(2), prod(2), cons()}},
-    {"spmc_1p2c", "spmc, capacity 1: 1 producer x 3 items, 2 consumers", false, true, 1, 3,
+    {"spmc_1p2c",
+     "spmc, capacity 1: 1 producer x 3 items, 2 consumers",
+     false,
+     true,
+     1,
+     3,
      {prod(3), cons(), cons()}},
-    {"crash_mpmc_producer", "mpmc, capacity 1: a producer dies anywhere in its push; 1 live producer", true,
-     true, 1, 3, {prod(1, true), prod(2), cons()}},
-    {"crash_mpmc_consumer", "mpmc, capacity 1: a consumer dies anywhere in its pops; 1 live consumer", true,
-     true, 1, 3, {prod(3), cons(true), cons()}},
-    {"crash_mpsc_producer", "mpsc, capacity 2: a producer dies anywhere in its pushes", true, false, 2, 3,
-     {prod(2, true), prod(2), cons()}},
-    {"crash_spmc_consumer", "spmc, capacity 1: a consumer dies anywhere in its pops", false, true, 1, 3,
+    {"crash_mpmc_producer",
+     "mpmc, capacity 1: a producer dies anywhere in its push; 1 live producer",
+     true,
+     true,
+     1,
+     3,
+     {prod(1, true), prod(2), cons()}},
+    {"crash_mpmc_consumer",
+     "mpmc, capacity 1: a consumer dies anywhere in its pops; 1 live consumer",
+     true,
+     true,
+     1,
+     3,
      {prod(3), cons(true), cons()}},
-    {"takeover_mpsc_consumer", "mpsc, capacity 2: the consumer dies and a new one takes over", true, false, 2,
-     2, {prod(3), cons(true, true)}},
-    {"takeover_spmc_producer", "spmc, capacity 2: the producer dies and a new one takes over", false, true, 2,
-     2, {prod(3, true, true), cons()}},
+    {"crash_mpsc_producer",
+     "mpsc, capacity 2: a producer dies anywhere in its pushes",
+     true,
+     false,
+     2,
+     3,
+     {prod(2, true), prod(2), cons()}},
+    {"crash_spmc_consumer",
+     "spmc, capacity 1: a consumer dies anywhere in its pops",
+     false,
+     true,
+     1,
+     3,
+     {prod(3), cons(true), cons()}},
+    {"takeover_mpsc_consumer",
+     "mpsc, capacity 2: the consumer dies and a new one takes over",
+     true,
+     false,
+     2,
+     2,
+     {prod(3), cons(true, true)}},
+    {"takeover_spmc_producer",
+     "spmc, capacity 2: the producer dies and a new one takes over",
+     false,
+     true,
+     2,
+     2,
+     {prod(3, true, true), cons()}},
 };
 
 const check* current = nullptr;
@@ -165,14 +210,14 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
 
   // The harness's bookkeeping (plain: Relacy runs every thread in one OS
   // thread, and no scheduling point separates an update from its event).
-  bool pushed[N][4][max_items];     // item (p, r, n): its push returned ok
-  unsigned restarts[N];             // how often thread t started again
-  bool finished[N];                 // thread t's producer or consumer loop ended
-  unsigned got[N][4][max_items];    // times item (p, r, n) was received
-  std::uint64_t last_seen[N][N];    // consumer c: the last stamp it got from producer p
-  bool done;                        // every item owed arrived: the consumers closed the ring
-  bool victim_holding;              // the victim consumer died holding a claimed item
-  std::uint64_t inflight;           // the item the victim producer was pushing when it died
+  bool pushed[N][4][max_items];   // item (p, r, n): its push returned ok
+  unsigned restarts[N];           // how often thread t started again
+  bool finished[N];               // thread t's producer or consumer loop ended
+  unsigned got[N][4][max_items];  // times item (p, r, n) was received
+  std::uint64_t last_seen[N][N];  // consumer c: the last stamp it got from producer p
+  bool done;                      // every item owed arrived: the consumers closed the ring
+  bool victim_holding;            // the victim consumer died holding a claimed item
+  std::uint64_t inflight;         // the item the victim producer was pushing when it died
 
   void before() {
     const check& c = *current;
@@ -442,17 +487,33 @@ outcome run(const check& c, rl::scheduler_type_e type, unsigned bound, unsigned 
   const unsigned kind = (c.multi_producer ? 2 : 0) + (c.multi_consumer ? 1 : 0);
   if (c.threads == 2) {
     switch (kind) {
-      case 0: ok = simulate_one<Cfg, false, false, 2>(p); break;
-      case 1: ok = simulate_one<Cfg, false, true, 2>(p); break;
-      case 2: ok = simulate_one<Cfg, true, false, 2>(p); break;
-      default: ok = simulate_one<Cfg, true, true, 2>(p); break;
+      case 0:
+        ok = simulate_one<Cfg, false, false, 2>(p);
+        break;
+      case 1:
+        ok = simulate_one<Cfg, false, true, 2>(p);
+        break;
+      case 2:
+        ok = simulate_one<Cfg, true, false, 2>(p);
+        break;
+      default:
+        ok = simulate_one<Cfg, true, true, 2>(p);
+        break;
     }
   } else {
     switch (kind) {
-      case 0: ok = simulate_one<Cfg, false, false, 3>(p); break;
-      case 1: ok = simulate_one<Cfg, false, true, 3>(p); break;
-      case 2: ok = simulate_one<Cfg, true, false, 3>(p); break;
-      default: ok = simulate_one<Cfg, true, true, 3>(p); break;
+      case 0:
+        ok = simulate_one<Cfg, false, false, 3>(p);
+        break;
+      case 1:
+        ok = simulate_one<Cfg, false, true, 3>(p);
+        break;
+      case 2:
+        ok = simulate_one<Cfg, true, false, 3>(p);
+        break;
+      default:
+        ok = simulate_one<Cfg, true, true, 3>(p);
+        break;
     }
   }
   return {ok, static_cast<unsigned long long>(p.stop_iteration), buf.text()};
@@ -469,10 +530,10 @@ const config configs[] = {
     {"shipped", "the engine as the library builds it", run<ring_cfg<ring_mutation::none>>, nullptr},
     {"shipped-tsan", "the engine as ThreadSanitizer builds build it (RMW for F-ACCEPT, RMW event count)",
      run<ring_cfg<ring_mutation::none, true>>, nullptr},
-    {"relaxed-turn-full", "a producer publishes its turn relaxed", run<ring_cfg<ring_mutation::relaxed_turn_full>>,
-     "mpmc_2p1c mpmc_1p2c"},
-    {"relaxed-turn-free", "a consumer frees its turn relaxed", run<ring_cfg<ring_mutation::relaxed_turn_free>>,
-     "mpmc_2p1c spmc_1p2c"},
+    {"relaxed-turn-full", "a producer publishes its turn relaxed",
+     run<ring_cfg<ring_mutation::relaxed_turn_full>>, "mpmc_2p1c mpmc_1p2c"},
+    {"relaxed-turn-free", "a consumer frees its turn relaxed",
+     run<ring_cfg<ring_mutation::relaxed_turn_free>>, "mpmc_2p1c spmc_1p2c"},
     {"relaxed-ready", "the turn check (A-TURN) relaxed", run<ring_cfg<ring_mutation::relaxed_ready>>,
      "mpmc_2p1c mpmc_1p2c"},
     {"relaxed-tail", "spsc: the producer's tail store relaxed", run<ring_cfg<ring_mutation::relaxed_tail>>,
@@ -484,7 +545,9 @@ const config configs[] = {
     {"no-retract", "a failed claim keeps its record", run<ring_cfg<ring_mutation::no_retract>>,
      "crash_mpmc_producer"},
     {"settle-live", "recovery ignores liveness", run<ring_cfg<ring_mutation::settle_live>>, "mpmc_1p1c"},
-    {"exact-resume", "a new single consumer resumes only over slots freed, not refilled (the engine before the model found it)",
+    {"exact-resume",
+     "a new single consumer resumes only over slots freed, not refilled (the engine before the model found "
+     "it)",
      run<ring_cfg<ring_mutation::exact_resume>>, "takeover_mpsc_consumer"},
 };
 
@@ -506,23 +569,27 @@ int main(int argc, char** argv) {
       if (is_mutant && !args.long_mode && !must_fail) continue;
       bool failed = false;
       // Short mode: every schedule with at most 1 preemption for the
-      // two-thread checks, then 2,000 random schedules. --long: at most 1
+      // two-thread checks without a death, then 2,000 random schedules. --long: at most 1
       // preemption for every check, then 200,000 random schedules. Mutants
       // stop at their first failure.
       const unsigned bound = 1;
-      const bool bounded = args.random == 0 && (args.long_mode || c.threads == 2);
+      bool victim = false;
+      for (const actor& a : c.actors) victim = victim || a.victim;
+      const bool bounded = args.random == 0 && (args.long_mode || (c.threads == 2 && !victim));
       const unsigned long long randoms = args.random != 0 ? args.random : args.long_mode ? 200000 : 2000;
       for (int pass = bounded ? 0 : 1; pass < 2 && !failed; ++pass) {
         seen = {};
-        const outcome o = pass == 0 ? cfg.run(c, rl::sched_bound, bound, 0) : cfg.run(c, rl::sched_random, 0, randoms);
+        const outcome o =
+            pass == 0 ? cfg.run(c, rl::sched_bound, bound, 0) : cfg.run(c, rl::sched_random, 0, randoms);
         failed = !o.passed;
         char label[16];
         std::snprintf(label, sizeof label, pass == 1 ? "random" : "bound %u", bound);
         std::printf("  %-22s %-8s %-4s %9llu executions  %s\n", c.name, label, o.passed ? "pass" : "FAIL",
                     o.iterations, c.what);
         if (!is_mutant)
-          std::printf("  %-22s reached: %llu deaths, %llu lost, %llu abandoned, %llu reclaimed, %llu redelivered\n",
-                      "", seen.deaths, seen.lost, seen.abandoned, seen.reclaimed, seen.duplicates);
+          std::printf(
+              "  %-22s reached: %llu deaths, %llu lost, %llu abandoned, %llu reclaimed, %llu redelivered\n",
+              "", seen.deaths, seen.lost, seen.abandoned, seen.reclaimed, seen.duplicates);
         if (failed && !is_mutant) std::printf("%s\n", o.report.c_str());
         if (failed && is_mutant && std::getenv("MODEL_VERBOSE")) std::printf("%s\n", o.report.c_str());
       }

@@ -292,8 +292,8 @@ class engine_base {
     return claim_slow(cursor, n, pos, false);
   }
 
-  [[gnu::noinline]] std::size_t claim_slow(atomic_u64& cursor, std::size_t n,
-                                           std::uint64_t pos, bool announced) noexcept {
+  [[gnu::noinline]] std::size_t claim_slow(atomic_u64& cursor, std::size_t n, std::uint64_t pos,
+                                           bool announced) noexcept {
     for (;;) {
       const std::size_t k = ready_prefix(pos, n);
       if (k == 0) {
@@ -348,13 +348,15 @@ class engine_base {
 
   // The orders of the turn and spsc position steps (see order_unless).
   static constexpr auto a_turn = order_unless<P>(ring_mutation::relaxed_ready, std::memory_order_acquire);
-  static constexpr auto r_turn_full = order_unless<P>(ring_mutation::relaxed_turn_full, std::memory_order_release);
-  static constexpr auto r_turn_free = order_unless<P>(ring_mutation::relaxed_turn_free, std::memory_order_release);
+  static constexpr auto r_turn_full =
+      order_unless<P>(ring_mutation::relaxed_turn_full, std::memory_order_release);
+  static constexpr auto r_turn_free =
+      order_unless<P>(ring_mutation::relaxed_turn_free, std::memory_order_release);
   static constexpr auto r_tail = order_unless<P>(ring_mutation::relaxed_tail, std::memory_order_release);
   static constexpr auto a_head = order_unless<P>(ring_mutation::relaxed_head, std::memory_order_acquire);
 
   view_type v_{};
-  record* rec_ = nullptr;     // multi side: our role slot's record
+  record* rec_ = nullptr;           // multi side: our role slot's record
   std::uint64_t own_ = 0;           // single side: next position of this side
   std::uint64_t cached_other_ = 0;  // spsc: the other side's position, last seen
   span_pos res_{};
@@ -378,12 +380,14 @@ template <bool MultiProducer, bool MultiConsumer, class P = shipped_ring>
 class alignas(cache_line) producer_engine : public engine_base<role::producer, P> {
   static constexpr bool turns = MultiProducer || MultiConsumer;
   using base = engine_base<role::producer, P>;
+  using base::a_head;
   using base::a_turn;
   using base::blocked;
   using base::cached_other_;
   using base::claim;
   using base::corrupt_;
   using base::own_;
+  using base::r_tail;
   using base::r_turn_free;
   using base::r_turn_full;
   using base::ready;
@@ -394,8 +398,6 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, P
   using base::v_;
   using base::watch_;
   using typename base::view_type;
-  using base::a_head;
-  using base::r_tail;
 
  public:
   producer_engine() = default;
@@ -511,8 +513,8 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, P
   /// waits for (see "Crashes").
   void poll_stall() noexcept {
     if constexpr (MultiConsumer)
-      P::check_stall(v_, role::producer, MultiProducer ? v_.shared->tail.load(std::memory_order_relaxed) : own_,
-                  watch_);
+      P::check_stall(v_, role::producer,
+                     MultiProducer ? v_.shared->tail.load(std::memory_order_relaxed) : own_, watch_);
   }
 
  private:
@@ -545,26 +547,26 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
   static constexpr bool turns = MultiProducer || MultiConsumer;
   using base = engine_base<role::consumer, P>;
   using base::a_turn;
+  using base::announce;
   using base::blocked;
   using base::cached_other_;
   using base::claim;
   using base::corrupt_;
+  using base::free_for_next_lap;
+  using base::is_void;
   using base::own_;
   using base::r_turn_free;
   using base::r_turn_full;
   using base::ready;
   using base::ready_prefix;
   using base::res_;
+  using base::retract;
+  using base::skip_void;
   using base::steal;
   using base::take;
   using base::v_;
   using base::watch_;
   using typename base::view_type;
-  using base::announce;
-  using base::free_for_next_lap;
-  using base::is_void;
-  using base::retract;
-  using base::skip_void;
 
  public:
   consumer_engine() = default;
@@ -755,8 +757,8 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
   /// position it waits for (see "Crashes").
   void poll_stall() noexcept {
     if constexpr (MultiProducer)
-      P::check_stall(v_, role::consumer, MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_,
-                  watch_);
+      P::check_stall(v_, role::consumer,
+                     MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_, watch_);
   }
 
  private:

@@ -129,7 +129,8 @@ std::size_t recover_claims(const basic_ring_view<P>& v, role claimer) noexcept {
     for (std::uint64_t p = lo; p < hi; ++p)
       if (unfinished(v, claimer, p) && !covered_by_live(hs, p) && settle(v, claimer, p)) ++settled;
   }
-  if (settled != 0) P::wake_all(claimer == role::producer ? v.shared->not_empty : v.shared->not_full, v.bells);
+  if (settled != 0)
+    P::wake_all(claimer == role::producer ? v.shared->not_empty : v.shared->not_full, v.bells);
   return settled;
 }
 
