@@ -69,6 +69,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "ringport/detail/process.hpp"
@@ -140,6 +141,12 @@ struct stall_watch {
   std::int64_t since_ns = 0;
 };
 
+/// P's claim record type, from P::shared itself: clang does not treat an
+/// alias template (P::atomic) as the class template it names.
+template <class P>
+using claim_record_t =
+    std::remove_reference_t<decltype(std::declval<typename P::shared&>().producer_claims[0])>;
+
 struct shipped_ring;
 using ring_view = basic_ring_view<shipped_ring>;
 
@@ -181,7 +188,7 @@ class engine_base {
  public:
   using view_type = basic_ring_view<P>;
   using atomic_u64 = typename view_type::atomic_u64;
-  using record = basic_claim_record<P::template atomic>;
+  using record = claim_record_t<P>;
   const view_type& view() const noexcept { return v_; }
   std::uint64_t pos() const noexcept { return res_.pos; }
   std::size_t reserved() const noexcept { return res_.count; }
@@ -367,8 +374,7 @@ class engine_base {
 };
 
 template <class P>
-basic_claim_record<P::template atomic>* claim_record_of(const basic_ring_view<P>& v, role r,
-                                                        std::size_t slot) noexcept {
+claim_record_t<P>* claim_record_of(const basic_ring_view<P>& v, role r, std::size_t slot) noexcept {
   if (v.shared == nullptr || slot >= P::roles) return nullptr;
   return r == role::producer ? &v.shared->producer_claims[slot] : &v.shared->consumer_claims[slot];
 }

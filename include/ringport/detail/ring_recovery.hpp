@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include "ringport/detail/ring_engine.hpp"
 
@@ -24,10 +26,12 @@ struct claim_holder {
   bool covers(std::uint64_t p) const noexcept { return from <= p && p < end; }
 };
 
+// The member types are taken from P::shared itself: clang does not treat
+// an alias template (P::atomic) as the class template it names.
 template <class P>
 struct claims_view {
-  basic_role_table<P::template atomic, P::roles>* roles;
-  basic_claim_record<P::template atomic>* records;
+  std::remove_reference_t<decltype(std::declval<typename P::shared&>().producers)>* roles;
+  std::remove_reference_t<decltype(std::declval<typename P::shared&>().producer_claims[0])>* records;
   typename basic_ring_view<P>::atomic_u64* cursor;
 };
 
