@@ -207,20 +207,8 @@ search search_for(const check& c, bool long_mode, int pass) {
 template <class Cfg>
 outcome run(const check& c, const search& how) {
   current = &c;
-  rl::test_params p;
-  static capped_buffer buf;
-  buf.reset();
-  std::ostream out(&buf);
-  p.output_stream = &out;
-  p.progress_stream = &out;
-  p.search_type = how.type;
-  p.context_bound = how.bound;
-  p.iteration_count = how.iterations;
-  p.execution_depth_limit = 4000;
-  bool ok = false;
-  if (c.threads == 2) ok = rl::simulate<ec_test<Cfg, 2>>(p);
-  if (c.threads == 3) ok = rl::simulate<ec_test<Cfg, 3>>(p);
-  return {ok, static_cast<unsigned long long>(p.stop_iteration), buf.text()};
+  if (c.threads == 2) return run_search<ec_test<Cfg, 2>>(how.type, how.bound, how.iterations, 4000);
+  return run_search<ec_test<Cfg, 3>>(how.type, how.bound, how.iterations, 4000);
 }
 
 struct config {

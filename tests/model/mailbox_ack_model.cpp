@@ -195,18 +195,8 @@ struct ack_test : rl::test_suite<ack_test<Cfg, N>, N> {
 template <class Cfg>
 outcome run(const check& c, rl::scheduler_type_e type, unsigned bound, unsigned long long iterations) {
   current = &c;
-  rl::test_params p;
-  static capped_buffer buf;
-  buf.reset();
-  std::ostream out(&buf);
-  p.output_stream = &out;
-  p.progress_stream = &out;
-  p.search_type = type;
-  p.context_bound = bound;
-  p.iteration_count = iterations;
-  p.execution_depth_limit = 4000;
-  const bool ok = c.receivers == 1 ? rl::simulate<ack_test<Cfg, 2>>(p) : rl::simulate<ack_test<Cfg, 3>>(p);
-  return {ok, static_cast<unsigned long long>(p.stop_iteration), buf.text()};
+  return c.receivers == 1 ? run_search<ack_test<Cfg, 2>>(type, bound, iterations, 4000)
+                          : run_search<ack_test<Cfg, 3>>(type, bound, iterations, 4000);
 }
 
 struct config {

@@ -458,6 +458,25 @@ struct outcome {
   std::string report;  // Relacy's account of a failure
 };
 
+/// One search of a Relacy test suite: the scheduler, its preemption bound,
+/// how many iterations (0: the scheduler's own end), the execution depth
+/// limit; Relacy's report goes to a buffer that never allocates.
+template <class Test>
+outcome run_search(rl::scheduler_type_e type, unsigned bound, unsigned long long iterations, unsigned depth) {
+  rl::test_params p;
+  static capped_buffer buf;
+  buf.reset();
+  std::ostream out(&buf);
+  p.output_stream = &out;
+  p.progress_stream = &out;
+  p.search_type = type;
+  p.context_bound = bound;
+  p.iteration_count = iterations;
+  p.execution_depth_limit = depth;
+  const bool ok = rl::simulate<Test>(p);
+  return {ok, static_cast<unsigned long long>(p.stop_iteration), buf.text()};
+}
+
 /// Whether `name` is one of the space-separated words of `names`.
 inline bool listed(const char* names, const char* name) {
   const std::size_t n = std::strlen(name);

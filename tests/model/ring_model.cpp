@@ -465,58 +465,19 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
 };
 
 // ---------------------------------------------------------------------------
-template <class Cfg, bool MP, bool MC, unsigned N>
-bool simulate_one(rl::test_params& p) {
-  return rl::simulate<ring_test<Cfg, MP, MC, N>>(p);
+template <class Cfg, bool MP, bool MC>
+outcome run_kind(const check& c, rl::scheduler_type_e type, unsigned bound, unsigned long long iterations) {
+  if (c.threads == 2) return run_search<ring_test<Cfg, MP, MC, 2>>(type, bound, iterations, 6000);
+  return run_search<ring_test<Cfg, MP, MC, 3>>(type, bound, iterations, 6000);
 }
 
 template <class Cfg>
 outcome run(const check& c, rl::scheduler_type_e type, unsigned bound, unsigned long long iterations) {
   current = &c;
-  rl::test_params p;
-  static capped_buffer buf;
-  buf.reset();
-  std::ostream out(&buf);
-  p.output_stream = &out;
-  p.progress_stream = &out;
-  p.search_type = type;
-  p.context_bound = bound;
-  p.iteration_count = iterations;
-  p.execution_depth_limit = 6000;
-  bool ok = false;
-  const unsigned kind = (c.multi_producer ? 2 : 0) + (c.multi_consumer ? 1 : 0);
-  if (c.threads == 2) {
-    switch (kind) {
-      case 0:
-        ok = simulate_one<Cfg, false, false, 2>(p);
-        break;
-      case 1:
-        ok = simulate_one<Cfg, false, true, 2>(p);
-        break;
-      case 2:
-        ok = simulate_one<Cfg, true, false, 2>(p);
-        break;
-      default:
-        ok = simulate_one<Cfg, true, true, 2>(p);
-        break;
-    }
-  } else {
-    switch (kind) {
-      case 0:
-        ok = simulate_one<Cfg, false, false, 3>(p);
-        break;
-      case 1:
-        ok = simulate_one<Cfg, false, true, 3>(p);
-        break;
-      case 2:
-        ok = simulate_one<Cfg, true, false, 3>(p);
-        break;
-      default:
-        ok = simulate_one<Cfg, true, true, 3>(p);
-        break;
-    }
-  }
-  return {ok, static_cast<unsigned long long>(p.stop_iteration), buf.text()};
+  if (c.multi_producer && c.multi_consumer) return run_kind<Cfg, true, true>(c, type, bound, iterations);
+  if (c.multi_producer) return run_kind<Cfg, true, false>(c, type, bound, iterations);
+  if (c.multi_consumer) return run_kind<Cfg, false, true>(c, type, bound, iterations);
+  return run_kind<Cfg, false, false>(c, type, bound, iterations);
 }
 
 struct config {
