@@ -610,6 +610,12 @@ peer_counts mailbox::peers() const noexcept {
 bool mailbox::closed() const noexcept {
   return st_->closed();
 }
+bool mailbox::reopen() const noexcept {
+  return st_->reopen();
+}
+std::uint32_t mailbox::generation() const noexcept {
+  return st_->generation();
+}
 std::size_t mailbox::capacity() const noexcept {
   return rendezvous_ ? 0 : st_->view().capacity;
 }

@@ -141,8 +141,13 @@
 //
 // close(): sends fail with status::closed; receivers drain what is queued,
 // then get status::closed; a sync sender still waiting withdraws its message
-// and returns closed. Peer death is reported as status::peer_gone by waiting
-// calls, as for rings (ring.hpp, "Peer death").
+// and returns closed. reopen() opens a closed mailbox again in place with
+// what is queued, as ring::reopen(): a sync sender still waiting when it
+// sees the mailbox open again goes on waiting for its acknowledgement.
+// There is no reset(): the acknowledgement words, stream table and
+// rendezvous meeting after the ring have protocols of their own (see
+// detail/mailbox_ack.hpp); start afresh with if_exists::replace. Peer death is reported as status::peer_gone
+// by waiting calls, as for rings (ring.hpp, "Peer death").
 #pragma once
 
 #include <array>
@@ -585,6 +590,11 @@ class mailbox {
   /// Closes the mailbox for every process: sends fail, receives drain.
   void close() const noexcept;
   bool closed() const noexcept;
+  /// Opens a closed mailbox again, keeping what is queued; false when it
+  /// was open. As ring::reopen() (ring.hpp, "Reopen, reset"); no reset().
+  bool reopen() const noexcept;
+  /// Reopens so far (mod 2^31).
+  std::uint32_t generation() const noexcept;
   /// Who holds sender (producers_*) and receiver (consumers_*) roles now.
   peer_counts peers() const noexcept;
   /// Messages it buffers: 0 for a rendezvous.

@@ -58,8 +58,9 @@ listed.
   creator {pid, alive, created_ns}, users {alive, dead} (null if unknown),
   queue (rings and mailboxes, else null): {capacity, max_message (bytes),
     fill, pushed (tail: items ever pushed), popped (head: ever popped),
-    closed, waiters {consumers, producers} (registrations parked on the
-    not-empty and not-full event counts since their last wake-up),
+    closed, generation (reopens and resets so far), waiters {consumers,
+    producers} (registrations parked on the not-empty and not-full event
+    counts since their last wake-up),
     producers and consumers: {alive, dead, holders: [{slot, pid, alive,
     position}]} (consumers' holders also "lag": pushed - position;
     position is the end of the holder's last claim on a multi side, the
@@ -163,6 +164,7 @@ int cmd_stat(int argc, char** argv, int first) {
     std::printf("%-15s%s\n", box ? "senders:" : "producers:", holders(u.producers).c_str());
     std::printf("%-15s%s\n", box ? "receivers:" : "consumers:", holders(u.consumers).c_str());
     std::printf("closed:        %s\n", u.closed ? "yes" : "no");
+    std::printf("generation:    %u\n", static_cast<unsigned>(u.generation));
     std::printf("lost in crashes: %llu abandoned by dead %s, %llu held by dead %s; %llu takeovers\n",
                 static_cast<unsigned long long>(u.abandoned), box ? "senders" : "producers",
                 static_cast<unsigned long long>(u.reclaimed), box ? "receivers" : "consumers",

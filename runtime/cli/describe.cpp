@@ -54,6 +54,7 @@ void describe_queue(json& out, const detail::segment_usage& u) {
   else
     out.field("max_message", info.element_size);
   out.field("fill", u.unread).field("pushed", u.tail).field("popped", u.head).field("closed", u.closed);
+  out.field("generation", u.generation);
   out.key("waiters")
       .begin_object()
       .field("consumers", u.waiting_consumers)
