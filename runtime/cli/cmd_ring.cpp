@@ -136,7 +136,7 @@ int on_target(int argc, char** argv, int first, std::string_view cmd, const char
 }  // namespace
 
 int cmd_ring_close(int argc, char** argv, int first) {
-  return on_target(argc, argv, first, "ring close", help_close, [](ring_target& t) {
+  return on_target(argc, argv, first, "ring close", help_close, [](ring_target& t) -> int {
     if (t.box)
       t.box->close();
     else
@@ -146,7 +146,7 @@ int cmd_ring_close(int argc, char** argv, int first) {
 }
 
 int cmd_ring_reopen(int argc, char** argv, int first) {
-  return on_target(argc, argv, first, "ring reopen", help_reopen, [](ring_target& t) {
+  return on_target(argc, argv, first, "ring reopen", help_reopen, [](ring_target& t) -> int {
     const bool done = t.box ? t.box->reopen() : t.ring->reopen();
     const std::uint32_t g = t.box ? t.box->generation() : t.ring->generation();
     std::printf("%s: generation %u\n", done ? "reopened" : "open already", static_cast<unsigned>(g));
@@ -156,7 +156,7 @@ int cmd_ring_reopen(int argc, char** argv, int first) {
 
 int cmd_ring_reset(int argc, char** argv, int first) {
   constexpr std::string_view cmd = "ring reset";
-  return on_target(argc, argv, first, cmd, help_reset, [&](ring_target& t) {
+  return on_target(argc, argv, first, cmd, help_reset, [&](ring_target& t) -> int {
     if (t.box)
       return fail(cmd, "'" + t.box->info().name +
                            "' is a mailbox: mailboxes have no reset (use ring create --if-exists replace)");
