@@ -106,7 +106,11 @@ class out_bridge {
       if (st == status::timed_out) return {};
       if (st == status::closed) return closed = true, outcome{};
       if (st != status::ok) return fail(failure::mailbox, std::string("mailbox: ") + to_string(st));
+      // Window (a): a SIGKILL from the peek to the end of append() loses msg
+      // (the mailbox drops a slot lent to a process that died).
+      detail::crash_point("out-taken");
       j.append(msg);  // in the journal first; the mailbox drops it on release
+      detail::crash_point("out-journaled");
       rx_.release();
       if (first) deadline = clock::now() + o_.linger, first = false;
     }
