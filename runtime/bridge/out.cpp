@@ -125,15 +125,16 @@ class out_bridge {
   }
 
   // Moves messages from the mailbox into the journal, publishing each: while
-  // the window has room, until nothing came within `linger` of the first
-  // one (the first waits 100 ms when nothing is in flight, else 1 ms, so
-  // that acknowledgements are taken in); with the window full, waits for an
+  // the window has room, for at most `linger` after the first one (which
+  // waits 100 ms when nothing is in flight, else 1 ms, so that
+  // acknowledgements are taken in); with the window full, waits for an
   // acknowledgement.
   outcome take(detail::journal& j, bool& closed) {
     const bool idle = j.acked() == j.next();
     clock::time_point deadline = clock::now() + std::chrono::milliseconds(idle ? 100 : 1);
     if (j.next() - j.acked() >= j.window()) return l_.wait_ack(std::chrono::milliseconds(100)), outcome{};
     for (bool first = true; j.next() - j.acked() < j.window(); first = false) {
+      if (!first && clock::now() >= deadline) return {};
       std::span<const std::byte> msg;
       const status st = rx_.peek_until(msg, deadline);
       if (st == status::timed_out) return {};
