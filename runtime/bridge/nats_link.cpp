@@ -70,14 +70,13 @@ link::~link() {
 
 void link::on_pub_ack(jsCtx*, natsMsg* m, jsPubAck* pa, jsPubAckErr* e, void* self) {
   auto* l = static_cast<link*>(self);
-  if (pa != nullptr && l->slots_ != nullptr) {
-    const char* id = nullptr;
-    if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr)
-      if (auto parts = split_msg_id(id))
-        l->slots_[parts->second % l->n_slots_].store(parts->second, std::memory_order_release);
-  }
-  natsMsg_Destroy(m);  // ours in an ack handler
-  const std::lock_guard<std::mutex> g(l->mu_);
+  std::uint64_t seq = 0;
+  const char* id = nullptr;
+  if (pa != nullptr && natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr)
+    if (auto parts = split_msg_id(id)) seq = parts->second;
+  natsMsg_Destroy(m);                           // ours in an ack handler
+  const std::lock_guard<std::mutex> g(l->mu_);  // record_acks() changes slots_ under it
+  if (seq != 0 && l->slots_ != nullptr) l->slots_[seq % l->n_slots_].store(seq, std::memory_order_release);
   ++l->events_;
   if (e != nullptr) {
     std::string text = e->ErrText != nullptr ? e->ErrText : natsStatus_GetText(e->Err);
@@ -86,6 +85,12 @@ void link::on_pub_ack(jsCtx*, natsMsg* m, jsPubAck* pa, jsPubAckErr* e, void* se
     l->pub_err_ = std::move(text);
   }
   l->acked_.notify_one();
+}
+
+void link::record_acks(std::atomic<std::uint64_t>* slots, std::size_t n) noexcept {
+  const std::lock_guard<std::mutex> g(mu_);
+  slots_ = slots;
+  n_slots_ = n;
 }
 
 void link::wait_ack(std::chrono::milliseconds d) {

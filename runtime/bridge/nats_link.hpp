@@ -43,10 +43,9 @@ class link {
   std::string last_publish_error() const;
   /// Where the ack handler records acknowledged publishes: the sequence of
   /// the Nats-Msg-Id "<...>/<seq>" of each one goes to slots[seq % n]
-  /// (release). Set before the first publish; n > 0.
-  void record_acks(std::atomic<std::uint64_t>* slots, std::size_t n) noexcept {
-    slots_ = slots, n_slots_ = n;
-  }
+  /// (release). Set before the first publish (n > 0); (nullptr, 0) before
+  /// the slots go away: no handler touches them after this returns.
+  void record_acks(std::atomic<std::uint64_t>* slots, std::size_t n) noexcept;
   /// Waits up to `d` for an acknowledgement (or error) after the one seen
   /// by the last call.
   void wait_ack(std::chrono::milliseconds d);

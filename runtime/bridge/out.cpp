@@ -48,6 +48,9 @@ outcome ensure_stream(jsCtx* js, const out_options& o) {
 class out_bridge {
  public:
   out_bridge(const out_options& o, mailbox_receiver& rx, detail::link& l) : o_(o), rx_(rx), l_(l) {}
+  out_bridge(const out_bridge&) = delete;
+  out_bridge& operator=(const out_bridge&) = delete;
+  ~out_bridge() { l_.record_acks(nullptr, 0); }  // publishes may still be outstanding
 
   outcome core() {
     const std::string subject = o_.subject;
