@@ -269,10 +269,55 @@ status topic_publisher::try_publish(std::span<const std::byte> msg) noexcept {
   return attempt(msg);
 }
 
+// Back-pressure wake batching. A parked publisher is woken only by the
+// subscriber whose cursor reaches wake_at = head - capacity + wake_batch
+// (a quarter of the ring free behind the slowest one), not once per freed
+// slot: a publisher that parks when full and is woken for each single slot
+// parks again at once, a futex round trip per message.
+//
+// No lost wake-up. The publisher (arm_wake(), before its wait loop) stores
+// wake_at, then a release fence (W-WAKE), then registers on not_full
+// (register_waiter's RMW on `waiters`), F-WAIT, and retries (rescans the
+// cursors). A subscriber stores its cursor (R-CURSOR), F-NOTIFY, loads
+// `waiters` (must_wake()); only if it reads a registration does it issue an
+// acquire fence (A-WAKE) and load wake_at.
+//  - F-NOTIFY / F-WAIT (the event count's Dekker pair): either the
+//    publisher's retry sees the cursor store, or the subscriber's load of
+//    `waiters` reads this registration (or a later RMW of its release
+//    sequence).
+//  - In the first case a cursor that reached wake_at > head - capacity
+//    leaves a slot free, so the retry publishes and never sleeps.
+//  - In the second, W-WAKE/A-WAKE synchronize through that RMW (TSan
+//    builds: the acq_rel RMWs themselves), so the subscriber reads this
+//    wait's wake_at or a later one, never an earlier one; a later one
+//    belongs to a later wait, whose own retry the same argument covers.
+// A subscriber wakes the publisher when its cursor becomes exactly
+// wake_at (cursors move one message at a time here), so each subscriber
+// wakes a parked publisher at most once per batch. The price: a parked
+// publisher whose slowest subscriber stops reading with less than a batch
+// freed waits until its next time slice (detail::peer_poll, 50 ms), when it
+// retries anyway; subscribers that leave, close() and the lossy re-sync
+// still notify unconditionally.
+static std::uint64_t wake_batch(std::uint64_t cap) noexcept {
+  return std::max<std::uint64_t>(1, cap / 4);
+}
+
+void topic_publisher::arm_wake() noexcept {
+  const std::uint64_t cap = st_->geo.capacity;
+  const std::uint64_t batch = wake_batch(cap);
+  // relaxed: W-WAKE below orders it before the registrations of the wait.
+  st_->sh->wake_at.store(head_ >= cap ? head_ - cap + batch : batch, std::memory_order_relaxed);
+  // W-WAKE: pairs with A-WAKE in wake_publisher() (see above).
+  if constexpr (!detail::tsan_build) std::atomic_thread_fence(std::memory_order_release);
+}
+
 status topic_publisher::publish_until(std::span<const std::byte> msg, clock::time_point deadline) noexcept {
   if (msg.size() > st_->geo.max_size) [[unlikely]]
     return status::too_large;
   if (status s = attempt(msg); s != status::would_block) return s;
+  // Before the wait's first registration; head_ stays put while it waits,
+  // so wake_at stays right for every park of this publish.
+  arm_wake();
   return detail::wait_loop(
       st_->sh->not_full, policy_, deadline, [&]() noexcept { return attempt(msg); },
       [this]() noexcept { return reap_dead(); });
@@ -321,15 +366,19 @@ std::size_t topic_subscriber::max_message_size() const noexcept {
   return st_ ? st_->geo.max_size : 0;
 }
 
-// Our slot was reused: count what we lost and go on from the oldest message
-// still retained (the one being overwritten now, if any, is not).
+// Our slot was reused: count what we lost and go on near the oldest message
+// still retained (the one being overwritten now, if any, is not), a
+// re-sync margin of capacity/8 ahead of it (topic.hpp, "Design": landing on
+// the very oldest slot, the one the running publisher overwrites next,
+// laps us again at once, receive after receive).
 status topic_subscriber::lapped() noexcept {
   topic_state& st = *st_;
   if (entry_->state.load(std::memory_order_relaxed) == detail::sub_evicted) return status::evicted;
   // A-HEAD: pairs with R-HEAD. Read once; any value only moves our cursor.
   const std::uint64_t h = st.sh->head.load(std::memory_order_acquire);
   const std::uint64_t cap = st.geo.capacity;
-  const std::uint64_t oldest = h >= cap ? h - cap + 1 : 0;
+  const std::uint64_t margin = std::max<std::uint64_t>(1, cap / 8);
+  const std::uint64_t oldest = h >= cap ? h - cap + margin : 0;
   const std::uint64_t next = std::max(cursor_ + 1, oldest);
   missed_ = next - cursor_;
   total_missed_ += missed_;
@@ -337,6 +386,19 @@ status topic_subscriber::lapped() noexcept {
   entry_->cursor.store(cursor_, std::memory_order_release);  // R-CURSOR
   if (st.backpressure()) detail::notify(st.sh->not_full, st.bells);
   return status::overrun;
+}
+
+// After our cursor store: wakes a parked back-pressured publisher once our
+// cursor reaches its wake_at (the batching and its ordering are described
+// above topic_publisher::arm_wake()). No system call and no read of the
+// publisher's line while nobody waits.
+static void wake_publisher(topic_state& st, std::uint64_t cursor) noexcept {
+  if (!detail::must_wake<detail::shipped_env>(st.sh->not_full)) [[likely]]
+    return;
+  // A-WAKE: pairs with W-WAKE in topic_publisher::arm_wake().
+  if constexpr (!detail::tsan_build) std::atomic_thread_fence(std::memory_order_acquire);
+  if (st.sh->wake_at.load(std::memory_order_relaxed) != cursor) return;
+  detail::notify_slow(st.sh->not_full, st.bells);
 }
 
 status topic_subscriber::attempt(std::span<std::byte> buf, std::size_t& len) noexcept {
@@ -350,7 +412,7 @@ status topic_subscriber::attempt(std::span<std::byte> buf, std::size_t& len) noe
       // R-CURSOR: pairs with A-CURSOR in scan_min(): our reads of the slot
       // are done before the publisher may reuse it.
       entry_->cursor.store(cursor_, std::memory_order_release);
-      if (st.backpressure()) detail::notify(st.sh->not_full, st.bells);
+      if (st.backpressure()) wake_publisher(st, cursor_);
       return status::ok;
     case slot_read::not_yet:
       if (st.sh->closed.load(std::memory_order_acquire) != 0 &&
