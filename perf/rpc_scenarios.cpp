@@ -114,7 +114,8 @@ void run_rpc(const run_context& ctx, measurement& out) {
   const double seconds = ctx.seconds;
   workers.spawn([&st, seconds] { return rpc_client<N>(*st, seconds); });
   workers.spawn([&st] { return rpc_server<N>(*st); });
-  const bool ran = detail::coordinate(st->ctl, workers, 2, 0.0, [] {}, out);
+  const bool ran = detail::coordinate(
+      st->ctl, workers, 2, 0.0, [] {}, out);
   for (const std::string& seg : {"call." + server, "reply." + client, "node." + server, "node." + client})
     (void)ringport::segment::remove(seg);
   if (!ran) return;
@@ -125,8 +126,10 @@ void run_rpc(const run_context& ctx, measurement& out) {
 template <std::size_t N>
 void add_rpc(registry& r) {
   for (run_mode m : {run_mode::thread, run_mode::process}) {
-    scenario s{"pingpong", "node-call", m, N, 1, 1, "adaptive",
-               [](const run_context& ctx, measurement& out) { run_rpc<N>(ctx, out); }};
+    scenario s{"pingpong", "node-call",
+               m,          N,
+               1,          1,
+               "adaptive", [](const run_context& ctx, measurement& out) { run_rpc<N>(ctx, out); }};
     s.capacity = queue_slots;
     s.role = row_role::subject;
     r.push_back(std::move(s));

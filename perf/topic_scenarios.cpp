@@ -29,7 +29,7 @@
 
 namespace bench {
 
-std::string bench_ring_name();  // ringport_scenarios.cpp
+std::string bench_ring_name();   // ringport_scenarios.cpp
 void register_rpc(registry& r);  // rpc_scenarios.cpp: node call rows beside the mailbox ping-pong
 
 namespace {
