@@ -168,13 +168,14 @@ topic_publisher::topic_publisher(std::shared_ptr<topic_state> st, wait_policy p)
   limit_ = 0;  // rescan before the first back-pressured publish
 }
 topic_publisher::topic_publisher(topic_publisher&& o) noexcept
-    : st_(std::move(o.st_)), head_(o.head_), limit_(o.limit_), policy_(o.policy_) {}
+    : st_(std::move(o.st_)), head_(o.head_), limit_(o.limit_), blocker_(o.blocker_), policy_(o.policy_) {}
 topic_publisher& topic_publisher::operator=(topic_publisher&& o) noexcept {
   if (this != &o) {
     reset();
     st_ = std::move(o.st_);
     head_ = o.head_;
     limit_ = o.limit_;
+    blocker_ = o.blocker_;
     policy_ = o.policy_;
   }
   return *this;
@@ -193,11 +194,15 @@ std::size_t topic_publisher::max_message_size() const noexcept {
 }
 
 // The lowest cursor of the active subscribers (head_ if none), evicting
-// those lag_limit or more behind.
-static std::uint64_t scan_min(topic_state& st, std::uint64_t head) noexcept {
+// those lag_limit or more behind. at: the entry that holds it
+// (topic_max_subscribers if none).
+static std::uint64_t scan_min(topic_state& st, std::uint64_t head, std::size_t& at) noexcept {
   std::uint64_t m = head;
+  at = detail::topic_max_subscribers;
+  std::size_t i = 0;
   const std::uint64_t lag_limit = st.geo.lag_limit;
   for (auto& e : st.sh->subscribers) {
+    const std::size_t index = i++;
     if (!entry_active(e)) continue;
     // A-CURSOR: pairs with R-CURSOR in topic_subscriber::attempt(): the
     // subscriber finished reading every message below it.
@@ -210,7 +215,10 @@ static std::uint64_t scan_min(topic_state& st, std::uint64_t head) noexcept {
       }
       if (active != detail::sub_active) continue;
     }
-    m = std::min(m, c);
+    if (c < m) {
+      m = c;
+      at = index;
+    }
   }
   return m;
 }
@@ -223,7 +231,8 @@ bool topic_publisher::rescan() noexcept {
   // Never run more than an eighth of the ring ahead of the last scan, so
   // that a history join still finds most of the ring (the gate lags head).
   const std::uint64_t step = std::max<std::uint64_t>(1, cap / 8);
-  const std::uint64_t first = scan_min(st, head_);
+  std::size_t at = 0;
+  const std::uint64_t first = scan_min(st, head_, at);
   const std::uint64_t want = std::min(first + cap, head_ + step);
   const std::uint64_t floor = want >= cap ? want - cap : 0;
   // Only the publisher writes gate; keep it monotone.
@@ -232,9 +241,32 @@ bool topic_publisher::rescan() noexcept {
   // joiner whose RMW is later starts at or above gate; one whose RMW is
   // earlier is read here, and the scan below sees its entry.
   st.sh->gate.exchange(gate, std::memory_order_acq_rel);
-  const std::uint64_t second = scan_min(st, head_);
+  const std::uint64_t second = scan_min(st, head_, at);
   limit_ = std::min(want, second + cap);
+  blocker_ = at;
   return head_ < limit_;
+}
+
+// While a back-pressured publish waits: true when the entry that held the
+// lowest cursor at the last rescan is still active and still has not read
+// the slot the next message needs. Then the publisher is blocked for sure
+// (the lowest cursor is at most that one), and the full rescan (the 64
+// entries twice, the exchange on gate) can wait: a publisher spinning on
+// rescans made every waiting retry cost some 130 line reads and a write,
+// and kept the subscriber it waits for off a CPU it shares. Otherwise (or
+// when closed, or with a lag limit, which the rescan enforces) it answers
+// false and the caller rescans. Only a sufficient condition for blocked,
+// so it never makes a retry sleep that a rescan would have let through.
+bool topic_publisher::still_blocked() const noexcept {
+  const topic_state& st = *st_;
+  if (blocker_ >= detail::topic_max_subscribers || st.geo.lag_limit != 0 ||
+      st.sh->closed.load(std::memory_order_acquire) != 0)
+    return false;
+  const topic_subscriber_entry& e = st.sh->subscribers[blocker_];
+  if (!entry_active(e)) return false;
+  // A-CURSOR (as in scan_min()).
+  const std::uint64_t c = clamp_cursor(e.cursor.load(std::memory_order_acquire), head_, st.geo.capacity);
+  return head_ - c >= st.geo.capacity;
 }
 
 // While blocked: frees the entries of subscribers that died (pid + start
@@ -319,7 +351,8 @@ status topic_publisher::publish_until(std::span<const std::byte> msg, clock::tim
   // so wake_at stays right for every park of this publish.
   arm_wake();
   return detail::wait_loop(
-      st_->sh->not_full, policy_, deadline, [&]() noexcept { return attempt(msg); },
+      st_->sh->not_full, policy_, deadline,
+      [&]() noexcept { return still_blocked() ? status::would_block : attempt(msg); },
       [this]() noexcept { return reap_dead(); });
 }
 

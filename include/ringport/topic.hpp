@@ -218,12 +218,15 @@ class topic_publisher {
   status attempt(std::span<const std::byte> msg) noexcept;
   void arm_wake() noexcept;
   bool rescan() noexcept;
+  bool still_blocked() const noexcept;
   bool reap_dead() noexcept;
   void reset() noexcept;
 
   std::shared_ptr<detail::topic_state> st_;
   std::uint64_t head_ = 0;   // next message number (we are the only writer of head)
   std::uint64_t limit_ = 0;  // backpressure: may publish while head_ < limit_
+  std::size_t blocker_ =
+      topic_subscriber_limit;  // backpressure: the entry with the lowest cursor at the last rescan
   wait_policy policy_ = wait_policy::adaptive;
 };
 
