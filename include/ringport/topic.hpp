@@ -102,7 +102,9 @@
 //    is parked, the one whose cursor frees a batch (a quarter of the ring)
 //    wakes it, not every read (runtime/topic.cpp, above arm_wake(),
 //    has the ordering); the publisher keeps a cached limit (lowest live
-//    cursor + capacity) and rescans the 64 entries only when it reaches it. A joiner
+//    cursor + capacity) and rescans the 64 entries only when it reaches it;
+//    while it waits, it re-reads only the cursor of the entry that blocked
+//    it, and rescans once that one has moved or left. A joiner
 //    and a rescan meet on the shared `gate` word with read-modify-writes:
 //    the publisher scans, raises gate to the lowest message its new window
 //    may not overwrite (exchange, acq_rel), and scans again, keeping the
