@@ -166,7 +166,10 @@ namespace ringport {
 
 namespace detail {
 class ring_state;
-}
+struct chain_link;
+class chain_tx;
+class chain_rx;
+}  // namespace detail
 
 /// When a send returns: once queued, or once a receiver took the message.
 enum class delivery : std::uint8_t { async, sync };
@@ -179,9 +182,13 @@ inline constexpr std::chrono::milliseconds rendezvous_grace{20};
 /// Largest max_message_size a mailbox accepts (slots are at most 16 MiB).
 inline constexpr std::size_t mailbox_max_message_limit = (std::size_t{1} << 24) - mailbox_header_bytes;
 
+/// mailbox_options::capacity for automatic buffering ("Automatic
+/// buffering" above): the mailbox sizes its buffer itself, up to max_bytes.
+inline constexpr std::size_t automatic = ~std::size_t{0};
+
 struct mailbox_options {
-  /// Messages; a power of two from 1 to 2^32, or 0 for a rendezvous
-  /// ("Zero capacity" above).
+  /// Messages; a power of two from 1 to 2^32, 0 for a rendezvous ("Zero
+  /// capacity" above), or `automatic` ("Automatic buffering").
   std::size_t capacity = 1024;
   std::size_t max_message_size = 4096 - mailbox_header_bytes;  ///< 1 .. mailbox_max_message_limit
   pages backing = pages::any;
@@ -190,6 +197,9 @@ struct mailbox_options {
   /// When the name exists: fail (already_exists), open it (its sizes win,
   /// as open_or_create), or replace it when no recorded user lives (segment.hpp).
   existing if_exists = existing::fail;
+  /// automatic only: the largest buffer, in bytes of slots (a slot is
+  /// max_message_size + 16 bytes, rounded up to 8); at least one slot.
+  std::uint64_t max_bytes = 0;
 };
 
 class mailbox;
@@ -380,8 +390,10 @@ class mailbox_sender {
 
  private:
   friend class mailbox;
+  friend class detail::chain_tx;
   mailbox_sender(detail::mailbox_role role, std::size_t max, wait_policy p,
                  detail::mailbox_meeting* meet) noexcept;
+  status send_room(std::span<const std::byte> msg, bool wait, clock::time_point deadline, bool sync) noexcept;
   status enqueue(std::span<const std::byte> msg, bool sync) noexcept;
   status meet_until(std::span<const std::byte> msg, clock::time_point deadline, bool try_only) noexcept;
   struct stream_source {
@@ -413,6 +425,7 @@ class mailbox_sender {
   std::size_t claimed_ = 0;  // bytes of the open claim (with claiming_)
   bool claiming_ = false;
   wait_policy policy_ = wait_policy::adaptive;
+  std::shared_ptr<detail::chain_tx> auto_;  // automatic mailboxes: the chain (runtime/mailbox_auto.cpp)
 };
 
 /// Receives messages from one mailbox. Move-only; one per receiving thread.
@@ -514,6 +527,7 @@ class mailbox_receiver {
 
  private:
   friend class mailbox;
+  friend class detail::chain_rx;
   mailbox_receiver(detail::mailbox_role role, std::size_t max, wait_policy p,
                    detail::mailbox_meeting* meet) noexcept;
   bool senders_waiting() const noexcept;
@@ -558,6 +572,7 @@ class mailbox_receiver {
   stream_in in_;
   std::size_t max_ = 0;
   wait_policy policy_ = wait_policy::adaptive;
+  std::shared_ptr<detail::chain_rx> auto_;  // automatic mailboxes: the chain (runtime/mailbox_auto.cpp)
 };
 
 class mailbox {
@@ -587,23 +602,36 @@ class mailbox {
   bool closed() const noexcept;
   /// Who holds sender (producers_*) and receiver (consumers_*) roles now.
   peer_counts peers() const noexcept;
-  /// Messages it buffers: 0 for a rendezvous.
+  /// Messages it buffers: 0 for a rendezvous; on an automatic mailbox, the
+  /// capacity of its newest generation (what it has grown to).
   std::size_t capacity() const noexcept;
+  /// Automatic buffering ("Automatic buffering" above).
+  bool is_automatic() const noexcept { return chain_ != nullptr; }
+  /// Automatic only (else 0): its limit; the newest generation (0 before
+  /// any growth); the bytes of that generation's slots (its buffer now).
+  std::uint64_t max_bytes() const noexcept;
+  std::uint32_t generation() const noexcept;
+  std::uint64_t buffer_bytes() const noexcept;
   bool rendezvous() const noexcept { return rendezvous_; }
   std::size_t max_message_size() const noexcept { return max_; }
   /// Stream messages dropped incomplete so far (sender died or gave up
   /// midway, a reader died holding one, a synchronous one withdrawn).
   std::uint64_t streams_dropped() const noexcept;
-  /// Messages queued; an estimate while others send or receive.
+  /// Messages queued; an estimate while others send or receive (automatic:
+  /// summed over its generations, opening them: not for a hot path).
   std::size_t size() const noexcept;
   const segment_info& info() const noexcept;
   bool valid() const noexcept { return st_ != nullptr; }
 
  private:
+  friend class detail::chain_tx;
+  friend class detail::chain_rx;
   mailbox(std::shared_ptr<detail::ring_state> st, std::size_t max, bool rendezvous)
       : st_(std::move(st)), max_(max), rendezvous_(rendezvous) {}
+  static result<mailbox> create_automatic(std::string_view name, const mailbox_options& opt);
   detail::mailbox_meeting* meeting() const noexcept;
   std::shared_ptr<detail::ring_state> st_;
+  std::shared_ptr<detail::chain_link> chain_;  // automatic mailboxes only
   std::size_t max_ = 0;
   bool rendezvous_ = false;
 };
