@@ -62,6 +62,8 @@ using clock = std::chrono::steady_clock;
 constexpr std::uint64_t base_limit = 16;  // generation 0's capacity at most
 }  // namespace
 
+std::atomic<void (*)()> auto_send_hook{nullptr};
+
 std::string chain_link::gen_name(std::uint32_t g) const {
   return name + ".g" + std::to_string(g);
 }
@@ -199,6 +201,8 @@ status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
       }
       continue;
     }
+    if (void (*hook)() = auto_send_hook.load(std::memory_order_relaxed)) [[unlikely]]
+      hook();
     const bool grow_here = may_grow && !no_growth_ && g_ + 1 < link_->limit;
     const status s = op(tx(), !grow_here);  // S-SEND
     if (s == status::would_block && grow_here) {

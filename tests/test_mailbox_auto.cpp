@@ -263,3 +263,63 @@ TEST_CASE("automatic: options are checked; a plain mailbox is not automatic") {
   CHECK(plain->max_bytes() == 0);
   CHECK(mailbox::remove("auto-plain"));
 }
+
+namespace {
+std::atomic<int>* hook_armed = nullptr;
+void slow_send() {
+  if (hook_armed && hook_armed->load() == 1) {
+    hook_armed->store(2);  // it looked at the newest generation: 0
+    while (hook_armed->load() != 3) std::this_thread::sleep_for(1ms);
+  }
+}
+}  // namespace
+
+// The heart of the receivers' rule (R-FINISH): a sender that saw generation
+// g as the newest and is about to send there keeps receivers in g, however
+// long it takes and whatever other senders do meanwhile.
+TEST_CASE("automatic: a sender slow between its look and its send keeps receivers in that generation") {
+  const char* name = "auto-slow";
+  mailbox box = make_auto(name, 64 * note_slot);
+  hook_armed = shared_block<std::atomic<int>>();
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto b = mailbox::open(name);
+    if (!b) _exit(10);
+    auto tx = b->sender();
+    if (!tx) _exit(11);
+    detail::auto_send_hook.store(&slow_send);
+    hook_armed->store(1);
+    if (tx->send_for(note{2, 0}, 20s) != status::ok) _exit(12);  // waits in the hook, then into generation 0
+    if (tx->send_for(note{2, 1}, 20s) != status::ok) _exit(13);  // into the newest
+    _exit(0);
+  }
+  const auto give_up = clock_type::now() + 20s;
+  while (hook_armed->load() != 2 && clock_type::now() < give_up) std::this_thread::sleep_for(1ms);
+  REQUIRE(hook_armed->load() == 2);
+  auto tx = box.sender();
+  auto rx = box.receiver();
+  REQUIRE(tx);
+  REQUIRE(rx);
+  for (std::uint32_t q = 0; q < 16 + 4; ++q) REQUIRE(tx->try_send(note{0, q}) == status::ok);  // grows to 1
+  CHECK(box.generation() == 1);
+  std::vector<note> got;
+  note m{};
+  for (std::uint32_t q = 0; q < 16; ++q) {
+    REQUIRE(rx->try_receive(m) == status::ok);
+    got.push_back(m);
+  }
+  // Generation 0 is empty but the slow sender may still write there.
+  CHECK(rx->receive_for(m, 50ms) == status::timed_out);
+  hook_armed->store(3);
+  while (got.size() < 16 + 4 + 2) {
+    if (rx->receive_for(m, 5s) != status::ok) break;
+    got.push_back(m);
+  }
+  CHECK(ringport_test::wait_child(child) == 0);
+  REQUIRE(got.size() == 16 + 4 + 2);
+  CHECK((got[16].sender == 2 && got[16].seq == 0));  // from generation 0, before any of generation 1
+  std::uint32_t next0 = 0, next2 = 0;
+  for (const note& n : got) CHECK((n.sender == 0 ? n.seq == next0++ : n.seq == next2++));
+  CHECK(mailbox::remove(name));
+}

@@ -289,6 +289,11 @@ struct mailbox_slot_summary {
 };
 mailbox_slot_summary summarize_slot(const ring_state& st, const std::byte* copy, std::size_t max) noexcept;
 
+/// Test hook, null in use: an automatic mailbox's sender calls it between
+/// its look at the newest generation and its send there (S-LOOK, S-SEND in
+/// runtime/mailbox_auto.cpp), so that a test can widen that window.
+extern std::atomic<void (*)()> auto_send_hook;
+
 /// A producer or consumer role slot held for as long as a handle lives.
 class mailbox_role {
  public:
