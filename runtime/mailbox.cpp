@@ -529,7 +529,7 @@ waitable mailbox_receiver::readable() const noexcept {
 
 result<mailbox> mailbox::create(std::string_view name, const mailbox_options& opt) {
   const std::string who = "mailbox '" + std::string(name) + "'";
-  if (opt.capacity == ringport::automatic && opt.max_message_size >= 1 &&
+  if (opt.capacity == ringport::automatic_buffering && opt.max_message_size >= 1 &&
       opt.max_message_size <= mailbox_max_message_limit)
     return create_automatic(name, opt);
   const bool rendezvous = opt.capacity == 0;

@@ -185,7 +185,7 @@ bool chain_tx::grow() noexcept {
 // op(tx, wait) is one call on a generation's handle (wait: it may block).
 template <class Op>
 status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
-  for (;;) {
+  for (int failed_moves = 0;;) {
     if (link_->head->closed()) return status::closed;
     busy_->store(g_ + 1, std::memory_order_seq_cst);  // S-BUSY
     std::uint32_t c = 0;
@@ -195,9 +195,12 @@ status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
     }
     if (c != g_) {
       idle();
-      if (!move_to(c)) {
+      if (move_to(c)) {
+        failed_moves = 0;
+      } else if (++failed_moves > 1000) {
+        return status::corrupt;  // the newest generation cannot be opened (removed by hand?)
+      } else {
         std::this_thread::yield();  // e.g. c was finished and removed meanwhile: look again
-        continue;
       }
       continue;
     }

@@ -43,7 +43,7 @@ std::uint64_t env_count(const char* name, std::uint64_t fallback) {
 
 mailbox make_auto(const char* name, std::uint64_t max_bytes) {
   mailbox_options o;
-  o.capacity = automatic;
+  o.capacity = automatic_buffering;
   o.max_message_size = sizeof(note);
   o.max_bytes = max_bytes;
   o.backing = pages::normal;
@@ -240,7 +240,7 @@ TEST_CASE("automatic: a sender killed holding a claim (busy) while others grow i
 
 TEST_CASE("automatic: options are checked; a plain mailbox is not automatic") {
   mailbox_options o;
-  o.capacity = automatic;
+  o.capacity = automatic_buffering;
   o.max_message_size = 100;
   o.max_bytes = 50;  // less than one slot
   auto bad = mailbox::create("auto-bad", o);

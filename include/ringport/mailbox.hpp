@@ -116,6 +116,19 @@
 // The acknowledgement protocol is the one above, so the model check of
 // detail/mailbox_ack.hpp covers it.
 //
+// Automatic buffering: mailbox_options{.capacity = automatic_buffering,
+// .max_bytes = N}. The mailbox starts small (at most 16 slots) and, when a
+// sender finds it full, grows by chaining a further mailbox twice the size
+// (generations NAME.g1, NAME.g2 ...; every process maps them on demand), as
+// long as the newest generation's slots stay within max_bytes; then sends
+// wait as on a bounded mailbox. It does not shrink; drained older
+// generations are unlinked. One FIFO per sender and exactly once hold
+// across growth; a handle opened before the growth follows it at its next
+// call. capacity() is the newest generation's. Streams stay in one
+// generation (they do not grow it); readable(), drop_queued() and release()
+// act on the generation the receiver reads now. The protocol and its
+// correctness argument: runtime/mailbox_auto.cpp.
+//
 // Non-blocking calls (try_send, try_receive, try_peek, try_claim) return
 // status::would_block at once when full / empty. try_send is asynchronous
 // only: a synchronous send has to wait for a receiver by definition; use
@@ -184,11 +197,11 @@ inline constexpr std::size_t mailbox_max_message_limit = (std::size_t{1} << 24) 
 
 /// mailbox_options::capacity for automatic buffering ("Automatic
 /// buffering" above): the mailbox sizes its buffer itself, up to max_bytes.
-inline constexpr std::size_t automatic = ~std::size_t{0};
+inline constexpr std::size_t automatic_buffering = ~std::size_t{0};
 
 struct mailbox_options {
   /// Messages; a power of two from 1 to 2^32, 0 for a rendezvous ("Zero
-  /// capacity" above), or `automatic` ("Automatic buffering").
+  /// capacity" above), or `automatic_buffering`.
   std::size_t capacity = 1024;
   std::size_t max_message_size = 4096 - mailbox_header_bytes;  ///< 1 .. mailbox_max_message_limit
   pages backing = pages::any;
