@@ -30,8 +30,16 @@ bool is_queue_kind(object_kind k) noexcept {
          k == object_kind::mpmc || k == object_kind::mailbox;
 }
 
+namespace {
+// An automatic mailbox's head has at most 16 slots: only such mailboxes are
+// opened to find out (an open may wait for a creator still at work).
+bool maybe_automatic(const segment_info& info) {
+  return info.kind == object_kind::mailbox && info.capacity <= 16;
+}
+}  // namespace
+
 std::string capacity_text(const segment_info& info) {
-  if (info.kind == object_kind::mailbox)
+  if (maybe_automatic(info))
     if (auto box = mailbox::open(info.name, info.domain); box && box->is_automatic())
       return "auto:" + std::to_string(box->capacity());
   return std::to_string(info.capacity);
@@ -60,7 +68,7 @@ void describe_queue(json& out, const detail::segment_usage& u) {
     out.field("max_message", info.element_size - mailbox_header_bytes);
   else
     out.field("max_message", info.element_size);
-  if (info.kind == object_kind::mailbox)  // automatic buffering: what it has grown to
+  if (maybe_automatic(info))  // automatic buffering: what it has grown to
     if (auto box = mailbox::open(info.name, info.domain); box && box->is_automatic())
       out.key("automatic")
           .begin_object()
