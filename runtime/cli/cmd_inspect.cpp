@@ -113,7 +113,7 @@ int cmd_ls(int argc, char** argv, int first) {
     const detail::segment_usage u = detail::inspect(info);
     const std::string fill = u.has_roles ? std::to_string(u.unread) : "-";
     const std::string cap =
-        is_queue_kind(info.kind) || info.kind == object_kind::topic ? std::to_string(info.capacity) : "-";
+        is_queue_kind(info.kind) || info.kind == object_kind::topic ? capacity_text(info) : "-";
     std::printf("%-40s %-8s %10s %10s %10s %6s %7s %-7s %s\n", info.name.c_str(), to_string(info.kind),
                 cap.c_str(), fill.c_str(), max_message(info).c_str(), page_size(info.page_size).c_str(),
                 users_column(u).c_str(), detail::to_string(u.state), owner(info).c_str());
@@ -154,6 +154,13 @@ int cmd_stat(int argc, char** argv, int first) {
         box_kind ? mailbox::open(info.name, info.domain) : result<mailbox>(errc::wrong_kind, "not a mailbox");
     if (box && box->rendezvous())
       std::printf("capacity:      0 (rendezvous: nothing is buffered)\n");
+    else if (box && box->is_automatic())
+      std::printf(
+          "capacity:      automatic: now %llu messages, %llu bytes of slots (generation %u), "
+          "limit %llu bytes; %llu queued in all generations\n",
+          static_cast<unsigned long long>(box->capacity()),
+          static_cast<unsigned long long>(box->buffer_bytes()), box->generation(),
+          static_cast<unsigned long long>(box->max_bytes()), static_cast<unsigned long long>(box->size()));
     else
       std::printf("capacity:      %llu\n", static_cast<unsigned long long>(info.capacity));
     std::printf("max message:   %s bytes\n", max_message(info).c_str());
@@ -195,7 +202,9 @@ int cmd_rm(int argc, char** argv, int first) {
   if (a->positional.empty()) return fail("rm", "wants one or more NAMEs (see --help)", exit_usage);
   int rc = exit_ok;
   for (const auto& name : a->positional)
-    if (auto ok = segment::remove(name, a->get("--domain")); !ok) rc = fail("rm", ok.error());
+    // mailbox::remove: an automatic mailbox's generations go with it (any
+    // other segment is removed as segment::remove does).
+    if (auto ok = mailbox::remove(name, a->get("--domain")); !ok) rc = fail("rm", ok.error());
   return rc;
 }
 
