@@ -648,9 +648,7 @@ result<void> mailbox::remove(std::string_view name, std::string_view domain) {
     return st && (*st)->view().shared->geo.extra_bytes == automatic_extra;
   }();
   auto r = segment::remove(name, domain);
-  if (r && chained)
-    for (std::uint32_t g = 1; g < max_generations; ++g)
-      (void)segment::remove(std::string(name) + ".g" + std::to_string(g), domain);
+  if (r && chained) detail::remove_generations(name, domain);
   return r;
 }
 
@@ -694,8 +692,8 @@ void mailbox::close() const noexcept {
   mailbox_ack* acks = ack_table(*st_);
   for (std::size_t i = 0; i < detail::max_roles; ++i) detail::futex_wake_all(&acks[i].word);
   if (chain_) {  // and every generation (senders look at the head before each send too)
-    const std::uint32_t newest = generation();
-    for (std::uint32_t g = 1; g <= newest; ++g)
+    const std::uint32_t newest = chain_generation();
+    for (std::uint32_t g = newest; g >= 1 && newest - g < chain_->window(); --g)
       if (auto m = open(chain_->gen_name(g), chain_->domain)) m->close();
   }
 }
@@ -714,7 +712,10 @@ std::uint32_t mailbox::generation() const noexcept {
   return st_->generation();
 }
 std::size_t mailbox::capacity() const noexcept {
-  if (chain_) return static_cast<std::size_t>(chain_->base << generation());
+  if (chain_) {
+    std::uint32_t g = 0, level = 0;
+    return static_cast<std::size_t>(chain_->newest(g, level) ? chain_->base << level : chain_->base);
+  }
   return rendezvous_ ? 0 : st_->view().capacity;
 }
 std::uint64_t mailbox::streams_dropped() const noexcept {
@@ -723,8 +724,8 @@ std::uint64_t mailbox::streams_dropped() const noexcept {
 std::size_t mailbox::size() const noexcept {
   std::size_t n = st_->size();
   if (chain_) {
-    const std::uint32_t newest = generation();
-    for (std::uint32_t g = 1; g <= newest; ++g) try {
+    const std::uint32_t newest = chain_generation();
+    for (std::uint32_t g = newest; g >= 1 && newest - g < chain_->window(); --g) try {
         if (auto m = open(chain_->gen_name(g), chain_->domain)) n += m->size();
       } catch (...) {
         // out of memory: an estimate anyway

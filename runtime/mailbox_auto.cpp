@@ -59,7 +59,8 @@
 namespace ringport::detail {
 namespace {
 using clock = std::chrono::steady_clock;
-constexpr std::uint64_t base_limit = 16;  // generation 0's capacity at most
+constexpr std::uint64_t base_limit = 16;    // generation 0's capacity at most
+constexpr std::uint32_t shrink_after = 64;  // K: empty finds in a row that make a sender shrink
 }  // namespace
 
 std::atomic<void (*)()> auto_send_hook{nullptr};
@@ -68,9 +69,33 @@ std::string chain_link::gen_name(std::uint32_t g) const {
   return name + ".g" + std::to_string(g);
 }
 
-bool chain_link::newest(std::uint32_t& g) const noexcept {
-  g = hdr->generation.load(std::memory_order_seq_cst);
-  return g < limit;
+bool chain_link::newest(std::uint32_t& g, std::uint32_t& level) const noexcept {
+  const std::uint64_t w = hdr->newest.load(std::memory_order_seq_cst);
+  level = static_cast<std::uint32_t>(w & 0xff);
+  g = static_cast<std::uint32_t>(w >> 8);
+  return level < limit && (w >> 8) <= mbx::last_generation;
+}
+
+bool chain_link::level_of(std::uint64_t capacity, std::uint32_t& level) const noexcept {
+  for (level = 0; level < limit; ++level)
+    if ((base << level) == capacity) return true;
+  return false;
+}
+
+void remove_generations(std::string_view name, std::string_view domain) noexcept {
+  try {
+    const std::string prefix = std::string(name) + ".g";
+    auto all = segment::list(domain);
+    if (!all) return;
+    for (const segment_info& i : *all) {
+      const std::string_view n = i.name;
+      if (n.size() <= prefix.size() || n.substr(0, prefix.size()) != prefix) continue;
+      if (n.substr(prefix.size()).find_first_not_of("0123456789") != std::string_view::npos) continue;
+      (void)segment::remove(n, domain);
+    }
+  } catch (...) {
+    // out of memory: leftovers stay (a new chain's create then fails or opens them: see grow)
+  }
 }
 
 result<void> plan_chain(std::string_view name, const mailbox_options& opt, std::uint64_t& base,
@@ -81,10 +106,10 @@ result<void> plan_chain(std::string_view name, const mailbox_options& opt, std::
     return error(errc::invalid_argument,
                  who + ": automatic buffering wants max_bytes of at least one slot (" + std::to_string(slot) +
                      " bytes for max_message_size " + std::to_string(opt.max_message_size) + ")");
-  if (name.size() + 4 > 64)
+  if (name.size() + 12 > 64)
     return error(errc::invalid_name, who +
-                                         ": an automatic mailbox's name has at most 60 characters (its "
-                                         "generations are NAME.g1 ... NAME.g31)");
+                                         ": an automatic mailbox's name has at most 52 characters (its "
+                                         "generations are NAME.g1, NAME.g2 ..., up to 10 digits)");
   const std::uint64_t slots = opt.max_bytes / slot;
   base = std::min(base_limit, std::bit_floor(slots));
   limit = 1;
@@ -138,7 +163,7 @@ chain_tx::~chain_tx() {
   if (busy_) idle();
 }
 
-bool chain_tx::move_to(std::uint32_t g) noexcept {
+bool chain_tx::move_to(std::uint32_t g, std::uint32_t level) noexcept {
   try {
     std::optional<mailbox> box;
     if (next_ && next_->st_->info().name == link_->gen_name(g))
@@ -146,22 +171,28 @@ bool chain_tx::move_to(std::uint32_t g) noexcept {
     else if (auto b = mailbox::open(link_->gen_name(g), link_->domain))
       box = std::move(*b);
     next_.reset();
-    if (!box || box->max_message_size() != link_->max || box->capacity() != (link_->base << g)) return false;
+    if (!box || box->max_message_size() != link_->max || box->capacity() != (link_->base << level))
+      return false;
     auto s = box->sender(head_.policy());
     if (!s) return false;
     cur_ = std::move(*s);
     g_ = g;
+    lvl_ = level;
+    empty_run_ = 0;
     return true;
   } catch (...) {
     return false;  // out of memory: stay where we are
   }
 }
 
-bool chain_tx::grow() noexcept {
+// Makes generation g_ + 1 with base << level slots (grow: lvl_ + 1; shrink:
+// 0), or opens the one another sender made first, whatever its level.
+bool chain_tx::make_next(std::uint32_t level) noexcept {
+  if (g_ >= mbx::last_generation) return false;
   const std::uint32_t g = g_ + 1;
   try {
     mailbox_options o;
-    o.capacity = static_cast<std::size_t>(link_->base << g);
+    o.capacity = static_cast<std::size_t>(link_->base << level);
     o.max_message_size = link_->max;
     o.backing = link_->backing;
     o.group_access = link_->group;
@@ -169,9 +200,12 @@ bool chain_tx::grow() noexcept {
     auto box = mailbox::create(link_->gen_name(g), o);
     if (!box && box.error() == errc::already_exists)  // another sender made it, or is making it
       box = mailbox::open_wait(link_->gen_name(g), clock::now() + std::chrono::seconds(2), link_->domain);
-    if (!box || box->capacity() != o.capacity || box->max_message_size() != link_->max) return false;
-    std::uint32_t expected = g_;
-    link_->hdr->generation.compare_exchange_strong(expected, g, std::memory_order_seq_cst);
+    std::uint32_t made = 0;  // its level: a grower and a shrinker may race to make g
+    if (!box || !link_->level_of(box->capacity(), made) || box->max_message_size() != link_->max)
+      return false;
+    std::uint64_t expected = mbx::pack_newest(g_, lvl_);
+    link_->hdr->newest.compare_exchange_strong(expected, mbx::pack_newest(g, made),
+                                               std::memory_order_seq_cst);
     if (link_->head->closed()) box->st_->close();  // a close that raced with the growth
     const ring_view& v = tx().e_.view();           // wake g_'s receivers: they move on
     notify(v.shared->not_empty, v.bells);
@@ -188,14 +222,14 @@ status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
   for (int failed_moves = 0;;) {
     if (link_->head->closed()) return status::closed;
     busy_->store(g_ + 1, std::memory_order_seq_cst);  // S-BUSY
-    std::uint32_t c = 0;
-    if (!link_->newest(c) || c < g_) {  // S-LOOK
+    std::uint32_t c = 0, level = 0;
+    if (!link_->newest(c, level) || c < g_) {  // S-LOOK
       idle();
       return status::corrupt;
     }
     if (c != g_) {
       idle();
-      if (move_to(c)) {
+      if (move_to(c, level)) {
         failed_moves = 0;
       } else if (++failed_moves > 1000) {
         return status::corrupt;  // the newest generation cannot be opened (removed by hand?)
@@ -206,16 +240,28 @@ status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
     }
     if (void (*hook)() = auto_send_hook.load(std::memory_order_relaxed)) [[unlikely]]
       hook();
-    const bool grow_here = may_grow && !no_growth_ && g_ + 1 < link_->limit;
+    const bool grow_here = may_grow && !no_growth_ && lvl_ + 1 < link_->limit && g_ < mbx::last_generation;
+    const bool may_shrink = may_grow && !keep_busy && lvl_ > 0;
+    const bool was_empty = may_shrink && tx().role_.state().size() == 0;
     const status s = op(tx(), !grow_here);  // S-SEND
     if (s == status::would_block && grow_here) {
       idle();
-      if (!grow()) no_growth_ = true;  // cannot make it (no memory?): block as a bounded one
+      if (!make_next(lvl_ + 1)) no_growth_ = true;  // cannot make it (no memory?): block as a bounded one
       continue;
     }
     if (!(keep_busy && s == status::ok)) idle();  // S-IDLE
+    if (may_shrink && s == status::ok) count_empty(was_empty);
     return s;
   }
+}
+
+// Shrinking (top of this file): K sends in a row into g_ that each found it
+// empty make g_ + 1 at the head's size.
+void chain_tx::count_empty(bool was_empty) noexcept {
+  empty_run_ = was_empty ? empty_run_ + 1 : 0;
+  if (empty_run_ < shrink_after) return;
+  empty_run_ = 0;
+  (void)make_next(0);  // best effort: on failure it stays at its size
 }
 
 status chain_tx::send(std::span<const std::byte> msg, clock::time_point deadline, bool sync,
@@ -285,7 +331,8 @@ void chain_rx::advance() noexcept {
     for (std::uint32_t n = g_ + 1; n <= c; ++n) {
       auto box = mailbox::open(link_->gen_name(n), link_->domain);
       if (!box && box.error() == errc::not_found && n < c) continue;  // finished and removed by another
-      if (!box || box->max_message_size() != link_->max || box->capacity() != (link_->base << n)) return;
+      std::uint32_t level = 0;
+      if (!box || box->max_message_size() != link_->max || !link_->level_of(box->capacity(), level)) return;
       auto r = box->receiver(head_.policy());
       if (!r) return;
       cur_ = std::move(*r);
@@ -312,10 +359,8 @@ result<mailbox> mailbox::create_automatic(std::string_view name, const mailbox_o
   segment_options so;
   so.domain = opt.domain;
   so.kind = object_kind::mailbox;
-  if (auto old = segment::open(name, so); !old && old.error() == errc::not_found) {
-    for (std::uint32_t g = 1; g < mbx::max_generations; ++g)
-      (void)segment::remove(std::string(name) + ".g" + std::to_string(g), opt.domain);
-  }
+  if (auto old = segment::open(name, so); !old && old.error() == errc::not_found)
+    detail::remove_generations(name, opt.domain);
   mailbox_options o = opt;
   o.capacity = static_cast<std::size_t>(base);
   ring_options ro;
@@ -330,7 +375,7 @@ result<mailbox> mailbox::create_automatic(std::string_view name, const mailbox_o
     return open(name, opt.domain);
   if (!st) return std::move(st).error();
   mbx::mailbox_chain* c = mbx::chain_of(**st);
-  c->generation.store(0, std::memory_order_relaxed);
+  c->newest.store(mbx::pack_newest(0, 0), std::memory_order_relaxed);
   c->backing.store(static_cast<std::uint32_t>(opt.backing), std::memory_order_relaxed);
   c->group.store(opt.group_access ? 1 : 0, std::memory_order_relaxed);
   c->max_bytes.store(opt.max_bytes, std::memory_order_relaxed);
@@ -346,7 +391,7 @@ std::uint64_t mailbox::max_bytes() const noexcept {
   return chain_ ? chain_->max_bytes : 0;
 }
 
-std::uint32_t mailbox::generation() const noexcept {
+std::uint32_t mailbox::chain_generation() const noexcept {
   std::uint32_t g = 0;
   return chain_ && chain_->newest(g) ? g : 0;
 }

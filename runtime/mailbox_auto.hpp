@@ -1,6 +1,7 @@
 // runtime/mailbox_auto.hpp — private to the mailbox implementation:
 // automatic buffering, a chain of bounded mailboxes ("generations") that
-// grows when senders find the newest one full. The argument for its
+// grows when senders find the newest one full and shrinks back when they
+// find it empty and idle. The argument for its
 // guarantees is in runtime/mailbox_auto.cpp; the user's view in
 // ringport/mailbox.hpp ("Automatic buffering").
 #pragma once
@@ -19,8 +20,8 @@ namespace ringport::detail {
 struct chain_link {
   std::string name, domain;
   std::size_t max = 0;          // max_message_size of every generation
-  std::uint64_t base = 0;       // generation 0's capacity; generation g has base << g
-  std::uint32_t limit = 0;      // generations allowed (1..max_generations)
+  std::uint64_t base = 0;       // generation 0's capacity; a generation has base << level
+  std::uint32_t limit = 0;      // levels allowed (1..max_generations)
   std::uint64_t max_bytes = 0;  // the user's limit
   pages backing = pages::any;
   bool group = false;
@@ -28,14 +29,27 @@ struct chain_link {
   mbx::mailbox_chain* hdr = nullptr;
 
   std::string gen_name(std::uint32_t g) const;
-  /// The newest generation, read once; false when it is out of range.
-  bool newest(std::uint32_t& g) const noexcept;
+  /// The newest generation and its level, read once; false when out of range.
+  bool newest(std::uint32_t& g, std::uint32_t& level) const noexcept;
+  bool newest(std::uint32_t& g) const noexcept {
+    std::uint32_t level = 0;
+    return newest(g, level);
+  }
+  /// A generation's capacity (read from its segment) is base << level for
+  /// a level below limit: that level, else false.
+  bool level_of(std::uint64_t capacity, std::uint32_t& level) const noexcept;
+  /// How many generations, the newest included, can still be linked (the
+  /// bound is argued in mailbox_auto.cpp, "Shrinking").
+  std::uint32_t window() const noexcept { return limit + 1; }
   std::uint64_t slot_bytes() const noexcept { return (mailbox_header_bytes + max + 7) / 8 * 8; }
 };
 
 /// Validates an automatic head (just opened) and describes its chain.
 result<std::shared_ptr<chain_link>> link_chain(std::string_view name, std::string_view domain,
                                                std::shared_ptr<ring_state> head, std::size_t max);
+/// Removes every NAME.gN of the domain (a chain being removed, or the
+/// leftovers of one whose head was removed by hand).
+void remove_generations(std::string_view name, std::string_view domain) noexcept;
 /// Generations and limits for a new chain (invalid_argument when max_bytes
 /// cannot hold one slot, or the name leaves no room for the suffixes).
 result<void> plan_chain(std::string_view name, const mailbox_options& opt, std::uint64_t& base,
@@ -59,8 +73,9 @@ class chain_tx {
  private:
   template <class Op>
   status run(Op&& op, bool may_grow, bool keep_busy) noexcept;
-  bool move_to(std::uint32_t g) noexcept;
-  bool grow() noexcept;
+  bool move_to(std::uint32_t g, std::uint32_t level) noexcept;
+  bool make_next(std::uint32_t level) noexcept;  // grow (lvl_ + 1) or shrink (0)
+  void count_empty(bool was_empty) noexcept;
   mailbox_sender& tx() noexcept { return g_ == 0 ? head_ : cur_; }
   void idle() noexcept { busy_->store(0, std::memory_order_seq_cst); }
 
@@ -69,6 +84,8 @@ class chain_tx {
   mailbox_sender cur_;           // generation g_ >= 1
   std::optional<mailbox> next_;  // the generation grow() made or found, for move_to
   std::uint32_t g_ = 0;
+  std::uint32_t lvl_ = 0;        // g_'s level: it has base << lvl_ slots
+  std::uint32_t empty_run_ = 0;  // consecutive sends into g_ that found it empty
   std::atomic<std::uint32_t>* busy_ = nullptr;
   bool no_growth_ = false;  // a generation could not be made: behave as bounded
 };

@@ -70,16 +70,23 @@ struct alignas(detail::cache_line) chain_word {
   std::atomic<std::uint32_t> v;
 };
 struct alignas(detail::cache_line) mailbox_chain {
-  std::atomic<std::uint32_t> generation;  // the newest generation (only grows)
-  std::atomic<std::uint32_t> limit;       // generations allowed, 1..max_generations
-  std::atomic<std::uint32_t> backing;     // pages of every generation
-  std::atomic<std::uint32_t> group;       // 1: mode 0660
-  std::atomic<std::uint64_t> max_bytes;   // the user's limit
+  // The newest generation: its number << 8 | its level (it has base << level
+  // slots). The number only counts up; the level goes up one at a growth
+  // and back to 0 at a shrink.
+  std::atomic<std::uint64_t> newest;
+  std::atomic<std::uint32_t> limit;      // levels allowed, 1..max_generations
+  std::atomic<std::uint32_t> backing;    // pages of every generation
+  std::atomic<std::uint32_t> group;      // 1: mode 0660
+  std::atomic<std::uint64_t> max_bytes;  // the user's limit
   // busy[i]: 1 + the generation the sender holding head role slot i is
   // sending into (between its look at `generation` and its publish), else 0.
   chain_word busy[detail::max_roles];
 };
-constexpr std::uint32_t max_generations = 32;
+constexpr std::uint32_t max_generations = 32;          // levels (sizes), not generations
+constexpr std::uint32_t last_generation = 0xfffffffe;  // busy words hold 1 + a generation
+inline std::uint64_t pack_newest(std::uint32_t g, std::uint32_t level) noexcept {
+  return std::uint64_t{g} << 8 | level;
+}
 constexpr std::uint32_t chain_offset = buffered_extra;
 constexpr std::uint32_t automatic_extra = chain_offset + sizeof(mailbox_chain);
 static_assert(chain_offset % detail::cache_line == 0, "the chain state starts a cache line");

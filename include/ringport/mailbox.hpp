@@ -636,9 +636,10 @@ class mailbox {
   /// Automatic buffering ("Automatic buffering" above).
   bool is_automatic() const noexcept { return chain_ != nullptr; }
   /// Automatic only (else 0): its limit; the newest generation (0 before
-  /// any growth); the bytes of that generation's slots (its buffer now).
+  /// any growth or shrink; it only counts up); the bytes of that
+  /// generation's slots (its buffer now, which goes up and back down).
   std::uint64_t max_bytes() const noexcept;
-  std::uint32_t generation() const noexcept;
+  std::uint32_t chain_generation() const noexcept;
   std::uint64_t buffer_bytes() const noexcept;
   bool rendezvous() const noexcept { return rendezvous_; }
   std::size_t max_message_size() const noexcept { return max_; }
