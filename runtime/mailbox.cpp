@@ -518,9 +518,24 @@ void mailbox_receiver::idle(const void* self) noexcept {
   const_cast<mailbox_receiver*>(static_cast<const mailbox_receiver*>(self))->e_.poll_stall();
 }
 
+// Automatic: ready when the generation it reads now is, or when it could
+// move on to a newer one (then it moves, and the caller takes readable()
+// again: the event it parks on is that of the generation it reads).
+bool mailbox_receiver::auto_ready(const void* self) noexcept {
+  auto* r = const_cast<mailbox_receiver*>(static_cast<const mailbox_receiver*>(self));
+  return ready(&r->auto_->rx()) || r->auto_->try_move();
+}
+
+void mailbox_receiver::auto_idle(const void* self) noexcept {
+  idle(&static_cast<const mailbox_receiver*>(self)->auto_->rx());
+}
+
 waitable mailbox_receiver::readable() const noexcept {
-  if (auto_) [[unlikely]]
-    return auto_->rx().readable();  // the generation it reads now (see "Automatic buffering")
+  if (auto_) [[unlikely]] {
+    const detail::ring_view& v = auto_->rx().e_.view();
+    return waitable{&v.shared->not_empty, &mailbox_receiver::auto_ready, this, v.bells,
+                    &mailbox_receiver::auto_idle};
+  }
   return waitable{&e_.view().shared->not_empty, &mailbox_receiver::ready, this, e_.view().bells,
                   &mailbox_receiver::idle};
 }

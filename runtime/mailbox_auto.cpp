@@ -229,6 +229,10 @@ status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
     }
     if (c != g_) {
       idle();
+      // A receiver parked in wait_any on g_ may wait for this sender (busy
+      // there) before it moves on: wake it.
+      const ring_view& v = tx().e_.view();
+      notify(v.shared->not_empty, v.bells);
       if (move_to(c, level)) {
         failed_moves = 0;
       } else if (++failed_moves > 1000) {
@@ -320,6 +324,14 @@ bool chain_rx::drained() noexcept {
   if (rx().role_.state().size() == 0) return true;
   rx().e_.poll_stall();
   return false;
+}
+
+bool chain_rx::try_move() noexcept {
+  std::uint32_t c = 0;
+  if (!link_->newest(c) || c <= g_ || rx().in_.open || !finished(g_) || !drained()) return false;
+  const std::uint32_t from = g_;
+  advance();
+  return g_ != from;
 }
 
 void chain_rx::advance() noexcept {

@@ -100,6 +100,9 @@ class chain_rx {
   template <class Try, class Wait>
   status run(Try&& try_one, Wait&& wait_one, clock::time_point deadline, bool try_only) noexcept;
   mailbox_receiver& rx() noexcept { return g_ == 0 ? head_ : cur_; }
+  /// For readable() / wait_any (the handle's thread): moves to the next
+  /// generation when R-FINISH allows it now; true when it moved.
+  bool try_move() noexcept;
 
  private:
   bool finished(std::uint32_t g) const noexcept;

@@ -349,3 +349,45 @@ TEST_CASE("automatic: a sender slow between its look and its send keeps receiver
   for (const note& n : got) CHECK((n.sender == 0 ? n.seq == next0++ : n.seq == next2++));
   CHECK(mailbox::remove(name));
 }
+
+// A receiver on generation g waits in wait_any while the next message is in
+// a newer generation (here after a shrink): readable() follows the chain.
+TEST_CASE("automatic: it shrinks back after 64 sends that found it empty; readable() follows the chain") {
+  const char* name = "auto-shrink";
+  mailbox box = make_auto(name, 64 * note_slot);  // 16, 32, 64 slots
+  auto tx = box.sender();
+  auto rx = box.receiver();
+  REQUIRE(tx);
+  REQUIRE(rx);
+  std::uint32_t seq = 0;
+  note m{};
+  for (; seq < 17; ++seq) REQUIRE(tx->try_send(note{0, seq}) == status::ok);  // the 17th grows it
+  CHECK(box.chain_generation() == 1);
+  CHECK(box.capacity() == 32);
+  for (std::uint32_t q = 0; q < 17; ++q) {
+    REQUIRE(rx->try_receive(m) == status::ok);
+    CHECK(m.seq == q);
+  }
+  // 64 sends in a row find generation 1 empty (the 17th, which grew it, is
+  // the first): the 64th makes generation 2 at the head's size.
+  for (int i = 0; i < 63; ++i, ++seq) {
+    CHECK(box.chain_generation() == 1);
+    REQUIRE(tx->try_send(note{0, seq}) == status::ok);
+    REQUIRE(rx->try_receive(m) == status::ok);
+    CHECK(m.seq == seq);
+  }
+  CHECK(box.chain_generation() == 2);
+  CHECK(box.capacity() == 16);
+  CHECK(box.buffer_bytes() == 16 * note_slot);
+  // rx still reads generation 1 (empty); the next message goes to 2.
+  REQUIRE(tx->try_send(note{0, seq}) == status::ok);
+  const waitable w[] = {rx->readable()};
+  CHECK(wait_any(w, clock_type::now() + 2s) == 0);
+  const waitable again[] = {rx->readable()};  // now generation 2's
+  CHECK(wait_any(again, clock_type::now() + 2s) == 0);
+  REQUIRE(rx->try_receive(m) == status::ok);
+  CHECK(m.seq == seq);
+  CHECK(!gen_exists(name, 1));  // finished and unlinked as it moved on
+  CHECK(gen_exists(name, 2));
+  CHECK(mailbox::remove(name));
+}

@@ -586,6 +586,8 @@ class mailbox_receiver {
   status empty_status() noexcept;
   static bool ready(const void* self) noexcept;
   static void idle(const void* self) noexcept;
+  static bool auto_ready(const void* self) noexcept;  // automatic: follows the chain
+  static void auto_idle(const void* self) noexcept;
 
   detail::mailbox_role role_;
   detail::consumer_engine<true, true> e_;
