@@ -1,27 +1,36 @@
-// Automatic buffering: a mailbox that grows when its senders find it full.
+// Automatic buffering: a mailbox that grows when its senders find it full
+// and shrinks back when they find it empty and idle.
 //
 // Layout. An automatic mailbox NAME is a chain of ordinary bounded mailboxes,
 // its generations: generation 0 is NAME itself (the head), generation g >= 1
-// is NAME.gG (same domain, message size, pages and mode), of capacity
-// base << g. base (at most 16 messages) and the number of generations allowed
-// (`limit`) follow from max_bytes at create: the newest generation's slots
-// never exceed max_bytes. The head's extra region carries, after the
-// acknowledgement table and stream gates, a mailbox_chain: the newest
-// generation number, the limit, the pages, the mode, max_bytes, and one busy
-// word per head sender role slot. Each process reads the fixed fields once
-// at open (link_chain) and checks them; the generation number is read once
-// per use and checked against the limit.
+// is NAME.gG (same domain, message size, pages and mode). Generation numbers
+// only count up (32 bits; at 2^32 - 2 the chain stops changing and behaves as
+// bounded); a generation's size is its level: base << level slots, level <
+// `limit`. base (at most 16 messages) and `limit` follow from max_bytes at
+// create: no generation's slots exceed max_bytes. The head's extra region
+// carries, after the acknowledgement table and stream gates, a
+// mailbox_chain: the word `newest` (number << 8 | level of the newest
+// generation), the limit, the pages, the mode, max_bytes, and one busy word
+// per head sender role slot. Each process reads the fixed fields once at
+// open (link_chain) and checks them; `newest` is read once per use and its
+// level checked against the limit; a generation's own capacity, read from
+// its segment, must be base << level for a valid level. Names are never
+// reused (a new number each time), so that a slow receiver unlinking the
+// generation it leaves can only ever unlink that one.
 //
 // Senders. A sender handle holds a sender role on the head for its whole
 // life (its slot names its busy word) and one on the generation it sends
 // into. Every send (claim, stream) goes:
 //   S-BUSY  busy = g + 1            (seq_cst)
 //   S-LOOK  c = generation          (seq_cst); c != g: busy = 0, move to c
-//   S-SEND  the send into g; full and g + 1 < limit: busy = 0, grow, retry
+//   S-SEND  the send into g; full and level + 1 < limit: busy = 0, grow, retry
 //   S-IDLE  busy = 0                (seq_cst, after the publish)
-// Growing makes NAME.g(g+1) (O_EXCL: one creator; the others open it), then
-// CASes generation g -> g + 1 (whoever gets there first; a creator that died
-// before its CAS is covered by the next grower) and wakes g's receivers. A
+// Growing makes NAME.g(g+1) at level + 1 (O_EXCL: one creator; the others
+// open it, and accept whatever level it has: a grower and a shrinker may
+// race), then CASes newest (g, level) -> (g + 1, its level) (whoever gets
+// there first; a creator that died before its CAS is covered by the next
+// one) and wakes g's receivers. A sender that finds a newer generation at
+// S-LOOK wakes g's receivers too (one may wait in wait_any for it to leave). A
 // sender only ever sends into the generation it saw as the newest after
 // marking itself busy there, and it moves forward only: its messages are in
 // generation order, each generation a FIFO.
@@ -48,8 +57,36 @@
 // it until they move on); a receiver that finds a generation below the
 // newest missing knows it was finished and skips it. A process that opened
 // the mailbox small follows the growth at its next call, without reopening.
-// Shrinking: not done; the memory in use is the head plus the generations
-// not yet finished (after a burst, the newest one only).
+//
+// Shrinking. A sender shrinks the chain when the newest generation g is
+// *empty and idle*: K = shrink_after (64) sends in a row by that sender into
+// g, above level 0, each found g's ring empty (tail == head) just before it
+// sent. It then makes g + 1 at level 0 (the head's size) exactly as a grower
+// does (same O_EXCL, same CAS, same wake-up). Nothing else changes: senders
+// move forward only and receivers keep R-FINISH and drained for every
+// generation whatever its size, so exactly once and per-sender FIFO hold by
+// the argument above, which never used the sizes. Sends only (not claims,
+// which keep their sender busy, nor streams) count; at level 0 nothing is
+// counted (no cost on the hot path of a small mailbox).
+// Why the head's size and not half: K empty finds in a row say that the
+// receivers keep up with that sender; one step down makes one generation
+// per idle stretch, and the next burst regrows in log steps.
+// No thrash: a growth needs the newest generation full, a shrink needs it
+// found empty K times in a row, and a shrink starts from a level > 0 that
+// only growths make. So between two shrinks there are at most limit - 1
+// growths, and a burst (the newest full again) after an idle stretch creates
+// at most limit generations: one shrink, then limit - 1 growths.
+// Window: after K >= 2 empty finds, the sender's previous message in g was
+// taken, by a receiver that had moved through every generation before g,
+// unlinking each: when g + 1 is made, the generations below g are gone. Up
+// to the next shrink only growths follow (at most limit - 1), so at most
+// limit + 1 generations (window()) can be linked at once, the newest
+// included: close() and size() look at those only.
+// readable() (for wait_any) parks on the generation the receiver reads; its
+// ready test is true when that generation is readable, or when R-FINISH lets
+// the receiver move on right then (it moves: the caller takes readable()
+// again). Wake-ups come from growers/shrinkers and from senders leaving g;
+// a wait_any slice (peer_poll) bounds a missed one.
 #include "mailbox_auto.hpp"
 
 #include <thread>

@@ -121,13 +121,17 @@
 // sender finds it full, grows by chaining a further mailbox twice the size
 // (generations NAME.g1, NAME.g2 ...; every process maps them on demand), as
 // long as the newest generation's slots stay within max_bytes; then sends
-// wait as on a bounded mailbox. It does not shrink; drained older
-// generations are unlinked. One FIFO per sender and exactly once hold
-// across growth; a handle opened before the growth follows it at its next
-// call. capacity() is the newest generation's. Streams stay in one
-// generation (they do not grow it); readable(), drop_queued() and release()
-// act on the generation the receiver reads now. The protocol and its
-// correctness argument: runtime/mailbox_auto.cpp.
+// wait as on a bounded mailbox. It shrinks back: a sender whose last 64
+// sends each found the newest generation empty chains one at the head's
+// size. Drained older generations are unlinked; generation numbers only
+// count up. One FIFO per sender and exactly once hold across growth and
+// shrinking; a handle opened before either follows it at its next call.
+// capacity() is the newest generation's. Streams stay in one generation
+// (they do not grow it); drop_queued() and release() act on the generation
+// the receiver reads now. readable() (for wait_any) is ready when that
+// generation is readable or the receiver may move on to a newer one; it
+// names the generation read now, so take it again after each wake-up. The
+// protocol and its correctness argument: runtime/mailbox_auto.cpp.
 //
 // Non-blocking calls (try_send, try_receive, try_peek, try_claim) return
 // status::would_block at once when full / empty. try_send is asynchronous
