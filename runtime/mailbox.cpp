@@ -694,7 +694,7 @@ void mailbox::close() const noexcept {
   mailbox_ack* acks = ack_table(*st_);
   for (std::size_t i = 0; i < detail::max_roles; ++i) detail::futex_wake_all(&acks[i].word);
   if (chain_) {  // and every generation (senders look at the head before each send too)
-    const std::uint32_t newest = generation();
+    const std::uint32_t newest = buffer_generation();
     for (std::uint32_t g = 1; g <= newest; ++g)
       if (auto m = open(chain_->gen_name(g), chain_->domain)) m->close();
   }
@@ -714,7 +714,7 @@ std::uint32_t mailbox::generation() const noexcept {
   return st_->generation();
 }
 std::size_t mailbox::capacity() const noexcept {
-  if (chain_) return static_cast<std::size_t>(chain_->base << generation());
+  if (chain_) return static_cast<std::size_t>(chain_->base << buffer_generation());
   return rendezvous_ ? 0 : st_->view().capacity;
 }
 std::uint64_t mailbox::streams_dropped() const noexcept {
@@ -723,7 +723,7 @@ std::uint64_t mailbox::streams_dropped() const noexcept {
 std::size_t mailbox::size() const noexcept {
   std::size_t n = st_->size();
   if (chain_) {
-    const std::uint32_t newest = generation();
+    const std::uint32_t newest = buffer_generation();
     for (std::uint32_t g = 1; g <= newest; ++g) try {
         if (auto m = open(chain_->gen_name(g), chain_->domain)) n += m->size();
       } catch (...) {

@@ -112,7 +112,7 @@ TEST_CASE("automatic: 3 senders and 2 receivers in processes; it grows to its li
   // 16 slots at first; the limit allows 16 << 6 = 1024 slots of 24 bytes.
   mailbox box = make_auto(name, 1024 * note_slot + note_slot);
   CHECK(box.capacity() == 16);
-  CHECK(box.generation() == 0);
+  CHECK(box.buffer_generation() == 0);
   CHECK(box.max_bytes() == 1024 * note_slot + note_slot);
   auto* c = shared_block<crew>();
   auto* seen = shared_block<std::atomic<std::uint8_t>>(std::size_t{senders} * n);
@@ -132,8 +132,8 @@ TEST_CASE("automatic: 3 senders and 2 receivers in processes; it grows to its li
   }
   // Receivers wait until the mailbox reached its limit (6 generations on).
   const auto give_up = clock_type::now() + 120s;
-  while (box.generation() < 6 && clock_type::now() < give_up) std::this_thread::sleep_for(1ms);
-  CHECK(box.generation() == 6);
+  while (box.buffer_generation() < 6 && clock_type::now() < give_up) std::this_thread::sleep_for(1ms);
+  CHECK(box.buffer_generation() == 6);
   CHECK(box.capacity() == 1024);
   CHECK(box.buffer_bytes() == 1024 * note_slot);
   CHECK(box.buffer_bytes() <= box.max_bytes());
@@ -149,7 +149,7 @@ TEST_CASE("automatic: 3 senders and 2 receivers in processes; it grows to its li
   std::uint64_t wrong = 0;
   for (std::size_t i = 0; i < std::size_t{senders} * n; ++i) wrong += seen[i].load() != 1;
   CHECK_MESSAGE(wrong == 0, wrong << " messages not delivered exactly once");
-  CHECK(box.generation() == 6);  // no shrinking: it stays at its size
+  CHECK(box.buffer_generation() == 6);  // no shrinking: it stays at its size
   for (std::uint32_t g = 1; g < 6; ++g) CHECK_MESSAGE(!gen_exists(name, g), "generation " << g << " kept");
   CHECK(gen_exists(name, 6));
   CHECK(mailbox::remove(name));
@@ -178,7 +178,7 @@ TEST_CASE("automatic: handles opened small follow the growth without reopening; 
     return 0;
   });
   CHECK(rc == 0);
-  CHECK(early->generation() == 2);
+  CHECK(early->buffer_generation() == 2);
   CHECK(early->capacity() == 64);
   CHECK(early->size() == room);
   CHECK(late_tx->try_send(note{1, 0}) == status::would_block);  // an old sender sees it full too
@@ -223,7 +223,7 @@ TEST_CASE("automatic: a sender killed holding a claim (busy) while others grow i
   REQUIRE(rx);
   // It grows past generation 0, whose last claimed slot nobody will publish.
   for (std::uint32_t q = 0; q < 200; ++q) REQUIRE(tx->send_for(note{0, q}, 10s) == status::ok);
-  CHECK(box.generation() >= 3);
+  CHECK(box.buffer_generation() >= 3);
   std::vector<note> got;
   for (;;) {
     note m{};
@@ -254,7 +254,7 @@ TEST_CASE("automatic: options are checked; a plain mailbox is not automatic") {
   REQUIRE(tx);
   CHECK(tx->try_send(std::as_bytes(std::span("x", 1))) == status::ok);
   CHECK(tx->try_send(std::as_bytes(std::span("y", 1))) == status::would_block);
-  CHECK(one->generation() == 0);
+  CHECK(one->buffer_generation() == 0);
   CHECK(mailbox::remove("auto-one"));
   mailbox_options p;
   auto plain = mailbox::create("auto-plain", p);
@@ -302,7 +302,7 @@ TEST_CASE("automatic: a sender slow between its look and its send keeps receiver
   REQUIRE(tx);
   REQUIRE(rx);
   for (std::uint32_t q = 0; q < 16 + 4; ++q) REQUIRE(tx->try_send(note{0, q}) == status::ok);  // grows to 1
-  CHECK(box.generation() == 1);
+  CHECK(box.buffer_generation() == 1);
   std::vector<note> got;
   note m{};
   for (std::uint32_t q = 0; q < 16; ++q) {

@@ -635,10 +635,10 @@ class mailbox {
   std::size_t capacity() const noexcept;
   /// Automatic buffering ("Automatic buffering" above).
   bool is_automatic() const noexcept { return chain_ != nullptr; }
-  /// Automatic only (else 0): its limit; the newest generation (0 before
-  /// any growth); the bytes of that generation's slots (its buffer now).
+  /// Automatic only (else 0): its limit; the newest buffer generation (0
+  /// before any growth; not the reopen count generation()); the bytes of that generation's slots (its buffer now).
   std::uint64_t max_bytes() const noexcept;
-  std::uint32_t generation() const noexcept;
+  std::uint32_t buffer_generation() const noexcept;
   std::uint64_t buffer_bytes() const noexcept;
   bool rendezvous() const noexcept { return rendezvous_; }
   std::size_t max_message_size() const noexcept { return max_; }
