@@ -27,7 +27,7 @@ endif()
 # liburing without the programs and tests too (a library-only build, or
 # ringport inside another project): the io layer (ringport::io) is built
 # and installed when it is found, left out otherwise.
-if(NOT RINGPORT_URING_FOUND)
+if(NOT TARGET PkgConfig::RINGPORT_URING)  # (RINGPORT_URING_FOUND stays cached; the target does not)
   pkg_check_modules(RINGPORT_URING QUIET IMPORTED_TARGET liburing)
   if(NOT RINGPORT_URING_FOUND)
     message(STATUS "ringport: liburing not found (apt-get install liburing-dev): no ringport::io")
