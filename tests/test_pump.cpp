@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include "journal_util.hpp"
@@ -142,6 +143,69 @@ TEST_CASE("pump: mailbox -> loopback TCP -> mailbox") {
   int fds[2];
   tcp_pair(fds);
   on_both_paths([&](pump_recv recv) { through_pumps(fds, pump_count(), recv); });
+}
+
+TEST_CASE("pump: three socket pairs, six pumps, one loop: each stream whole and in order") {
+  on_both_paths([](pump_recv recv) {
+    constexpr int pairs = 3;
+    constexpr std::uint64_t n = 20000;
+    std::vector<mailbox> src, dst;
+    std::vector<int> fds(2 * pairs);
+    auto loop = pump_loop::create(4096, recv);  // 256-byte provided buffers
+    REQUIRE(loop);
+    std::vector<std::optional<mailbox_sender>> tx(pairs), btx(pairs);
+    std::vector<std::optional<mailbox_receiver>> rx(pairs), brx(pairs);
+    std::vector<std::size_t> ins;
+    for (int k = 0; k < pairs; ++k) {
+      src.push_back(make_mailbox("pump-m" + std::to_string(k), 64, max));
+      dst.push_back(make_mailbox("pump-n" + std::to_string(k), 64, max));
+      REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, &fds[2 * k]) == 0);
+    }
+    for (int k = 0; k < pairs; ++k) {  // (the mailboxes no longer move)
+      auto a = src[k].sender();
+      auto b = dst[k].receiver();
+      auto r = src[k].receiver();
+      auto t = dst[k].sender();
+      REQUIRE((a && b && r && t));
+      tx[k].emplace(std::move(*a));
+      brx[k].emplace(std::move(*b));
+      rx[k].emplace(std::move(*r));
+      btx[k].emplace(std::move(*t));
+      REQUIRE(loop->to_socket(*rx[k], fds[2 * k]));
+      auto in = loop->from_socket(fds[2 * k + 1], *btx[k]);
+      REQUIRE(in);
+      ins.push_back(*in);
+    }
+    std::vector<std::thread> feeders;
+    for (int k = 0; k < pairs; ++k)
+      feeders.emplace_back([&, k] {
+        for (std::uint64_t i = 0; i < n; ++i)
+          REQUIRE(tx[k]->send_for(message(20 + k, i, max), 30s) == status::ok);
+        src[k].close();
+      });
+    result<void> ran;
+    std::thread runner([&] { ran = loop->run(); });
+    std::vector<std::byte> buf(max);
+    std::uint64_t wrong = 0;
+    for (std::uint64_t i = 0; i < n; ++i)
+      for (int k = 0; k < pairs; ++k) {  // round robin: the other pairs' mailboxes fill up meanwhile
+        std::size_t len = 0;
+        REQUIRE(brx[k]->receive_for(buf, len, 30s) == status::ok);
+        const auto want = message(20 + k, i, max);
+        if (len != want.size() || (len != 0 && std::memcmp(buf.data(), want.data(), len) != 0)) ++wrong;
+      }
+    for (auto& f : feeders) f.join();
+    runner.join();
+    CHECK(ran);
+    CHECK(wrong == 0);
+    for (int k = 0; k < pairs; ++k) {
+      const pump_stats& st = loop->stats(ins[k]);
+      check_path(st, recv);
+      CHECK(st.state == pump_state::done);
+      CHECK(st.messages == n);
+    }
+    for (int fd : fds) ::close(fd);
+  });
 }
 
 TEST_CASE("pump: frames and their length prefixes cut across 64-byte receive buffers") {
