@@ -15,7 +15,9 @@
 // is read back afterwards (untimed) with journal::reader: every message once,
 // in order, untorn, or the row fails. The files go to
 // $RINGPORT_BENCH_JOURNAL_DIR, else /dev/shm, else /tmp; the note says
-// whether that is a tmpfs or a disk (the same directory for every row).
+// whether that is a tmpfs or a disk (the same directory for every row). A
+// file is unlinked as soon as it exists (a descriptor keeps it): a repetition
+// killed by the watchdog leaves nothing there.
 #include <fcntl.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -57,9 +59,25 @@ const journal_dir& pick_dir() {
   return d;
 }
 
-std::string journal_path() {
-  return pick_dir().path + "/" + bench_ring_name() + ".journal";
-}
+// One repetition's journal file. hold() unlinks it as soon as it exists,
+// keeping a descriptor, so that a repetition the watchdog kills leaves
+// nothing behind; it is read back through view() (/proc/self/fd/N).
+struct scratch_file {
+  std::string path = pick_dir().path + "/" + bench_ring_name() + ".journal";
+  owned_fd keep;
+
+  scratch_file() = default;
+  scratch_file(const scratch_file&) = delete;
+  scratch_file& operator=(const scratch_file&) = delete;
+  ~scratch_file() { ::unlink(path.c_str()); }  // in case hold() was not reached
+  std::string hold() {
+    keep = owned_fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    const int e = errno;
+    ::unlink(path.c_str());
+    return keep.fd < 0 ? "open " + path + ": " + std::strerror(e) : std::string();
+  }
+  std::string view() const { return "/proc/self/fd/" + std::to_string(keep.fd); }
+};
 
 std::int64_t clock_ns(clockid_t c) noexcept {
   timespec ts{};
@@ -165,12 +183,11 @@ struct plain_writer {
   }
 };
 
-// Drains rx into the file at path the way record() does, with write(2).
-std::string write_loop(ringport::mailbox_receiver& rx, const std::string& path, std::size_t max, bool fsync) {
+// Drains rx into fd the way record() does, with write(2).
+std::string write_loop(ringport::mailbox_receiver& rx, int fd, std::size_t max, bool fsync) {
   plain_writer w;
   w.fsync = fsync;
-  w.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (w.fd < 0) return std::string("open ") + path + ": " + std::strerror(errno);
+  w.fd = fd;
   jr::part_info h;
   h.version = jr::format_version;
   h.kind = jr::source_kind::mailbox;
@@ -206,7 +223,6 @@ std::string write_loop(ringport::mailbox_receiver& rx, const std::string& path, 
   std::memcpy(at, &no_next_part, 8);
   w.seal(jr::record_type::end, 8);
   if (!w.write_out() || (fsync && ::fdatasync(w.fd) != 0)) err = "write(2)/fdatasync failed";
-  ::close(w.fd);
   return err;
 }
 
@@ -216,27 +232,31 @@ std::string write_loop(ringport::mailbox_receiver& rx, const std::string& path, 
 void run_record(const run_context& ctx, measurement& out, std::size_t n, bool fsync, bool plain) {
   auto bp = make_box(n);
   if (!bp) return out.fail(bp.error().message);
-  const std::string path = journal_path();
+  scratch_file file;
   std::optional<jr::writer> w;
-  if (!plain) {
+  owned_fd plain_fd;
+  if (plain) {
+    plain_fd = owned_fd(::open(file.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (plain_fd.fd < 0) return out.fail("open " + file.path + ": " + std::strerror(errno));
+  } else {
     jr::writer_options o;
     o.source_name = "bench";
     o.fsync = fsync ? jr::fsync_policy::interval : jr::fsync_policy::none;
     o.fsync_interval = fsync_interval;
-    auto made = jr::writer::create(path, o);
+    auto made = jr::writer::create(file.path, o);
     if (!made) {
-      ::unlink(path.c_str());
       if (made.error() == ringport::errc::unsupported) return out.skip(made.error().message);
       return out.fail(made.error().message);
     }
     w.emplace(std::move(*made));
   }
+  if (std::string e = file.hold(); !e.empty()) return out.fail(e);
   long long sent = 0;
   const auto t0 = clock_type::now();
   std::thread producer([&] { sent = produce_for(*bp, n, ctx.seconds); });
   std::string err;
   if (plain) {
-    err = write_loop(*bp->rx, path, n, fsync);
+    err = write_loop(*bp->rx, plain_fd.fd, n, fsync);
   } else if (auto rec = jr::record(*bp->rx, *w); !rec) {
     err = rec.error().message;
   } else if (auto c = w->close(); !c) {
@@ -245,8 +265,7 @@ void run_record(const run_context& ctx, measurement& out, std::size_t n, bool fs
   const double seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
   producer.join();
   if (err.empty() && sent < 0) err = "a send failed";
-  if (err.empty()) err = verify(path, n, static_cast<std::uint64_t>(sent));
-  ::unlink(path.c_str());
+  if (err.empty()) err = verify(file.view(), n, static_cast<std::uint64_t>(sent));
   if (!err.empty()) return out.fail(err);
   out.ok = true;
   out.messages = static_cast<std::uint64_t>(sent);
@@ -260,29 +279,25 @@ void run_record(const run_context& ctx, measurement& out, std::size_t n, bool fs
 void run_replay(const run_context& ctx, measurement& out, std::size_t n) {
   const double guess = n <= 64 ? 5e6 : 5e5;  // messages per second, to size the journal
   const auto count = static_cast<std::uint64_t>(std::max(1000.0, ctx.seconds * guess));
-  const std::string path = journal_path();
+  scratch_file file;
   {
     jr::writer_options o;
     o.source_name = "bench";
-    auto w = jr::writer::create(path, o);
+    auto w = jr::writer::create(file.path, o);
     if (!w) {
-      ::unlink(path.c_str());
       if (w.error() == ringport::errc::unsupported) return out.skip(w.error().message);
       return out.fail(w.error().message);
     }
+    if (std::string e = file.hold(); !e.empty()) return out.fail(e);
     std::vector<std::uint64_t> m(n / 8, 0);
     for (std::uint64_t i = 0; i < count; ++i) {
       m[0] = m[n / 8 - 1] = make_stamp(0, i);
       if (!w->append(std::as_bytes(std::span(m)))) break;
     }
-    if (auto c = w->close(); !c) {
-      ::unlink(path.c_str());
-      return out.fail(c.error().message);
-    }
+    if (auto c = w->close(); !c) return out.fail(c.error().message);
   }
   auto bp = make_box(n);
-  auto r = jr::reader::open(path);
-  ::unlink(path.c_str());  // the reader keeps it open
+  auto r = jr::reader::open(file.view());
   if (!bp || !r) return out.fail(!bp ? bp.error().message : r.error().message);
   std::uint64_t got = 0, wrong = 0;
   const auto t0 = clock_type::now();
