@@ -277,7 +277,7 @@ void run_record(const run_context& ctx, measurement& out, std::size_t n, bool fs
 // One replay repetition: a journal of about `seconds` worth of messages
 // (written beforehand, untimed) replayed as fast as possible into a mailbox.
 void run_replay(const run_context& ctx, measurement& out, std::size_t n) {
-  const double guess = n <= 64 ? 5e6 : 5e5;  // messages per second, to size the journal
+  const double guess = n <= 64 ? 5e6 : 2.5e5;  // messages per second, to size the journal
   const auto count = static_cast<std::uint64_t>(std::max(1000.0, ctx.seconds * guess));
   scratch_file file;
   {
