@@ -13,6 +13,8 @@ TEST_PACKAGES += nats-server libnats-dev
 # For make bench: the optional peers (rows are skipped when missing) and
 # python3 for the summary (perf/targets.py).
 BENCH_PACKAGES := libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev python3
+# The bridge benchmark (perf/bridge_bench.sh, issue #17) needs a NATS server and client.
+BENCH_PACKAGES += nats-server libnats-dev
 CMAKE_FLAGS ?=
 BENCH_ARGS ?=
 BENCH_JSON ?= build/bench.json
@@ -63,6 +65,7 @@ bench: bench-deps
 	@sh perf/with-hugepages.sh ./build/perf/ringport-bench $(BENCH_ARGS) --json $(BENCH_JSON); rc=$$?; \
 	  if command -v python3 >/dev/null 2>&1; then echo; python3 perf/targets.py $(BENCH_JSON); \
 	  else echo "ringport: python3 missing: no targets summary (apt-get install -y python3)"; fi; exit $$rc
+	@$(MAKE) --no-print-directory bench-bridge
 
 test: test-release test-asan test-tsan fuzz test-clang test-arm64
 
@@ -128,3 +131,16 @@ package: build
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz build-clang build-arm64
+
+# The NATS bridge's benchmark (issue #17, perf/README.md "Bridge"), which
+# `make bench` runs last: the bridges beside the NATS C client's own loop on
+# a nats-server of its own. Skipped without nats-server or libnats.
+BRIDGE_BENCH_JSON ?= build/bench-bridge.json
+.PHONY: bench-bridge
+bench-bridge:
+	@if command -v nats-server >/dev/null 2>&1 && \
+	  cmake --build build -j $(JOBS) --target ringport-cli ringport-bridge-bench >/dev/null; then \
+	  echo; bash perf/bridge_bench.sh build/runtime/cli/ringport build/perf/ringport-bridge-bench \
+	    $(if $(findstring --quick,$(BENCH_ARGS)),--quick) --json $(BRIDGE_BENCH_JSON); \
+	else echo "ringport: no nats-server, or no libnats (no bridge built): bridge benchmark skipped" \
+	  "(apt-get install -y nats-server libnats-dev)"; fi

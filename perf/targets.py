@@ -180,6 +180,7 @@ def judge_all(run, callgrind):
     j.note("about 0 system calls per message in steady state", "tests/run_syscall_count.sh (strace -f -c)")
     process_vs_thread(j, run)
     instructions(j, callgrind)
+    topic_targets(j, run)
     io_uring(j, run)
     # --- kept from the earlier issue, on pair ratios ---
     for mode in ("thread", "process"):
@@ -214,6 +215,33 @@ def process_vs_thread(j, run):
         j.ratio(target, "pingpong %s 8 B p50: process / thread" % impl,
                 run.row("pingpong", impl, "process", 8, wait=wait),
                 run.row("pingpong", impl, "thread", 8, wait=wait), lambda v: v <= 1.1)
+
+
+TOPIC_KINDS = ("ringport-topic-lossy", "ringport-topic-backpressure")
+
+
+def topic_targets(j, run):
+    """Issue 13: fan-out per subscriber, topic vs N spsc rings, node call vs mailbox."""
+    T = lambda impl, mode, size, subs: run.row("topic", impl, mode, size, "1x%d" % subs, "adaptive")
+    for impl in TOPIC_KINDS:
+        for mode in ("thread", "process"):
+            for size in (8, 64):
+                j.ratio("topic, 4 subscribers: each gets >= 0.5x the spsc 1x1 rate",
+                        "%s %s %d B 1x4 / spsc-rings-copy 1x1" % (impl, mode, size),
+                        T(impl, mode, size, 4), T("spsc-rings-copy", mode, size, 1), lambda v: v >= 0.5)
+    for impl in TOPIC_KINDS:
+        for mode in ("thread", "process"):
+            for size in (8, 64):
+                for subs in (1, 2, 4, 8):
+                    j.ratio("topic beats N spsc rings with a copy each (per-subscriber rate > 1.0x)",
+                            "%s %s %d B 1x%d / spsc-rings-copy" % (impl, mode, size, subs),
+                            T(impl, mode, size, subs), T("spsc-rings-copy", mode, size, subs), lambda v: v > 1)
+    for mode in ("thread", "process"):
+        for size in (8, 64):
+            j.ratio("request-response round trip p50 <= 1.3x a mailbox ping-pong",
+                    "%s %d B: node-call / mailbox" % (mode, size),
+                    run.row("pingpong", "node-call", mode, size, wait="adaptive"),
+                    run.row("pingpong", "mailbox", mode, size, wait="adaptive"), lambda v: v <= 1.3)
 
 
 def io_uring(j, run):

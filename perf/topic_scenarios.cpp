@@ -29,7 +29,8 @@
 
 namespace bench {
 
-std::string bench_ring_name();  // ringport_scenarios.cpp
+std::string bench_ring_name();   // ringport_scenarios.cpp
+void register_rpc(registry& r);  // rpc_scenarios.cpp: node call rows beside the mailbox ping-pong
 
 namespace {
 
@@ -281,6 +282,7 @@ void register_topic(registry& r) {
       add_fanout<64>(r, subs, k);
     }
   }
+  register_rpc(r);
 }
 
 }  // namespace bench

@@ -60,6 +60,8 @@ class category_impl final : public std::error_category {
         return "system call failed";
       case errc::unsupported:
         return "unsupported by this kernel";
+      case errc::busy:
+        return "in use by a live process";
     }
     return "unknown ringport error";
   }

@@ -73,7 +73,9 @@ bool read_ring(const segment& seg, segment_usage& u) {
   u.tail = tail;
   u.waiting_consumers = rs->not_empty.waiters.load(std::memory_order_relaxed);
   u.waiting_producers = rs->not_full.waiters.load(std::memory_order_relaxed);
-  u.closed = rs->closed.load(std::memory_order_relaxed) != 0;
+  const std::uint32_t state = rs->closed.load(std::memory_order_relaxed);
+  u.closed = (state & state_closed) != 0;
+  u.generation = state >> 1;
   u.abandoned = rs->recovery.abandoned.load(std::memory_order_relaxed);
   u.reclaimed = rs->recovery.reclaimed.load(std::memory_order_relaxed);
   u.takeovers = rs->recovery.takeovers.load(std::memory_order_relaxed);

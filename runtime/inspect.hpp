@@ -76,6 +76,8 @@ struct segment_usage {
   std::uint32_t waiting_consumers = 0, waiting_producers = 0;
   std::vector<role_holder> producer_list, consumer_list;
   bool closed = false;
+  /// Rings and mailboxes: reopens and resets so far (ring.hpp, "Reopen, reset").
+  std::uint32_t generation = 0;
   /// Crash recovery so far (rings and mailboxes): messages of dead
   /// producers skipped, messages held by dead consumers, single-role takeovers.
   std::uint64_t abandoned = 0, reclaimed = 0, takeovers = 0;

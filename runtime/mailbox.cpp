@@ -4,7 +4,7 @@
 
 #include <cstddef>
 
-#include "mailbox_slots.hpp"
+#include "mailbox_auto.hpp"
 
 namespace ringport {
 namespace {
@@ -99,6 +99,8 @@ status mailbox_sender::try_send(std::span<const std::byte> msg) noexcept {
     return status::would_block;
   if (msg.size() > max_) [[unlikely]]
     return status::too_large;
+  if (auto_) [[unlikely]]
+    return auto_->send(msg, clock::time_point::max(), false, true);
   if (meet_) [[unlikely]]
     return meet_until(msg, clock::time_point::max(), true);
   return enqueue(msg, false);
@@ -173,9 +175,17 @@ status mailbox_sender::send_until(std::span<const std::byte> msg, clock::time_po
     return status::too_large;
   if (meet_) [[unlikely]]
     return meet_until(msg, deadline, false);
-  const bool sync = d == delivery::sync;
+  if (auto_) [[unlikely]]
+    return auto_->send(msg, deadline, d == delivery::sync, false);
+  return send_room(msg, true, deadline, d == delivery::sync);
+}
+
+// A buffered send: waits for room only when `wait` (else would_block), then,
+// when sync, for the acknowledgement until deadline.
+status mailbox_sender::send_room(std::span<const std::byte> msg, bool wait, clock::time_point deadline,
+                                 bool sync) noexcept {
   status s = enqueue(msg, sync);
-  if (s == status::would_block)
+  if (s == status::would_block && wait)
     s = detail::wait_loop(
         e_.view().shared->not_full, policy_, deadline, [&]() noexcept { return enqueue(msg, sync); },
         [this]() noexcept {
@@ -193,6 +203,11 @@ status mailbox_sender::try_claim(std::size_t size, std::span<std::byte>& out) no
     return status::would_block;
   if (size > max_) [[unlikely]]
     return status::too_large;
+  if (auto_) [[unlikely]] {
+    const status s = auto_->claim(size, out, clock::time_point::max(), true);
+    claiming_ = s == status::ok;
+    return s;
+  }
   if (status s = reserve_slot(); s != status::ok) return s;
   claiming_ = true;
   claimed_ = size;
@@ -202,6 +217,11 @@ status mailbox_sender::try_claim(std::size_t size, std::span<std::byte>& out) no
 
 status mailbox_sender::claim_until(std::size_t size, std::span<std::byte>& out,
                                    clock::time_point deadline) noexcept {
+  if (auto_ && !claiming_ && size <= max_) [[unlikely]] {
+    const status s = auto_->claim(size, out, deadline, false);
+    claiming_ = s == status::ok;
+    return s;
+  }
   status s = try_claim(size, out);
   if (s != status::would_block || claiming_) return s;
   return detail::wait_loop(
@@ -214,6 +234,12 @@ status mailbox_sender::claim_until(std::size_t size, std::span<std::byte>& out,
 }
 
 status mailbox_sender::commit(std::size_t n, delivery d, clock::time_point deadline) noexcept {
+  if (auto_) [[unlikely]] {
+    if (!claiming_) return status::too_large;
+    const status s = auto_->commit(n, d, deadline);
+    claiming_ = s == status::too_large;  // (n above the claim: still open)
+    return s;
+  }
   if (!claiming_ || n > claimed_) return status::too_large;
   claiming_ = false;
   const bool sync = d == delivery::sync || meet_ != nullptr;  // a rendezvous is always synchronous
@@ -224,6 +250,8 @@ status mailbox_sender::commit(std::size_t n, delivery d, clock::time_point deadl
 void mailbox_sender::abort() noexcept {
   if (!claiming_) return;
   claiming_ = false;
+  if (auto_) [[unlikely]]
+    return auto_->abort();
   store_header(e_.view().slot(e_.pos()), slot_header{0, flag_void, 0, 0});
   e_.publish();
   leave();
@@ -376,6 +404,9 @@ status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len, std::
 }
 
 status mailbox_receiver::try_receive(std::span<std::byte> buf, std::size_t& len) noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->run([&](mailbox_receiver& r) noexcept { return r.try_receive(buf, len); }, nullptr,
+                      clock::time_point::max(), true);
   return try_receive_exact_or_not(buf, len, false);
 }
 
@@ -403,24 +434,44 @@ status mailbox_receiver::take_until(std::span<std::byte> buf, std::size_t& len, 
 
 status mailbox_receiver::receive_until(std::span<std::byte> buf, std::size_t& len,
                                        clock::time_point deadline) noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->run(
+        [&](mailbox_receiver& r) noexcept { return r.try_receive(buf, len); },
+        [&](mailbox_receiver& r, clock::time_point d) noexcept { return r.receive_until(buf, len, d); },
+        deadline, false);
   return take_until(buf, len, deadline, false);
 }
 
 status mailbox_receiver::try_receive_exact(std::span<std::byte> buf, std::size_t& len) noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->run([&](mailbox_receiver& r) noexcept { return r.try_receive_exact(buf, len); }, nullptr,
+                      clock::time_point::max(), true);
   return try_receive_exact_or_not(buf, len, true);
 }
 
 status mailbox_receiver::receive_exact_until(std::span<std::byte> buf, std::size_t& len,
                                              clock::time_point deadline) noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->run(
+        [&](mailbox_receiver& r) noexcept { return r.try_receive_exact(buf, len); },
+        [&](mailbox_receiver& r, clock::time_point d) noexcept { return r.receive_exact_until(buf, len, d); },
+        deadline, false);
   return take_until(buf, len, deadline, true);
 }
 
 status mailbox_receiver::try_peek(std::span<const std::byte>& msg) noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->run([&](mailbox_receiver& r) noexcept { return r.try_peek(msg); }, nullptr,
+                      clock::time_point::max(), true);
   std::size_t len = 0;
   return take(nullptr, len, &msg);
 }
 
 status mailbox_receiver::peek_until(std::span<const std::byte>& msg, clock::time_point deadline) noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->run([&](mailbox_receiver& r) noexcept { return r.try_peek(msg); },
+                      [&](mailbox_receiver& r, clock::time_point d) noexcept { return r.peek_until(msg, d); },
+                      deadline, false);
   std::size_t len = 0;
   if (status s = take(nullptr, len, &msg); s != status::would_block) return s;
   return wait_for_message(
@@ -432,10 +483,14 @@ status mailbox_receiver::peek_until(std::span<const std::byte>& msg, clock::time
 }
 
 void mailbox_receiver::release() noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->rx().release();
   if (e_.reserved() != 0 && !in_.held) e_.publish();  // (a fragment read() holds stays)
 }
 
 std::size_t mailbox_receiver::drop_queued() noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->rx().drop_queued();  // the generation it reads now
   release();
   // acquire: every position below `end` was claimed by a sender before now.
   const std::uint64_t end = e_.view().shared->tail.load(std::memory_order_acquire);
@@ -464,6 +519,8 @@ void mailbox_receiver::idle(const void* self) noexcept {
 }
 
 waitable mailbox_receiver::readable() const noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->rx().readable();  // the generation it reads now (see "Automatic buffering")
   return waitable{&e_.view().shared->not_empty, &mailbox_receiver::ready, this, e_.view().bells,
                   &mailbox_receiver::idle};
 }
@@ -472,6 +529,9 @@ waitable mailbox_receiver::readable() const noexcept {
 
 result<mailbox> mailbox::create(std::string_view name, const mailbox_options& opt) {
   const std::string who = "mailbox '" + std::string(name) + "'";
+  if (opt.capacity == ringport::automatic_buffering && opt.max_message_size >= 1 &&
+      opt.max_message_size <= mailbox_max_message_limit)
+    return create_automatic(name, opt);
   const bool rendezvous = opt.capacity == 0;
   if (!rendezvous && (opt.capacity > (std::size_t{1} << 32) || !std::has_single_bit(opt.capacity)))
     return error(errc::invalid_argument, who + ": capacity " + std::to_string(opt.capacity) +
@@ -519,7 +579,7 @@ result<std::shared_ptr<ring_state>> open_mailbox_state(std::string_view name, st
     if (seg->payload_size() >= sizeof g) std::memcpy(&g, seg->payload(), sizeof g);
     extra = g.extra_bytes;
   }
-  if (extra != buffered_extra && extra != rendezvous_extra)
+  if (extra != buffered_extra && extra != rendezvous_extra && extra != automatic_extra)
     return error(errc::bad_layout, "mailbox '" + std::string(name) + "' records a " + std::to_string(extra) +
                                        "-byte extra region, not a mailbox's of this build: remove it and "
                                        "create it again");
@@ -555,8 +615,17 @@ result<mailbox> mailbox::open(std::string_view name, std::string_view domain) {
   auto st = detail::open_mailbox_state(name, domain, max);
   if (!st) return std::move(st).error();
   // adopt() checked the geometry's extra length against `extra` above.
-  const bool rendezvous = (*st)->view().shared->geo.extra_bytes == rendezvous_extra;
-  return mailbox(std::move(*st), max, rendezvous);
+  const std::uint32_t extra = (*st)->view().shared->geo.extra_bytes;
+  const bool rendezvous = extra == rendezvous_extra;
+  std::shared_ptr<detail::chain_link> chain;
+  if (extra == automatic_extra) {
+    auto l = detail::link_chain(name, domain, *st, max);
+    if (!l) return std::move(l).error();
+    chain = std::move(*l);
+  }
+  mailbox m(std::move(*st), max, rendezvous);
+  m.chain_ = std::move(chain);
+  return m;
 }
 
 result<mailbox> mailbox::open_wait(std::string_view name, std::chrono::steady_clock::time_point deadline,
@@ -572,19 +641,42 @@ result<mailbox> mailbox::open_or_create(std::string_view name, const mailbox_opt
 }
 
 result<void> mailbox::remove(std::string_view name, std::string_view domain) {
-  return segment::remove(name, domain);
+  // An automatic mailbox takes its generations with it.
+  const bool chained = [&] {
+    std::size_t max = 0;
+    auto st = detail::open_mailbox_state(name, domain, max);
+    return st && (*st)->view().shared->geo.extra_bytes == automatic_extra;
+  }();
+  auto r = segment::remove(name, domain);
+  if (r && chained)
+    for (std::uint32_t g = 1; g < max_generations; ++g)
+      (void)segment::remove(std::string(name) + ".g" + std::to_string(g), domain);
+  return r;
 }
 
 result<mailbox_sender> mailbox::sender(wait_policy p) const {
   auto slot = st_->attach(detail::role::producer);
   if (!slot) return slot.error();
-  return mailbox_sender(detail::mailbox_role(st_, true, *slot), max_, p, meeting());
+  mailbox_sender head(detail::mailbox_role(st_, true, *slot), max_, p, meeting());
+  if (!chain_) return head;
+  // Automatic: an outer handle that only dispatches to the chain.
+  mailbox_sender outer;
+  outer.max_ = max_;
+  outer.policy_ = p;
+  outer.auto_ = std::make_shared<detail::chain_tx>(chain_, std::move(head));
+  return outer;
 }
 
 result<mailbox_receiver> mailbox::receiver(wait_policy p) const {
   auto slot = st_->attach(detail::role::consumer);
   if (!slot) return slot.error();
-  return mailbox_receiver(detail::mailbox_role(st_, false, *slot), max_, p, meeting());
+  mailbox_receiver head(detail::mailbox_role(st_, false, *slot), max_, p, meeting());
+  if (!chain_) return head;
+  mailbox_receiver outer;
+  outer.max_ = max_;
+  outer.policy_ = p;
+  outer.auto_ = std::make_shared<detail::chain_rx>(chain_, std::move(head));
+  return outer;
 }
 
 detail::mailbox_meeting* mailbox::meeting() const noexcept {
@@ -601,6 +693,11 @@ void mailbox::close() const noexcept {
   // Sync senders sleep on their own words: wake them to see the close.
   mailbox_ack* acks = ack_table(*st_);
   for (std::size_t i = 0; i < detail::max_roles; ++i) detail::futex_wake_all(&acks[i].word);
+  if (chain_) {  // and every generation (senders look at the head before each send too)
+    const std::uint32_t newest = generation();
+    for (std::uint32_t g = 1; g <= newest; ++g)
+      if (auto m = open(chain_->gen_name(g), chain_->domain)) m->close();
+  }
 }
 
 peer_counts mailbox::peers() const noexcept {
@@ -610,14 +707,30 @@ peer_counts mailbox::peers() const noexcept {
 bool mailbox::closed() const noexcept {
   return st_->closed();
 }
+bool mailbox::reopen() const noexcept {
+  return st_->reopen();
+}
+std::uint32_t mailbox::generation() const noexcept {
+  return st_->generation();
+}
 std::size_t mailbox::capacity() const noexcept {
+  if (chain_) return static_cast<std::size_t>(chain_->base << generation());
   return rendezvous_ ? 0 : st_->view().capacity;
 }
 std::uint64_t mailbox::streams_dropped() const noexcept {
   return streams_of(*st_)->dropped.load(std::memory_order_relaxed);
 }
 std::size_t mailbox::size() const noexcept {
-  return st_->size();
+  std::size_t n = st_->size();
+  if (chain_) {
+    const std::uint32_t newest = generation();
+    for (std::uint32_t g = 1; g <= newest; ++g) try {
+        if (auto m = open(chain_->gen_name(g), chain_->domain)) n += m->size();
+      } catch (...) {
+        // out of memory: an estimate anyway
+      }
+  }
+  return n;
 }
 const segment_info& mailbox::info() const noexcept {
   return st_->info();

@@ -63,6 +63,31 @@ constexpr std::uint32_t meeting_offset = streams_offset + sizeof(detail::mailbox
 constexpr std::uint32_t buffered_extra = meeting_offset;
 constexpr std::uint32_t rendezvous_extra = meeting_offset + sizeof(detail::mailbox_meeting);
 
+// Automatic buffering (runtime/mailbox_auto.cpp): the head (generation 0)
+// carries the chain's state after the stream gates. Every field is read
+// once and checked; `limit` is written last at create (0: not ready yet).
+struct alignas(detail::cache_line) chain_word {
+  std::atomic<std::uint32_t> v;
+};
+struct alignas(detail::cache_line) mailbox_chain {
+  std::atomic<std::uint32_t> generation;  // the newest generation (only grows)
+  std::atomic<std::uint32_t> limit;       // generations allowed, 1..max_generations
+  std::atomic<std::uint32_t> backing;     // pages of every generation
+  std::atomic<std::uint32_t> group;       // 1: mode 0660
+  std::atomic<std::uint64_t> max_bytes;   // the user's limit
+  // busy[i]: 1 + the generation the sender holding head role slot i is
+  // sending into (between its look at `generation` and its publish), else 0.
+  chain_word busy[detail::max_roles];
+};
+constexpr std::uint32_t max_generations = 32;
+constexpr std::uint32_t chain_offset = buffered_extra;
+constexpr std::uint32_t automatic_extra = chain_offset + sizeof(mailbox_chain);
+static_assert(chain_offset % detail::cache_line == 0, "the chain state starts a cache line");
+
+inline mailbox_chain* chain_of(detail::ring_state& st) noexcept {
+  return std::launder(reinterpret_cast<mailbox_chain*>(st.extra() + chain_offset));
+}
+
 inline std::uint64_t role_bit(std::size_t slot) noexcept {
   return std::uint64_t{1} << slot;
 }

@@ -3,7 +3,7 @@
 // contiguous in the ring; the reader gate gives them to one receiver.
 #include <time.h>
 
-#include "mailbox_slots.hpp"
+#include "mailbox_auto.hpp"
 #include "ringport/detail/cpu.hpp"
 
 namespace ringport {
@@ -137,6 +137,8 @@ status mailbox_sender::stream_out(std::uint64_t size, stream_source src, clock::
                                   delivery d, bool try_only) noexcept {
   if (claiming_) [[unlikely]]
     return status::would_block;
+  if (auto_) [[unlikely]]
+    return auto_->stream(size, src, deadline, d, try_only);
   if (size <= max_) {  // one slot: a plain message, written in place
     std::span<std::byte> out;
     const status s = try_only ? try_claim(size, out) : claim_until(size, out, deadline);
@@ -494,20 +496,37 @@ status mailbox_receiver::read_impl(std::span<std::byte> buf, std::size_t& n, clo
 }
 
 status mailbox_receiver::try_read(std::span<std::byte> buf, std::size_t& n) noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->run([&](mailbox_receiver& r) noexcept { return r.try_read(buf, n); }, nullptr,
+                      clock::time_point::max(), true);
   return read_impl(buf, n, clock::now(), false);
 }
 
 status mailbox_receiver::read_until(std::span<std::byte> buf, std::size_t& n,
                                     clock::time_point deadline) noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->run(
+        [&](mailbox_receiver& r) noexcept { return r.try_read(buf, n); },
+        [&](mailbox_receiver& r, clock::time_point d) noexcept { return r.read_until(buf, n, d); }, deadline,
+        false);
   return read_impl(buf, n, deadline, true);
 }
 
 status mailbox_receiver::try_receive_stream(std::span<std::byte> buf, std::uint64_t& len) noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->run([&](mailbox_receiver& r) noexcept { return r.try_receive_stream(buf, len); }, nullptr,
+                      clock::time_point::max(), true);
   return receive_stream_impl(buf, len, clock::now(), false);
 }
 
 status mailbox_receiver::receive_stream_until(std::span<std::byte> buf, std::uint64_t& len,
                                               clock::time_point deadline) noexcept {
+  if (auto_) [[unlikely]]
+    return auto_->run([&](mailbox_receiver& r) noexcept { return r.try_receive_stream(buf, len); },
+                      [&](mailbox_receiver& r, clock::time_point d) noexcept {
+                        return r.receive_stream_until(buf, len, d);
+                      },
+                      deadline, false);
   return receive_stream_impl(buf, len, deadline, true);
 }
 

@@ -1,4 +1,5 @@
-// Ring control path: geometry, create/open/validate, roles, liveness, close.
+// Ring control path: geometry, create/open/validate, roles, liveness, close,
+// reopen, reset.
 #include "ringport/detail/ring_state.hpp"
 
 #include <fcntl.h>
@@ -261,11 +262,93 @@ peer_counts ring_state::peers() const noexcept {
 }
 
 void ring_state::close() noexcept {
-  // R-CLOSE: pairs with A-CLOSE in closed(); then wake every waiter so each
-  // re-checks and sees the flag.
-  view_.shared->closed.store(1, std::memory_order_release);
+  // R-CLOSE: pairs with A-CLOSE in closed(); an RMW so that the generation
+  // bits stay as they are. Then wake every waiter so each re-checks and
+  // sees the flag.
+  view_.shared->closed.fetch_or(state_closed, std::memory_order_release);
   notify_slow(view_.shared->not_empty, view_.bells);
   notify_slow(view_.shared->not_full, view_.bells);
+}
+
+bool ring_state::reopen() noexcept {
+  // R-REOPEN: one CAS from closed to open with the next generation, so a
+  // racing close() is either before it (undone: open) or after it (closed);
+  // two racing reopens reopen once. No wake-up: nobody parks on a closed
+  // ring (pushes fail at once, consumers of an empty one return closed).
+  auto& word = view_.shared->closed;
+  std::uint32_t s = word.load(std::memory_order_relaxed);
+  while ((s & state_closed) != 0)
+    if (word.compare_exchange_weak(s, (s & ~state_closed) + state_generation_step, std::memory_order_acq_rel,
+                                   std::memory_order_relaxed))
+      return true;
+  return false;
+}
+
+namespace {
+
+// reset(): every role slot of both sides held by this process (the reset
+// lock: attach() finds no slot to take), or errc::busy naming the first
+// live holder with every slot given back as it was.
+struct role_lock {
+  std::uint64_t before[2][max_roles] = {};
+  unsigned taken[2] = {};
+};
+
+void unlock_roles(ring_shared* s, const role_lock& l) noexcept {
+  for (int side = 0; side < 2; ++side) {
+    role_table& t = table(s, side == 0 ? role::producer : role::consumer);
+    // R-DETACH (as detach()): a later attacher sees every write before.
+    for (unsigned i = 0; i < l.taken[side]; ++i)
+      t.slots[i].owner.store(l.before[side][i], std::memory_order_release);
+  }
+}
+
+}  // namespace
+
+result<void> ring_state::reset() {
+  const std::uint64_t me = self_owner();
+  role_lock lock;
+  for (int side = 0; side < 2; ++side) {
+    const role r = side == 0 ? role::producer : role::consumer;
+    role_table& t = table(view_.shared, r);
+    for (std::size_t i = 0; i < max_roles; ++i) {
+      std::uint64_t cur = t.slots[i].owner.load(std::memory_order_acquire);
+      // acq_rel: as attach(); a dead holder's slot is taken over for the reset.
+      while ((cur == 0 || !owner_alive(cur)) &&
+             !t.slots[i].owner.compare_exchange_weak(cur, me, std::memory_order_acq_rel)) {
+      }
+      if (cur != 0 && owner_alive(cur)) {
+        unlock_roles(view_.shared, lock);
+        return error(errc::busy, "ring '" + info().name + "' has a live " + role_name(r) + " (pid " +
+                                     std::to_string(owner_pid(cur)) +
+                                     "): reset needs every handle released; close() and let them drain");
+      }
+      lock.before[side][i] = cur;
+      lock.taken[side] = static_cast<unsigned>(i + 1);
+    }
+  }
+  // Nobody can attach now: back to lap 0 everywhere. relaxed: the releasing
+  // stores of the role slots below publish these to the next attacher.
+  ring_shared* s = view_.shared;
+  s->head.store(0, std::memory_order_relaxed);
+  s->tail.store(0, std::memory_order_relaxed);
+  if (view_.turns != nullptr)
+    for (std::uint64_t i = 0; i < view_.capacity; ++i) view_.turns[i].store(0, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < max_roles; ++i) {
+    for (claim_record* rec : {&s->producer_claims[i], &s->consumer_claims[i]}) {
+      rec->from.store(0, std::memory_order_relaxed);
+      rec->end.store(0, std::memory_order_relaxed);
+    }
+  }
+  std::uint32_t st = s->closed.load(std::memory_order_relaxed);
+  while (!s->closed.compare_exchange_weak(st, (st & ~state_closed) + state_generation_step,
+                                          std::memory_order_acq_rel, std::memory_order_relaxed)) {
+  }
+  // Every slot free again: the dead holders' slots are settled (emptied).
+  for (auto& b : lock.before)
+    for (auto& o : b) o = 0;
+  unlock_roles(s, lock);
+  return {};
 }
 
 recovery_stats ring_state::recovery() const noexcept {

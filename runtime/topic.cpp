@@ -168,13 +168,14 @@ topic_publisher::topic_publisher(std::shared_ptr<topic_state> st, wait_policy p)
   limit_ = 0;  // rescan before the first back-pressured publish
 }
 topic_publisher::topic_publisher(topic_publisher&& o) noexcept
-    : st_(std::move(o.st_)), head_(o.head_), limit_(o.limit_), policy_(o.policy_) {}
+    : st_(std::move(o.st_)), head_(o.head_), limit_(o.limit_), blocker_(o.blocker_), policy_(o.policy_) {}
 topic_publisher& topic_publisher::operator=(topic_publisher&& o) noexcept {
   if (this != &o) {
     reset();
     st_ = std::move(o.st_);
     head_ = o.head_;
     limit_ = o.limit_;
+    blocker_ = o.blocker_;
     policy_ = o.policy_;
   }
   return *this;
@@ -193,11 +194,15 @@ std::size_t topic_publisher::max_message_size() const noexcept {
 }
 
 // The lowest cursor of the active subscribers (head_ if none), evicting
-// those lag_limit or more behind.
-static std::uint64_t scan_min(topic_state& st, std::uint64_t head) noexcept {
+// those lag_limit or more behind. at: the entry that holds it
+// (topic_max_subscribers if none).
+static std::uint64_t scan_min(topic_state& st, std::uint64_t head, std::size_t& at) noexcept {
   std::uint64_t m = head;
+  at = detail::topic_max_subscribers;
+  std::size_t i = 0;
   const std::uint64_t lag_limit = st.geo.lag_limit;
   for (auto& e : st.sh->subscribers) {
+    const std::size_t index = i++;
     if (!entry_active(e)) continue;
     // A-CURSOR: pairs with R-CURSOR in topic_subscriber::attempt(): the
     // subscriber finished reading every message below it.
@@ -210,7 +215,10 @@ static std::uint64_t scan_min(topic_state& st, std::uint64_t head) noexcept {
       }
       if (active != detail::sub_active) continue;
     }
-    m = std::min(m, c);
+    if (c < m) {
+      m = c;
+      at = index;
+    }
   }
   return m;
 }
@@ -223,7 +231,8 @@ bool topic_publisher::rescan() noexcept {
   // Never run more than an eighth of the ring ahead of the last scan, so
   // that a history join still finds most of the ring (the gate lags head).
   const std::uint64_t step = std::max<std::uint64_t>(1, cap / 8);
-  const std::uint64_t first = scan_min(st, head_);
+  std::size_t at = 0;
+  const std::uint64_t first = scan_min(st, head_, at);
   const std::uint64_t want = std::min(first + cap, head_ + step);
   const std::uint64_t floor = want >= cap ? want - cap : 0;
   // Only the publisher writes gate; keep it monotone.
@@ -232,9 +241,32 @@ bool topic_publisher::rescan() noexcept {
   // joiner whose RMW is later starts at or above gate; one whose RMW is
   // earlier is read here, and the scan below sees its entry.
   st.sh->gate.exchange(gate, std::memory_order_acq_rel);
-  const std::uint64_t second = scan_min(st, head_);
+  const std::uint64_t second = scan_min(st, head_, at);
   limit_ = std::min(want, second + cap);
+  blocker_ = at;
   return head_ < limit_;
+}
+
+// While a back-pressured publish waits: true when the entry that held the
+// lowest cursor at the last rescan is still active and still has not read
+// the slot the next message needs. Then the publisher is blocked for sure
+// (the lowest cursor is at most that one), and the full rescan (the 64
+// entries twice, the exchange on gate) can wait: a publisher spinning on
+// rescans made every waiting retry cost some 130 line reads and a write,
+// and kept the subscriber it waits for off a CPU it shares. Otherwise (or
+// when closed, or with a lag limit, which the rescan enforces) it answers
+// false and the caller rescans. Only a sufficient condition for blocked,
+// so it never makes a retry sleep that a rescan would have let through.
+bool topic_publisher::still_blocked() const noexcept {
+  const topic_state& st = *st_;
+  if (blocker_ >= detail::topic_max_subscribers || st.geo.lag_limit != 0 ||
+      st.sh->closed.load(std::memory_order_acquire) != 0)
+    return false;
+  const topic_subscriber_entry& e = st.sh->subscribers[blocker_];
+  if (!entry_active(e)) return false;
+  // A-CURSOR (as in scan_min()).
+  const std::uint64_t c = clamp_cursor(e.cursor.load(std::memory_order_acquire), head_, st.geo.capacity);
+  return head_ - c >= st.geo.capacity;
 }
 
 // While blocked: frees the entries of subscribers that died (pid + start
@@ -269,12 +301,58 @@ status topic_publisher::try_publish(std::span<const std::byte> msg) noexcept {
   return attempt(msg);
 }
 
+// Back-pressure wake batching. A parked publisher is woken only by the
+// subscriber whose cursor reaches wake_at = head - capacity + wake_batch
+// (a quarter of the ring free behind the slowest one), not once per freed
+// slot: a publisher that parks when full and is woken for each single slot
+// parks again at once, a futex round trip per message.
+//
+// No lost wake-up. The publisher (arm_wake(), before its wait loop) stores
+// wake_at, then a release fence (W-WAKE), then registers on not_full
+// (register_waiter's RMW on `waiters`), F-WAIT, and retries (rescans the
+// cursors). A subscriber stores its cursor (R-CURSOR), F-NOTIFY, loads
+// `waiters` (must_wake()); only if it reads a registration does it issue an
+// acquire fence (A-WAKE) and load wake_at.
+//  - F-NOTIFY / F-WAIT (the event count's Dekker pair): either the
+//    publisher's retry sees the cursor store, or the subscriber's load of
+//    `waiters` reads this registration (or a later RMW of its release
+//    sequence).
+//  - In the first case a cursor that reached wake_at > head - capacity
+//    leaves a slot free, so the retry publishes and never sleeps.
+//  - In the second, W-WAKE/A-WAKE synchronize through that RMW (TSan
+//    builds: the acq_rel RMWs themselves), so the subscriber reads this
+//    wait's wake_at or a later one, never an earlier one; a later one
+//    belongs to a later wait, whose own retry the same argument covers.
+// A subscriber wakes the publisher when its cursor becomes exactly
+// wake_at (cursors move one message at a time here), so each subscriber
+// wakes a parked publisher at most once per batch. The price: a parked
+// publisher whose slowest subscriber stops reading with less than a batch
+// freed waits until its next time slice (detail::peer_poll, 50 ms), when it
+// retries anyway; subscribers that leave, close() and the lossy re-sync
+// still notify unconditionally.
+static std::uint64_t wake_batch(std::uint64_t cap) noexcept {
+  return std::max<std::uint64_t>(1, cap / 4);
+}
+
+void topic_publisher::arm_wake() noexcept {
+  const std::uint64_t cap = st_->geo.capacity;
+  const std::uint64_t batch = wake_batch(cap);
+  // relaxed: W-WAKE below orders it before the registrations of the wait.
+  st_->sh->wake_at.store(head_ >= cap ? head_ - cap + batch : batch, std::memory_order_relaxed);
+  // W-WAKE: pairs with A-WAKE in wake_publisher() (see above).
+  if constexpr (!detail::tsan_build) std::atomic_thread_fence(std::memory_order_release);
+}
+
 status topic_publisher::publish_until(std::span<const std::byte> msg, clock::time_point deadline) noexcept {
   if (msg.size() > st_->geo.max_size) [[unlikely]]
     return status::too_large;
   if (status s = attempt(msg); s != status::would_block) return s;
+  // Before the wait's first registration; head_ stays put while it waits,
+  // so wake_at stays right for every park of this publish.
+  arm_wake();
   return detail::wait_loop(
-      st_->sh->not_full, policy_, deadline, [&]() noexcept { return attempt(msg); },
+      st_->sh->not_full, policy_, deadline,
+      [&]() noexcept { return still_blocked() ? status::would_block : attempt(msg); },
       [this]() noexcept { return reap_dead(); });
 }
 
@@ -321,15 +399,19 @@ std::size_t topic_subscriber::max_message_size() const noexcept {
   return st_ ? st_->geo.max_size : 0;
 }
 
-// Our slot was reused: count what we lost and go on from the oldest message
-// still retained (the one being overwritten now, if any, is not).
+// Our slot was reused: count what we lost and go on near the oldest message
+// still retained (the one being overwritten now, if any, is not), a
+// re-sync margin of capacity/8 ahead of it (topic.hpp, "Design": landing on
+// the very oldest slot, the one the running publisher overwrites next,
+// laps us again at once, receive after receive).
 status topic_subscriber::lapped() noexcept {
   topic_state& st = *st_;
   if (entry_->state.load(std::memory_order_relaxed) == detail::sub_evicted) return status::evicted;
   // A-HEAD: pairs with R-HEAD. Read once; any value only moves our cursor.
   const std::uint64_t h = st.sh->head.load(std::memory_order_acquire);
   const std::uint64_t cap = st.geo.capacity;
-  const std::uint64_t oldest = h >= cap ? h - cap + 1 : 0;
+  const std::uint64_t margin = std::max<std::uint64_t>(1, cap / 8);
+  const std::uint64_t oldest = h >= cap ? h - cap + margin : 0;
   const std::uint64_t next = std::max(cursor_ + 1, oldest);
   missed_ = next - cursor_;
   total_missed_ += missed_;
@@ -337,6 +419,19 @@ status topic_subscriber::lapped() noexcept {
   entry_->cursor.store(cursor_, std::memory_order_release);  // R-CURSOR
   if (st.backpressure()) detail::notify(st.sh->not_full, st.bells);
   return status::overrun;
+}
+
+// After our cursor store: wakes a parked back-pressured publisher once our
+// cursor reaches its wake_at (the batching and its ordering are described
+// above topic_publisher::arm_wake()). No system call and no read of the
+// publisher's line while nobody waits.
+static void wake_publisher(topic_state& st, std::uint64_t cursor) noexcept {
+  if (!detail::must_wake<detail::shipped_env>(st.sh->not_full)) [[likely]]
+    return;
+  // A-WAKE: pairs with W-WAKE in topic_publisher::arm_wake().
+  if constexpr (!detail::tsan_build) std::atomic_thread_fence(std::memory_order_acquire);
+  if (st.sh->wake_at.load(std::memory_order_relaxed) != cursor) return;
+  detail::notify_slow(st.sh->not_full, st.bells);
 }
 
 status topic_subscriber::attempt(std::span<std::byte> buf, std::size_t& len) noexcept {
@@ -350,7 +445,7 @@ status topic_subscriber::attempt(std::span<std::byte> buf, std::size_t& len) noe
       // R-CURSOR: pairs with A-CURSOR in scan_min(): our reads of the slot
       // are done before the publisher may reuse it.
       entry_->cursor.store(cursor_, std::memory_order_release);
-      if (st.backpressure()) detail::notify(st.sh->not_full, st.bells);
+      if (st.backpressure()) wake_publisher(st, cursor_);
       return status::ok;
     case slot_read::not_yet:
       if (st.sh->closed.load(std::memory_order_acquire) != 0 &&

@@ -1,7 +1,7 @@
 #!/bin/bash
 # ringport bridge out|in against real nats-server processes (issue #17).
 #   test_bridge.sh RINGPORT BRIDGE_PEER CASE
-# CASE: bad_input | exactly_once | journal | core | cluster
+# CASE: bad_input | exactly_once | journal | core | cluster | crash_points
 # Each case starts its own servers on free loopback ports with temporary
 # JetStream directories and stops them. Two domains stand for two hosts:
 # senders on domain A -> bridge out -> JetStream -> bridge in -> domain B.
@@ -277,6 +277,89 @@ case_cluster() {
   wait $rx || fail "the receiver did not get $count messages (got $(wc -l <"$work/got"))"
   check "$work/got" 2 "$each" || fail "not exactly once / in order"
   echo "cluster: $count messages, one of 3 servers killed and restarted: $(wc -l <"$work/got") received"
+}
+
+# The crash windows, deterministically (RINGPORT_BRIDGE_CRASH=POINT:N makes
+# a bridge SIGKILL itself the Nth time it passes POINT, runtime/bridge/
+# common.hpp). 200 messages each, the bridge killed at message 50, then
+# restarted. Closed by the journal / seen file: out-journaled, in-recorded
+# (exactly once). The two documented windows, pinned to exactly one message:
+# out-taken loses message 50, in-queued delivers it twice.
+crash_at() {  # POINT N BRIDGE-ARGS...: runs one bridge that must die of SIGKILL
+  local point=$1 n=$2
+  shift 2
+  RINGPORT_BRIDGE_CRASH=$point:$n "$cli" bridge "$@" 2>>"$work/crash.log"
+  local rc=$?
+  [ $rc -eq 137 ] || fail "$point:$n: want the bridge SIGKILLed (137), got $rc"
+}
+fill() {  # MAILBOX: s1 1 .. s1 200 into it, then close it
+  "$cli" mailbox create "$1" --domain $A
+  awk 'BEGIN { for (k = 1; k <= 200; k++) print "s1 " k }' | "$cli" send "$1" --domain $A
+  "$cli" mailbox close "$1" --domain $A
+}
+# expect_got FILE WANT: FILE's messages, counted, as "<count>x <message>"
+# lines for the messages not received exactly once, must equal WANT.
+expect_got() {
+  local got
+  got=$(awk '{ n[$0]++ } END { for (k = 1; k <= 200; k++) if (n["s1 " k] != 1) print n["s1 " k] + 0 "x s1 " k }' "$1")
+  [ "$got" = "$2" ] || fail "$3: want '${2:-every message once}', got '$got'"
+  [ "$(awk '$2 < prev { bad = 1 } { prev = $2 } END { print bad + 0 }' "$1")" = 0 ] || fail "$3: out of order"
+}
+case_crash_points() {
+  local port
+  port=$(free_port)
+  start_server one "$port"
+  local url=nats://127.0.0.1:$port in
+  "$cli" mailbox create dst --domain $B
+  # bridge out: killed after taking message 50 / after journaling it.
+  local point want
+  for point in out-taken out-journaled; do
+    "$cli" mailbox create d-$point --domain $B
+    fill s-$point
+    crash_at $point 50 out s-$point --domain $A --url "$url" --subject t.$point --stream S$point
+    "$cli" bridge out s-$point --domain $A --url "$url" --subject t.$point --stream S$point \
+      2>>"$work/crash.log" || fail "$point: restarted bridge out"
+    timeout 30 "$cli" bridge in d-$point --domain $B --url "$url" --subject t.$point --stream S$point \
+      2>>"$work/crash.log" &
+    in=$!
+    pids+=($in)
+    want=200
+    [ $point = out-taken ] && want=199
+    "$cli" recv d-$point --domain $B -n $want --timeout 20000 >"$work/got-$point"
+    sleep 1
+    "$cli" recv d-$point --domain $B --nonblock >>"$work/got-$point" 2>/dev/null
+    kill $in
+    if [ $point = out-taken ]; then
+      expect_got "$work/got-$point" "0x s1 50" "$point (window a: loses the message taken)"
+    else
+      expect_got "$work/got-$point" "" "$point (journal: exactly once)"
+    fi
+  done
+  # bridge in: killed after queueing message 50 / after recording its sequence.
+  for point in in-queued in-recorded; do
+    "$cli" mailbox create d-$point --domain $B
+    fill s-$point
+    "$cli" bridge out s-$point --domain $A --url "$url" --subject t.$point --stream S$point \
+      2>>"$work/crash.log" || fail "$point: bridge out"
+    crash_at $point 50 in d-$point --domain $B --url "$url" --subject t.$point --stream S$point
+    timeout 40 "$cli" bridge in d-$point --domain $B --url "$url" --subject t.$point --stream S$point \
+      2>>"$work/crash.log" &
+    in=$!
+    pids+=($in)
+    want=200
+    [ $point = in-queued ] && want=201
+    # JetStream redelivers what the dead bridge held after the ack wait (5 s).
+    "$cli" recv d-$point --domain $B -n $want --timeout 30000 >"$work/got-$point"
+    sleep 1
+    "$cli" recv d-$point --domain $B --nonblock >>"$work/got-$point" 2>/dev/null
+    kill $in
+    if [ $point = in-queued ]; then
+      expect_got "$work/got-$point" "2x s1 50" "$point (window b: duplicates the message queued)"
+    else
+      expect_got "$work/got-$point" "" "$point (seen file: exactly once)"
+    fi
+  done
+  echo "crash points: out-journaled and in-recorded exactly once; out-taken lost 1, in-queued duplicated 1 (the documented windows)"
 }
 
 "case_$case"

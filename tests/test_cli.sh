@@ -425,5 +425,38 @@ expect_out "stat shows streams dropped" "^streams dropped: 1 "
 check 1 "send --file of a missing file" -- "$R" send files --file "$T.missing"
 check 2 "send --file and a MESSAGE" -- "$R" send files --file "$T.file" extra
 
+# --- ring reopen / reset in place (issue 12 item 4).
+check 0 "create a ring to reopen" -- "$R" ring create again --kind spsc --size 8 --capacity 8 --pages normal
+hold h_again ring open again p 2 spsc
+check 0 "ring reopen of an open ring" -- "$R" ring reopen again
+expect_out "reopen says it was open" "^open already: generation 0$"
+check 0 "close the ring to reopen" -- "$R" ring close again
+check 0 "ring reopen" -- "$R" ring reopen again
+expect_out "reopen names the next generation" "^reopened: generation 1$"
+check 0 "stat after reopen" -- "$R" stat again --json
+json_check "open again, items kept" "
+q = docs[0]['queue']
+assert (q['closed'], q['fill'], q['generation']) == (False, 2, 1), q
+"
+check 1 "ring reset with a live producer" -- "$R" ring reset again
+expect_err "reset says who uses it" "live producer"
+kill_holder $h_again
+check 0 "ring reset once the holder died" -- "$R" ring reset again
+expect_out "reset names the next generation" "^reset: generation 2$"
+check 0 "stat after reset" -- "$R" stat again --json
+json_check "reset: empty and open" "
+q = docs[0]['queue']
+assert (q['closed'], q['fill'], q['generation']) == (False, 0, 2), q
+"
+check 1 "ring reopen of a missing ring" -- "$R" ring reopen nothing
+check 2 "ring reopen without a NAME" -- "$R" ring reopen
+check 0 "ring reopen --help" -- "$R" ring reopen --help
+check 0 "a mailbox to reopen" -- "$R" mailbox create againbox --capacity 4 --max-size 16 --pages normal
+check 0 "close the mailbox" -- "$R" ring close againbox
+check 0 "ring reopen of a mailbox" -- "$R" ring reopen againbox
+expect_out "a mailbox reopens" "^reopened: generation 1$"
+check 1 "ring reset of a mailbox" -- "$R" ring reset againbox
+expect_err "mailboxes have no reset" "mailboxes have no reset"
+
 [ $fails = 0 ] && echo "test_cli: all checks passed"
 exit $((fails != 0))

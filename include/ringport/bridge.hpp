@@ -31,12 +31,15 @@
 //    is refused (nak, retried 200 ms later) until the gap is filled: per-
 //    source order and no loss. (A message removed from the stream by its
 //    limits would hold its source up: size the stream for the backlog.)
-//    Residual windows (documented, not closed): a SIGKILL inside the copy of
-//    one message from the mailbox into the journal (a few hundred
-//    nanoseconds) loses that message, and one between a send into the
-//    mailbox and the 8-byte store of its sequence duplicates it; a mailbox
-//    that lent a message (peek) to a process that died drops it, and the
-//    mailbox has no transaction that would hand the message over atomically.
+//    Residual windows (documented, not closed; test bridge_crash_points
+//    kills a bridge at each point, RINGPORT_BRIDGE_CRASH=POINT:N): a SIGKILL
+//    after the mailbox lent run_out() a message and before its copy into
+//    the journal is complete (a memcpy and one 8-byte store) loses that
+//    message, since a mailbox drops what it lent to a process that died;
+//    one between run_in()'s send into the mailbox and the 8-byte store of
+//    its sequence delivers it twice. The mailbox has no transaction that
+//    would hand a message over and record it in one step, so closing
+//    either needs a change to the mailbox engine.
 //    The files are not fsynced: they survive the bridge's crash, not a power
 //    loss of its host.
 //  - Core NATS (stream empty): at-most-once. run_out() takes a message out of
@@ -48,8 +51,10 @@
 // Back-pressure: run_out() has at most `window` unacknowledged messages;
 // then it stops draining and senders see a full mailbox. run_in() fetches at
 // most `batch` messages and blocks on a full mailbox (nothing is dropped;
-// JetStream keeps the rest). Batches: run_out() publishes what it gathered
-// within `linger` of the first message of a batch, up to `window`.
+// JetStream keeps the rest). Pipelining: run_out() publishes each message as
+// it enters the journal, keeps up to `window` publishes in flight, and takes
+// messages for at most `linger` before it takes in acknowledgements (the
+// journal's acked mark follows the leading run of acknowledged messages).
 // Reconnects: the NATS client reconnects forever with a backoff from 50 ms
 // doubling to 2 s; publishes that were not acknowledged are repeated.
 #pragma once
@@ -92,8 +97,8 @@ struct common_options {
 };
 
 struct out_options : common_options {
-  std::size_t window = 256;  ///< in-flight messages (journal slots), 1 .. 65536
-  std::chrono::milliseconds linger{2};
+  std::size_t window = 256;                    ///< in-flight messages (journal slots), 1 .. 65536
+  std::chrono::milliseconds linger{2};         ///< longest run of takes between looks at the acks
   std::chrono::seconds duplicate_window{120};  ///< of a stream this bridge creates
   int replicas = 1;                            ///< of a stream this bridge creates (1 .. 5)
 };

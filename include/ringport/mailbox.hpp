@@ -116,6 +116,19 @@
 // The acknowledgement protocol is the one above, so the model check of
 // detail/mailbox_ack.hpp covers it.
 //
+// Automatic buffering: mailbox_options{.capacity = automatic_buffering,
+// .max_bytes = N}. The mailbox starts small (at most 16 slots) and, when a
+// sender finds it full, grows by chaining a further mailbox twice the size
+// (generations NAME.g1, NAME.g2 ...; every process maps them on demand), as
+// long as the newest generation's slots stay within max_bytes; then sends
+// wait as on a bounded mailbox. It does not shrink; drained older
+// generations are unlinked. One FIFO per sender and exactly once hold
+// across growth; a handle opened before the growth follows it at its next
+// call. capacity() is the newest generation's. Streams stay in one
+// generation (they do not grow it); readable(), drop_queued() and release()
+// act on the generation the receiver reads now. The protocol and its
+// correctness argument: runtime/mailbox_auto.cpp.
+//
 // Non-blocking calls (try_send, try_receive, try_peek, try_claim) return
 // status::would_block at once when full / empty. try_send is asynchronous
 // only: a synchronous send has to wait for a receiver by definition; use
@@ -141,8 +154,13 @@
 //
 // close(): sends fail with status::closed; receivers drain what is queued,
 // then get status::closed; a sync sender still waiting withdraws its message
-// and returns closed. Peer death is reported as status::peer_gone by waiting
-// calls, as for rings (ring.hpp, "Peer death").
+// and returns closed. reopen() opens a closed mailbox again in place with
+// what is queued, as ring::reopen(): a sync sender still waiting when it
+// sees the mailbox open again goes on waiting for its acknowledgement.
+// There is no reset(): the acknowledgement words, stream table and
+// rendezvous meeting after the ring have protocols of their own (see
+// detail/mailbox_ack.hpp); start afresh with if_exists::replace. Peer death is reported as status::peer_gone
+// by waiting calls, as for rings (ring.hpp, "Peer death").
 #pragma once
 
 #include <array>
@@ -166,7 +184,10 @@ namespace ringport {
 
 namespace detail {
 class ring_state;
-}
+struct chain_link;
+class chain_tx;
+class chain_rx;
+}  // namespace detail
 
 /// When a send returns: once queued, or once a receiver took the message.
 enum class delivery : std::uint8_t { async, sync };
@@ -179,9 +200,13 @@ inline constexpr std::chrono::milliseconds rendezvous_grace{20};
 /// Largest max_message_size a mailbox accepts (slots are at most 16 MiB).
 inline constexpr std::size_t mailbox_max_message_limit = (std::size_t{1} << 24) - mailbox_header_bytes;
 
+/// mailbox_options::capacity for automatic buffering ("Automatic
+/// buffering" above): the mailbox sizes its buffer itself, up to max_bytes.
+inline constexpr std::size_t automatic_buffering = ~std::size_t{0};
+
 struct mailbox_options {
-  /// Messages; a power of two from 1 to 2^32, or 0 for a rendezvous
-  /// ("Zero capacity" above).
+  /// Messages; a power of two from 1 to 2^32, 0 for a rendezvous ("Zero
+  /// capacity" above), or `automatic_buffering`.
   std::size_t capacity = 1024;
   std::size_t max_message_size = 4096 - mailbox_header_bytes;  ///< 1 .. mailbox_max_message_limit
   pages backing = pages::any;
@@ -190,6 +215,9 @@ struct mailbox_options {
   /// When the name exists: fail (already_exists), open it (its sizes win,
   /// as open_or_create), or replace it when no recorded user lives (segment.hpp).
   existing if_exists = existing::fail;
+  /// automatic only: the largest buffer, in bytes of slots (a slot is
+  /// max_message_size + 16 bytes, rounded up to 8); at least one slot.
+  std::uint64_t max_bytes = 0;
 };
 
 class mailbox;
@@ -278,6 +306,11 @@ struct mailbox_slot_summary {
   std::size_t length = 0;
 };
 mailbox_slot_summary summarize_slot(const ring_state& st, const std::byte* copy, std::size_t max) noexcept;
+
+/// Test hook, null in use: an automatic mailbox's sender calls it between
+/// its look at the newest generation and its send there (S-LOOK, S-SEND in
+/// runtime/mailbox_auto.cpp), so that a test can widen that window.
+extern std::atomic<void (*)()> auto_send_hook;
 
 /// A producer or consumer role slot held for as long as a handle lives.
 class mailbox_role {
@@ -380,8 +413,10 @@ class mailbox_sender {
 
  private:
   friend class mailbox;
+  friend class detail::chain_tx;
   mailbox_sender(detail::mailbox_role role, std::size_t max, wait_policy p,
                  detail::mailbox_meeting* meet) noexcept;
+  status send_room(std::span<const std::byte> msg, bool wait, clock::time_point deadline, bool sync) noexcept;
   status enqueue(std::span<const std::byte> msg, bool sync) noexcept;
   status meet_until(std::span<const std::byte> msg, clock::time_point deadline, bool try_only) noexcept;
   struct stream_source {
@@ -413,6 +448,7 @@ class mailbox_sender {
   std::size_t claimed_ = 0;  // bytes of the open claim (with claiming_)
   bool claiming_ = false;
   wait_policy policy_ = wait_policy::adaptive;
+  std::shared_ptr<detail::chain_tx> auto_;  // automatic mailboxes: the chain (runtime/mailbox_auto.cpp)
 };
 
 /// Receives messages from one mailbox. Move-only; one per receiving thread.
@@ -514,6 +550,7 @@ class mailbox_receiver {
 
  private:
   friend class mailbox;
+  friend class detail::chain_rx;
   mailbox_receiver(detail::mailbox_role role, std::size_t max, wait_policy p,
                    detail::mailbox_meeting* meet) noexcept;
   bool senders_waiting() const noexcept;
@@ -558,6 +595,7 @@ class mailbox_receiver {
   stream_in in_;
   std::size_t max_ = 0;
   wait_policy policy_ = wait_policy::adaptive;
+  std::shared_ptr<detail::chain_rx> auto_;  // automatic mailboxes: the chain (runtime/mailbox_auto.cpp)
 };
 
 class mailbox {
@@ -585,25 +623,43 @@ class mailbox {
   /// Closes the mailbox for every process: sends fail, receives drain.
   void close() const noexcept;
   bool closed() const noexcept;
+  /// Opens a closed mailbox again, keeping what is queued; false when it
+  /// was open. As ring::reopen() (ring.hpp, "Reopen, reset"); no reset().
+  bool reopen() const noexcept;
+  /// Reopens so far (mod 2^31).
+  std::uint32_t generation() const noexcept;
   /// Who holds sender (producers_*) and receiver (consumers_*) roles now.
   peer_counts peers() const noexcept;
-  /// Messages it buffers: 0 for a rendezvous.
+  /// Messages it buffers: 0 for a rendezvous; on an automatic mailbox, the
+  /// capacity of its newest generation (what it has grown to).
   std::size_t capacity() const noexcept;
+  /// Automatic buffering ("Automatic buffering" above).
+  bool is_automatic() const noexcept { return chain_ != nullptr; }
+  /// Automatic only (else 0): its limit; the newest generation (0 before
+  /// any growth); the bytes of that generation's slots (its buffer now).
+  std::uint64_t max_bytes() const noexcept;
+  std::uint32_t generation() const noexcept;
+  std::uint64_t buffer_bytes() const noexcept;
   bool rendezvous() const noexcept { return rendezvous_; }
   std::size_t max_message_size() const noexcept { return max_; }
   /// Stream messages dropped incomplete so far (sender died or gave up
   /// midway, a reader died holding one, a synchronous one withdrawn).
   std::uint64_t streams_dropped() const noexcept;
-  /// Messages queued; an estimate while others send or receive.
+  /// Messages queued; an estimate while others send or receive (automatic:
+  /// summed over its generations, opening them: not for a hot path).
   std::size_t size() const noexcept;
   const segment_info& info() const noexcept;
   bool valid() const noexcept { return st_ != nullptr; }
 
  private:
+  friend class detail::chain_tx;
+  friend class detail::chain_rx;
   mailbox(std::shared_ptr<detail::ring_state> st, std::size_t max, bool rendezvous)
       : st_(std::move(st)), max_(max), rendezvous_(rendezvous) {}
+  static result<mailbox> create_automatic(std::string_view name, const mailbox_options& opt);
   detail::mailbox_meeting* meeting() const noexcept;
   std::shared_ptr<detail::ring_state> st_;
+  std::shared_ptr<detail::chain_link> chain_;  // automatic mailboxes only
   std::size_t max_ = 0;
   bool rendezvous_ = false;
 };

@@ -40,6 +40,7 @@ enum class errc : int {
   corrupt,           ///< shared state failed validation
   system_error,      ///< a system call failed (message names it, with errno text)
   unsupported,       ///< the kernel lacks a feature this call needs
+  busy,              ///< a live process uses the object (e.g. ring reset with a role held)
 };
 
 const std::error_category& category() noexcept;

@@ -34,6 +34,31 @@
 // close(): no more pushes succeed (status::closed); pops drain what is left,
 // then return status::closed; every waiter in every process wakes up.
 //
+// Reopen, reset. reopen() makes a closed ring open again, in place, for
+// every process, and keeps what is queued: one CAS on the state word (the
+// closed bit and a generation, ring_layout.hpp) clears the bit and bumps
+// generation(); it returns false and changes nothing on an open ring. So a
+// close() racing a reopen() lands either before it (the ring ends open) or
+// after it (closed); of racing reopens, one wins. status::closed is what a
+// call saw then, not the end: a consumer that got closed on a drained ring
+// calls pop() again after the reopen and receives; a push that got closed
+// pushes again. A waiter woken by close() returns closed if it sees the
+// ring still closed and (consumer) drained; if the reopen came first it
+// never sees the close and goes on waiting. A consumer draining during the
+// reopen goes on popping the same FIFO: items pushed before the close and
+// after the reopen are not marked apart (a push that raced close() may
+// even land after the reopen). Who needs to tell them apart stamps T with
+// generation() read after its own reopen() (each producer's items are in
+// its order). A consumer in another process that never stopped is safe:
+// positions, turns and roles do not change; it just sees closed, then not.
+// reset() empties a ring with no live role holder (errc::busy otherwise;
+// this process's own handles count): it takes every role slot for itself
+// (a racing producer()/consumer() then fails with role_taken or
+// too_many_roles), puts positions, turns and claim records back to lap 0,
+// opens the ring with the next generation, and frees the slots. Recovery
+// counters are kept. A reset that dies midway leaves a ring to reset again.
+// Opening a closed ring (open(), if_exists::open) does not reopen it.
+//
 // Peer death: a waiting call re-checks the peers' role slots every
 // detail::peer_poll (50 ms) and returns status::peer_gone when at least one
 // peer attached in the other role died without detaching and none is alive.
@@ -214,9 +239,9 @@ class ring {
         : hold_(std::move(hold)), e_(hold_.state().view(), slot), policy_(p) {}
     detail::ring_state& st() const noexcept { return hold_.state(); }
     bool closed() const noexcept {
-      // A-CLOSE: pairs with R-CLOSE in ring_state::close(). Read through the
-      // engine's view: one load from a line nobody writes.
-      return e_.view().shared->closed.load(std::memory_order_acquire) != 0;
+      // A-CLOSE: pairs with R-CLOSE / R-REOPEN in ring_state. Read through
+      // the engine's view: one load (and a bit test) from a line nobody writes.
+      return (e_.view().shared->closed.load(std::memory_order_acquire) & detail::state_closed) != 0;
     }
     template <class Attempt>
     status wait_full(clock::time_point deadline, Attempt&& attempt) noexcept {
@@ -392,6 +417,14 @@ class ring {
   /// Closes the ring for every process: pushes fail, pops drain, waiters wake.
   void close() const noexcept { st_->close(); }
   bool closed() const noexcept { return st_->closed(); }
+  /// Opens a closed ring again for every process, keeping what is queued;
+  /// false (nothing changes) when it was open. See "Reopen, reset" above.
+  bool reopen() const noexcept { return st_->reopen(); }
+  /// Reopens and resets so far (mod 2^31): 0 for a new ring.
+  std::uint32_t generation() const noexcept { return st_->generation(); }
+  /// Empties the ring and opens it (next generation) when no live process
+  /// holds a role; errc::busy otherwise, and nothing changes.
+  result<void> reset() const { return st_->reset(); }
   /// Who holds the producer and consumer roles now, alive and dead.
   peer_counts peers() const noexcept { return st_->peers(); }
   std::size_t capacity() const noexcept { return st_->view().capacity; }

@@ -16,8 +16,10 @@
 //  - lossy: the publisher never waits; it overwrites the oldest slot. A
 //    subscriber that was lapped gets status::overrun from its next receive,
 //    with missed() = the exact number of messages it lost, and then goes on
-//    from the oldest message still retained. received + missed == published,
-//    exactly, for every subscriber.
+//    from near the oldest message still retained: capacity/8 messages (at
+//    least one) past the slot the publisher is overwriting, so that a
+//    publisher still running does not lap it again at once (see "Design").
+//    received + missed == published, exactly, for every subscriber.
 //  - backpressure: the publisher waits (try_/timed/blocking forms) while the
 //    slowest live subscriber has not read the slot it would overwrite. A
 //    subscriber that died stops holding it back once the waiting publisher
@@ -83,10 +85,26 @@
 //    slower on ARM64, so not the shipped form).
 //  - Subscribers poll only their slot's seq: one cache line per message
 //    (two for messages that span more), never the publisher's line.
+//  - Lossy re-sync: a lapped subscriber reads head once and moves its
+//    cursor to head - capacity + capacity/8 (at least head - capacity + 1,
+//    the oldest slot not being rewritten), counting every message it skips
+//    in missed(). Landing on the very oldest slot would be exact but
+//    useless: the publisher overwrites that slot next, so a subscriber that
+//    is slower than the publisher (or was descheduled: more workers than
+//    CPUs) was lapped again on nearly every receive, reading head each
+//    time, and received almost nothing (a flat 0.26 Mmsg/s per subscriber
+//    on 2 vCPUs). The margin gives it capacity/8 messages of lead; they are
+//    lost either way (received + missed == published still holds exactly),
+//    so the price is only that a subscriber lapped once by a burst skips up
+//    to capacity/8 - 1 messages it could still have read.
 //  - Back-pressure (the Disruptor's gating sequences): each subscriber
-//    stores its cursor (release) after each message and notifies "not
-//    full"; the publisher keeps a cached limit (lowest live cursor +
-//    capacity) and rescans the 64 entries only when it reaches it. A joiner
+//    stores its cursor (release) after each message; while the publisher
+//    is parked, the one whose cursor frees a batch (a quarter of the ring)
+//    wakes it, not every read (runtime/topic.cpp, above arm_wake(),
+//    has the ordering); the publisher keeps a cached limit (lowest live
+//    cursor + capacity) and rescans the 64 entries only when it reaches it;
+//    while it waits, it re-reads only the cursor of the entry that blocked
+//    it, and rescans once that one has moved or left. A joiner
 //    and a rescan meet on the shared `gate` word with read-modify-writes:
 //    the publisher scans, raises gate to the lowest message its new window
 //    may not overwrite (exchange, acq_rel), and scans again, keeping the
@@ -200,13 +218,17 @@ class topic_publisher {
   friend class byte_topic;
   topic_publisher(std::shared_ptr<detail::topic_state> st, wait_policy p) noexcept;
   status attempt(std::span<const std::byte> msg) noexcept;
+  void arm_wake() noexcept;
   bool rescan() noexcept;
+  bool still_blocked() const noexcept;
   bool reap_dead() noexcept;
   void reset() noexcept;
 
   std::shared_ptr<detail::topic_state> st_;
   std::uint64_t head_ = 0;   // next message number (we are the only writer of head)
   std::uint64_t limit_ = 0;  // backpressure: may publish while head_ < limit_
+  std::size_t blocker_ =
+      topic_subscriber_limit;  // backpressure: the entry with the lowest cursor at the last rescan
   wait_policy policy_ = wait_policy::adaptive;
 };
 

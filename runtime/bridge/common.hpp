@@ -1,9 +1,13 @@
 // Private to ringport::bridge: small pieces both directions share.
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "ringport/bridge.hpp"
@@ -15,6 +19,21 @@ inline std::string domain_of(const std::string& given) {
   if (!given.empty()) return given;
   const char* env = std::getenv("RINGPORT_DOMAIN");
   return env != nullptr && *env != '\0' ? env : "default";
+}
+
+/// Test hook: RINGPORT_BRIDGE_CRASH=POINT:N makes the bridge SIGKILL itself
+/// the Nth time (1-based) it passes `point` (tests/test_bridge.sh, case
+/// crash_points). Points: out-taken (a message lent by the mailbox, not yet
+/// in the journal), out-journaled (in the journal, not yet released),
+/// in-queued (sent into the mailbox, its sequence not yet stored),
+/// in-recorded (stored, not yet acknowledged). Unset: one load and a compare.
+inline void crash_point(const char* point) noexcept {
+  static const char* env = std::getenv("RINGPORT_BRIDGE_CRASH");
+  static unsigned long passes = 0;
+  if (env == nullptr) return;
+  const std::string_view e(env), p(point);
+  if (e.size() <= p.size() || e.substr(0, p.size()) != p || e[p.size()] != ':') return;
+  if (++passes == std::strtoul(env + p.size() + 1, nullptr, 10)) ::raise(SIGKILL);
 }
 
 inline bool stopping(const common_options& o) noexcept {

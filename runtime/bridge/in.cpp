@@ -132,7 +132,11 @@ class in_bridge {
     });
     if (r.why != failure::none) return outcome{r.why, r.message, moved};
     if (r.message == stopped) return outcome{failure::none, {}, moved};  // not queued, not acked
-    if (last != nullptr) detail::seen_table::store(last, seq);           // before the ack
+    // Window (b): a SIGKILL from the send's publish to this store duplicates
+    // the message (JetStream redelivers it; the seen file does not have it).
+    detail::crash_point("in-queued");
+    if (last != nullptr) detail::seen_table::store(last, seq);  // before the ack
+    detail::crash_point("in-recorded");
     natsMsg_Ack(m, nullptr);
     return outcome{failure::none, {}, moved + 1};
   }

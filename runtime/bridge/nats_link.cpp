@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "state_files.hpp"
+
 namespace ringport::bridge::detail {
 namespace {
 
@@ -66,13 +68,35 @@ link::~link() {
   if (opts_ != nullptr) natsOptions_Destroy(opts_);
 }
 
-void link::on_pub_error(jsCtx*, jsPubAckErr* e, void* self) {
+void link::on_pub_ack(jsCtx*, natsMsg* m, jsPubAck* pa, jsPubAckErr* e, void* self) {
   auto* l = static_cast<link*>(self);
-  std::string text = e->ErrText != nullptr ? e->ErrText : natsStatus_GetText(e->Err);
-  if (e->ErrCode != 0) text += " (JetStream error " + std::to_string(e->ErrCode) + ")";
-  const std::lock_guard<std::mutex> g(l->mu_);
-  ++l->pub_errors_;
-  l->pub_err_ = std::move(text);
+  std::uint64_t seq = 0;
+  const char* id = nullptr;
+  if (pa != nullptr && natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr)
+    if (auto parts = split_msg_id(id)) seq = parts->second;
+  natsMsg_Destroy(m);                           // ours in an ack handler
+  const std::lock_guard<std::mutex> g(l->mu_);  // record_acks() changes slots_ under it
+  if (seq != 0 && l->slots_ != nullptr) l->slots_[seq % l->n_slots_].store(seq, std::memory_order_release);
+  ++l->events_;
+  if (e != nullptr) {
+    std::string text = e->ErrText != nullptr ? e->ErrText : natsStatus_GetText(e->Err);
+    if (e->ErrCode != 0) text += " (JetStream error " + std::to_string(e->ErrCode) + ")";
+    ++l->pub_errors_;
+    l->pub_err_ = std::move(text);
+  }
+  l->acked_.notify_one();
+}
+
+void link::record_acks(std::atomic<std::uint64_t>* slots, std::size_t n) noexcept {
+  const std::lock_guard<std::mutex> g(mu_);
+  slots_ = slots;
+  n_slots_ = n;
+}
+
+void link::wait_ack(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> g(mu_);
+  acked_.wait_for(g, d, [&] { return events_ != events_seen_; });
+  events_seen_ = events_;
 }
 
 int link::take_publish_errors() noexcept {
@@ -111,8 +135,8 @@ outcome link::connect(const std::string& url, bool jetstream, int max_pending) {
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.PublishAsync.MaxPending = max_pending;
-  jo.PublishAsync.ErrHandler = &link::on_pub_error;
-  jo.PublishAsync.ErrHandlerClosure = this;
+  jo.PublishAsync.AckHandler = &link::on_pub_ack;  // errors too (ErrHandler is then unused)
+  jo.PublishAsync.AckHandlerClosure = this;
   jo.Wait = 5000;
   s = natsConnection_JetStream(&js_, nc_, &jo);
   if (s != NATS_OK) return fail(failure::nats, nats_text("JetStream context", s));

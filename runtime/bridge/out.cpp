@@ -1,7 +1,9 @@
 // ringport::bridge::run_out(): a mailbox drained to a NATS subject.
+#include <atomic>
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common.hpp"
 #include "nats_link.hpp"
@@ -46,6 +48,9 @@ outcome ensure_stream(jsCtx* js, const out_options& o) {
 class out_bridge {
  public:
   out_bridge(const out_options& o, mailbox_receiver& rx, detail::link& l) : o_(o), rx_(rx), l_(l) {}
+  out_bridge(const out_bridge&) = delete;
+  out_bridge& operator=(const out_bridge&) = delete;
+  ~out_bridge() { l_.record_acks(nullptr, 0); }  // publishes may still be outstanding
 
   outcome core() {
     const std::string subject = o_.subject;
@@ -69,22 +74,33 @@ class out_bridge {
     }
   }
 
+  // Pipelined: each message taken from the mailbox goes into the journal
+  // and is published at once; the journal's acked() advances over the
+  // leading run of acknowledged sequences (the ack handler marks them in
+  // done_), so up to `window` publishes are in flight at any time. After a
+  // failed publish, publish_window() republishes the whole window (same ids).
   outcome jetstream(detail::journal& j) {
     source_ = detail::domain_of(o_.domain) + "/" + o_.mailbox + "/" + hex(j.epoch()) + "/";
+    done_ = std::vector<std::atomic<std::uint64_t>>(j.window());
+    l_.record_acks(done_.data(), done_.size());
     outcome r;
     if (auto e = publish_window(j); e.why != failure::none) return e;  // what the last run left
+    const std::uint64_t start = j.next();
     bool closed = false;
-    while (!closed) {
-      const std::uint64_t first = j.next();
-      if (auto e = gather(j, closed); e.why != failure::none) return e;
-      if (j.next() == first) {
-        if (detail::stopping(o_)) break;
-        continue;
+    while (!closed && !detail::stopping(o_)) {
+      if (auto e = take(j, closed); e.why != failure::none) return e;
+      advance(j);
+      if (l_.take_publish_errors() != 0 || failed_) {
+        failed_ = false;
+        drain();
+        advance(j);
+        if (auto e = publish_window(j); e.why != failure::none) return e;
       }
-      if (auto e = publish_window(j); e.why != failure::none) return e;
-      r.moved += j.next() - first;
-      if (detail::stopping(o_)) break;
     }
+    drain();
+    advance(j);
+    if (auto e = publish_window(j); e.why != failure::none) return e;
+    r.moved = j.next() - start;
     return r;
   }
 
@@ -95,20 +111,48 @@ class out_bridge {
     return b;
   }
 
-  // Moves messages from the mailbox into the journal: up to its window,
-  // until `linger` after the first one (which waits up to 100 ms).
-  outcome gather(detail::journal& j, bool& closed) {
-    clock::time_point deadline = clock::now() + std::chrono::milliseconds(100);
-    bool first = true;
-    while (j.next() - j.acked() < j.window()) {
+  // acked() past every leading acknowledged sequence.
+  void advance(detail::journal& j) noexcept {
+    std::uint64_t a = j.acked();
+    const std::uint64_t to = j.next();
+    while (a < to && done_[a % done_.size()].load(std::memory_order_acquire) == a) ++a;
+    if (a != j.acked()) j.acknowledge(a);
+  }
+
+  // Waits until no publish is outstanding (acknowledged, failed or timed out).
+  void drain() {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 5000;
+    js_PublishAsyncComplete(l_.js(), &po);
+  }
+
+  // Moves messages from the mailbox into the journal, publishing each: while
+  // the window has room, for at most `linger` after the first one (which
+  // waits 100 ms when nothing is in flight, else 1 ms, so that
+  // acknowledgements are taken in); with the window full, waits for an
+  // acknowledgement.
+  outcome take(detail::journal& j, bool& closed) {
+    const bool idle = j.acked() == j.next();
+    clock::time_point deadline = clock::now() + std::chrono::milliseconds(idle ? 100 : 1);
+    if (j.next() - j.acked() >= j.window()) return l_.wait_ack(std::chrono::milliseconds(100)), outcome{};
+    for (bool first = true; j.next() - j.acked() < j.window(); first = false) {
+      if (!first && clock::now() >= deadline) return {};
       std::span<const std::byte> msg;
       const status st = rx_.peek_until(msg, deadline);
       if (st == status::timed_out) return {};
       if (st == status::closed) return closed = true, outcome{};
       if (st != status::ok) return fail(failure::mailbox, std::string("mailbox: ") + to_string(st));
+      // Window (a): a SIGKILL from the peek to the end of append() loses msg
+      // (the mailbox drops a slot lent to a process that died).
+      detail::crash_point("out-taken");
+      const std::uint64_t seq = j.next();
       j.append(msg);  // in the journal first; the mailbox drops it on release
+      detail::crash_point("out-journaled");
       rx_.release();
-      if (first) deadline = clock::now() + o_.linger, first = false;
+      const auto copy = j.entry(seq);
+      if (!copy || publish(seq, *copy) != NATS_OK) failed_ = true;  // publish_window() retries it
+      if (first) deadline = clock::now() + o_.linger;
     }
     return {};
   }
@@ -159,6 +203,7 @@ class out_bridge {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = id.c_str();
+    po.MaxWait = 5000;  // then the ack handler reports a timeout: republished
     s = js_PublishMsgAsync(l_.js(), &m, &po);
     if (m != nullptr) natsMsg_Destroy(m);  // still ours when the publish failed
     return s;
@@ -168,6 +213,8 @@ class out_bridge {
   mailbox_receiver& rx_;
   detail::link& l_;
   std::string source_;
+  std::vector<std::atomic<std::uint64_t>> done_;  // slot seq % window: seq once acknowledged
+  bool failed_ = false;                           // a publish call failed: republish the window
 };
 
 }  // namespace

@@ -63,6 +63,9 @@ int cmd_top(int argc, char** argv, int first);
 int cmd_ring_create(int argc, char** argv, int first);
 int cmd_ring_close(int argc, char** argv, int first);
 int cmd_tap(int argc, char** argv, int first);
+// issue 12 item 4: reopen / reset a ring in place
+int cmd_ring_reopen(int argc, char** argv, int first);
+int cmd_ring_reset(int argc, char** argv, int first);
 // io_uring journals and pumps (issue #14). SIGINT/SIGTERM set
 // stop_requested once catch_stop_signals() ran (no SA_RESTART: blocking
 // calls return EINTR).

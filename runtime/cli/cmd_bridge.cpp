@@ -23,8 +23,9 @@ duplicate window, R replicas: 1 to 5, default 1) when missing, keeps up to N (1 
 unacknowledged messages in a journal file under DIR (default
 $RINGPORT_BRIDGE_DIR, else /var/tmp/ringport-bridge) and publishes each with
 Nats-Msg-Id DOMAIN/MAILBOX/EPOCH/SEQ; a message leaves the mailbox for the
-journal, and the journal once JetStream acknowledged it. A batch is what
-came within MS (0 to 60000; default 2) of its first message. in reads a
+journal, and the journal once JetStream acknowledged it (and all before
+it); each is published as it enters the journal, and out takes messages for
+at most MS (0 to 60000; default 2) before it looks at the acks. in reads a
 durable pull consumer NAME (default ringport-MAILBOX), N messages (default
 256) per fetch, queues each, records its SEQ per source in DIR, then
 acknowledges it; a redelivered SEQ is dropped. A full mailbox stops it.

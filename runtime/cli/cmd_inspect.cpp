@@ -58,8 +58,9 @@ listed.
   creator {pid, alive, created_ns}, users {alive, dead} (null if unknown),
   queue (rings and mailboxes, else null): {capacity, max_message (bytes),
     fill, pushed (tail: items ever pushed), popped (head: ever popped),
-    closed, waiters {consumers, producers} (registrations parked on the
-    not-empty and not-full event counts since their last wake-up),
+    closed, generation (reopens and resets so far), waiters {consumers,
+    producers} (registrations parked on the not-empty and not-full event
+    counts since their last wake-up),
     producers and consumers: {alive, dead, holders: [{slot, pid, alive,
     position}]} (consumers' holders also "lag": pushed - position;
     position is the end of the holder's last claim on a multi side, the
@@ -112,7 +113,7 @@ int cmd_ls(int argc, char** argv, int first) {
     const detail::segment_usage u = detail::inspect(info);
     const std::string fill = u.has_roles ? std::to_string(u.unread) : "-";
     const std::string cap =
-        is_queue_kind(info.kind) || info.kind == object_kind::topic ? std::to_string(info.capacity) : "-";
+        is_queue_kind(info.kind) || info.kind == object_kind::topic ? capacity_text(info) : "-";
     std::printf("%-40s %-8s %10s %10s %10s %6s %7s %-7s %s\n", info.name.c_str(), to_string(info.kind),
                 cap.c_str(), fill.c_str(), max_message(info).c_str(), page_size(info.page_size).c_str(),
                 users_column(u).c_str(), detail::to_string(u.state), owner(info).c_str());
@@ -153,6 +154,13 @@ int cmd_stat(int argc, char** argv, int first) {
         box_kind ? mailbox::open(info.name, info.domain) : result<mailbox>(errc::wrong_kind, "not a mailbox");
     if (box && box->rendezvous())
       std::printf("capacity:      0 (rendezvous: nothing is buffered)\n");
+    else if (box && box->is_automatic())
+      std::printf(
+          "capacity:      automatic: now %llu messages, %llu bytes of slots (generation %u), "
+          "limit %llu bytes; %llu queued in all generations\n",
+          static_cast<unsigned long long>(box->capacity()),
+          static_cast<unsigned long long>(box->buffer_bytes()), box->generation(),
+          static_cast<unsigned long long>(box->max_bytes()), static_cast<unsigned long long>(box->size()));
     else
       std::printf("capacity:      %llu\n", static_cast<unsigned long long>(info.capacity));
     std::printf("max message:   %s bytes\n", max_message(info).c_str());
@@ -163,6 +171,7 @@ int cmd_stat(int argc, char** argv, int first) {
     std::printf("%-15s%s\n", box ? "senders:" : "producers:", holders(u.producers).c_str());
     std::printf("%-15s%s\n", box ? "receivers:" : "consumers:", holders(u.consumers).c_str());
     std::printf("closed:        %s\n", u.closed ? "yes" : "no");
+    std::printf("generation:    %u\n", static_cast<unsigned>(u.generation));
     std::printf("lost in crashes: %llu abandoned by dead %s, %llu held by dead %s; %llu takeovers\n",
                 static_cast<unsigned long long>(u.abandoned), box ? "senders" : "producers",
                 static_cast<unsigned long long>(u.reclaimed), box ? "receivers" : "consumers",
@@ -193,7 +202,9 @@ int cmd_rm(int argc, char** argv, int first) {
   if (a->positional.empty()) return fail("rm", "wants one or more NAMEs (see --help)", exit_usage);
   int rc = exit_ok;
   for (const auto& name : a->positional)
-    if (auto ok = segment::remove(name, a->get("--domain")); !ok) rc = fail("rm", ok.error());
+    // mailbox::remove: an automatic mailbox's generations go with it (any
+    // other segment is removed as segment::remove does).
+    if (auto ok = mailbox::remove(name, a->get("--domain")); !ok) rc = fail("rm", ok.error());
   return rc;
 }
 

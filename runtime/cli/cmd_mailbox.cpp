@@ -19,9 +19,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-const char* help_create = R"(usage: ringport mailbox create NAME [--capacity N] [--max-size BYTES]
-                               [--pages any|huge|normal] [--group] [--domain D]
-                               [--if-exists fail|open|replace]
+const char* help_create = R"(usage: ringport mailbox create NAME [--capacity N|auto] [--max-size BYTES]
+                               [--max-bytes LIMIT] [--pages any|huge|normal] [--group]
+                               [--domain D] [--if-exists fail|open|replace]
 Creates a mailbox of N messages (a power of two from 1 to 4294967296;
 default 1024; 0 makes a rendezvous: nothing is buffered, a send returns
 once a receiver took the message) of up to BYTES each (1 to 16777200; default 4080). Numbers are
@@ -29,6 +29,11 @@ decimal digits only, no sign, blanks or suffixes. --group makes it mode 0660
 instead of 0600. --if-exists: when NAME exists, fail (the default), open it
 (its sizes win), or replace it with a new mailbox when no recorded user of
 it is alive (stale in `ringport ls`; its queued messages are dropped).
+--capacity auto --max-bytes LIMIT: automatic buffering: it starts small
+(at most 16 messages) and grows, doubling, when senders find it full, while
+its newest buffer stays within LIMIT bytes of slots (a slot is BYTES + 16,
+rounded up to 8); then sends wait. Its generations are mailboxes
+NAME.g1, NAME.g2 ... that `ringport stat NAME` sums up.
 exit: 0 ok, 1 error (exists, in use, not a power of two...), 2 usage (bad or
 out-of-range number).
 )";
@@ -125,6 +130,7 @@ int cmd_mailbox_create(int argc, char** argv, int first) {
   auto a = parse(argc, argv, first, cmd,
                  {{"--capacity", "", true},
                   {"--max-size", "", true},
+                  {"--max-bytes", "", true},
                   {"--pages", "", true},
                   {"--group", "", false},
                   {"--if-exists", "", true}});
@@ -135,14 +141,23 @@ int cmd_mailbox_create(int argc, char** argv, int first) {
   o.domain = a->get("--domain");
   o.group_access = a->has("--group");
   const bool rendezvous = a->has("--capacity") && a->get("--capacity") == "0";
-  auto cap = rendezvous ? std::optional<std::uint64_t>(0)
-                        : option(*a, "--capacity", &parse_capacity, std::uint64_t{o.capacity}, cmd);
+  const bool automatic_cap = a->has("--capacity") && a->get("--capacity") == "auto";
+  if (automatic_cap != a->has("--max-bytes"))
+    return fail(cmd, "--max-bytes goes with --capacity auto (and it wants one)", exit_usage);
+  auto cap = rendezvous || automatic_cap
+                 ? std::optional<std::uint64_t>(0)
+                 : option(*a, "--capacity", &parse_capacity, std::uint64_t{o.capacity}, cmd);
   auto max = option(*a, "--max-size", &parse_max_size, std::uint64_t{o.max_message_size}, cmd);
   auto backing = option(*a, "--pages", &parse_pages, pages::any, cmd);
   auto if_exists = option(*a, "--if-exists", &parse_if_exists, existing::fail, cmd);
-  if (!cap || !max || !backing || !if_exists) return exit_usage;
+  auto limit = option(
+      *a, "--max-bytes",
+      +[](std::string_view t) { return parse_number(t, 1, std::uint64_t{1} << 50, "--max-bytes"); },
+      std::uint64_t{0}, cmd);
+  if (!cap || !max || !backing || !if_exists || !limit) return exit_usage;
   o.if_exists = *if_exists;
-  o.capacity = static_cast<std::size_t>(*cap);
+  o.capacity = automatic_cap ? automatic_buffering : static_cast<std::size_t>(*cap);
+  o.max_bytes = *limit;
   o.max_message_size = static_cast<std::size_t>(*max);
   o.backing = *backing;
   auto box = mailbox::create(a->positional[0], o);

@@ -1,5 +1,8 @@
-// ringport ring create / ring close: rings of byte items from a shell.
+// ringport ring create / close / reopen / reset: rings of byte items from a
+// shell.
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "cli.hpp"
@@ -26,9 +29,25 @@ exit: 0 ok, 1 error (exists, in use, not a power of two...), 2 usage.
 const char* help_close = R"(usage: ringport ring close NAME [--domain D]
 Closes a ring (or a mailbox) for every process: pushes fail with
 status::closed, consumers drain what is queued, then get closed; every
-waiter wakes. Closing is for good: to start over once every user is gone,
-`ringport ring create NAME ... --if-exists replace`.
+waiter wakes. `ringport ring reopen NAME` opens it again with what is queued;
+`ringport ring reset NAME` empties it once nobody holds a role.
 exit: 0 ok, 1 error (no such ring), 2 usage.
+)";
+const char* help_reopen = R"(usage: ringport ring reopen NAME [--domain D]
+Opens a closed ring (or mailbox) again, in place, for every process: what is
+queued stays, pushes succeed again, consumers that saw closed receive again
+on their next pop; its generation goes up by one. Prints "reopened:
+generation G", or "open already: generation G" (nothing changes) when it
+was not closed. Opening a closed ring never reopens it by itself.
+exit: 0 ok (reopened or open already), 1 error (no such ring), 2 usage.
+)";
+const char* help_reset = R"(usage: ringport ring reset NAME [--domain D]
+Empties a ring in place (what is queued is dropped) and opens it with the
+next generation, when no live process holds a producer or consumer role
+(holders that died are taken over). Prints "reset: generation G".
+Mailboxes have no reset: use `ring create ... --if-exists replace`.
+exit: 0 ok, 1 error (a live role holder: in use; no such ring; a
+mailbox), 2 usage.
 )";
 
 bool ring_kind(object_kind k) {
@@ -69,37 +88,82 @@ int cmd_ring_create(int argc, char** argv, int first) {
   return exit_ok;
 }
 
-int cmd_ring_close(int argc, char** argv, int first) {
-  constexpr std::string_view cmd = "ring close";
-  auto a = parse(argc, argv, first, cmd, {});
-  if (!a) return exit_usage;
-  if (a->has("--help")) return std::fputs(help_close, stdout), exit_ok;
-  if (a->positional.size() != 1) return fail(cmd, "wants exactly one NAME (see --help)", exit_usage);
-  const std::string& name = a->positional[0];
-  const std::string domain = a->get("--domain");
+namespace {
+
+// The ring (or mailbox, when `box`) named by ring close/reopen/reset.
+struct ring_target {
+  std::shared_ptr<detail::ring_state> ring;
+  std::optional<mailbox> box;
+};
+
+std::optional<ring_target> open_target(std::string_view cmd, const std::string& name,
+                                       const std::string& domain) {
   segment_options so;
   so.domain = domain;
   object_kind kind = object_kind::raw;
   std::uint64_t element = 0;
   {
     auto seg = segment::open(name, so);
-    if (!seg) return fail(cmd, seg.error());
+    if (!seg) return fail(cmd, seg.error()), std::nullopt;
     kind = seg->info().kind;
     element = seg->info().element_size;
   }
   if (kind == object_kind::mailbox) {  // its close also wakes sync senders
     auto box = mailbox::open(name, domain);
-    if (!box) return fail(cmd, box.error());
-    box->close();
-    return exit_ok;
+    if (!box) return fail(cmd, box.error()), std::nullopt;
+    return ring_target{nullptr, std::move(*box)};
   }
   if (!ring_kind(kind))
-    return fail(cmd, "'" + name + "' is a " + to_string(kind) + " segment, not a ring or mailbox");
+    return fail(cmd, "'" + name + "' is a " + to_string(kind) + " segment, not a ring or mailbox"),
+           std::nullopt;
   // Slots are packed at the element size, so alignment 1 opens any ring.
   auto st = detail::ring_state::open(name, kind, element, 1, domain);
-  if (!st) return fail(cmd, st.error());
-  (*st)->close();
-  return exit_ok;
+  if (!st) return fail(cmd, st.error()), std::nullopt;
+  return ring_target{std::move(*st), std::nullopt};
+}
+
+template <class Act>
+int on_target(int argc, char** argv, int first, std::string_view cmd, const char* help, Act&& act) {
+  auto a = parse(argc, argv, first, cmd, {});
+  if (!a) return exit_usage;
+  if (a->has("--help")) return std::fputs(help, stdout), exit_ok;
+  if (a->positional.size() != 1) return fail(cmd, "wants exactly one NAME (see --help)", exit_usage);
+  auto t = open_target(cmd, a->positional[0], a->get("--domain"));
+  if (!t) return exit_error;
+  return act(*t);
+}
+
+}  // namespace
+
+int cmd_ring_close(int argc, char** argv, int first) {
+  return on_target(argc, argv, first, "ring close", help_close, [](ring_target& t) -> int {
+    if (t.box)
+      t.box->close();
+    else
+      t.ring->close();
+    return exit_ok;
+  });
+}
+
+int cmd_ring_reopen(int argc, char** argv, int first) {
+  return on_target(argc, argv, first, "ring reopen", help_reopen, [](ring_target& t) -> int {
+    const bool done = t.box ? t.box->reopen() : t.ring->reopen();
+    const std::uint32_t g = t.box ? t.box->generation() : t.ring->generation();
+    std::printf("%s: generation %u\n", done ? "reopened" : "open already", static_cast<unsigned>(g));
+    return exit_ok;
+  });
+}
+
+int cmd_ring_reset(int argc, char** argv, int first) {
+  constexpr std::string_view cmd = "ring reset";
+  return on_target(argc, argv, first, cmd, help_reset, [&](ring_target& t) -> int {
+    if (t.box)
+      return fail(cmd, "'" + t.box->info().name +
+                           "' is a mailbox: mailboxes have no reset (use ring create --if-exists replace)");
+    if (auto ok = t.ring->reset(); !ok) return fail(cmd, ok.error());
+    std::printf("reset: generation %u\n", static_cast<unsigned>(t.ring->generation()));
+    return exit_ok;
+  });
 }
 
 }  // namespace ringport::cli

@@ -30,6 +30,21 @@ bool is_queue_kind(object_kind k) noexcept {
          k == object_kind::mpmc || k == object_kind::mailbox;
 }
 
+namespace {
+// An automatic mailbox's head has at most 16 slots: only such mailboxes are
+// opened to find out (an open may wait for a creator still at work).
+bool maybe_automatic(const segment_info& info) {
+  return info.kind == object_kind::mailbox && info.capacity <= 16;
+}
+}  // namespace
+
+std::string capacity_text(const segment_info& info) {
+  if (maybe_automatic(info))
+    if (auto box = mailbox::open(info.name, info.domain); box && box->is_automatic())
+      return "auto:" + std::to_string(box->capacity());
+  return std::to_string(info.capacity);
+}
+
 std::string max_message(const segment_info& info) {
   if (info.kind == object_kind::mailbox && info.element_size > mailbox_header_bytes)
     return std::to_string(info.element_size - mailbox_header_bytes);
@@ -53,7 +68,18 @@ void describe_queue(json& out, const detail::segment_usage& u) {
     out.field("max_message", info.element_size - mailbox_header_bytes);
   else
     out.field("max_message", info.element_size);
+  if (maybe_automatic(info))  // automatic buffering: what it has grown to
+    if (auto box = mailbox::open(info.name, info.domain); box && box->is_automatic())
+      out.key("automatic")
+          .begin_object()
+          .field("generation", box->generation())
+          .field("capacity", static_cast<std::uint64_t>(box->capacity()))
+          .field("buffer_bytes", box->buffer_bytes())
+          .field("max_bytes", box->max_bytes())
+          .field("queued", static_cast<std::uint64_t>(box->size()))
+          .end_object();
   out.field("fill", u.unread).field("pushed", u.tail).field("popped", u.head).field("closed", u.closed);
+  out.field("generation", u.generation);
   out.key("waiters")
       .begin_object()
       .field("consumers", u.waiting_consumers)

@@ -15,6 +15,9 @@ namespace ringport::cli {
 bool is_queue_kind(object_kind k) noexcept;
 /// Largest message in bytes ("-" when the kind has no messages).
 std::string max_message(const segment_info& info);
+/// The CAPACITY column / stat line of a mailbox: "auto:N" for an automatic
+/// one (N: what it has grown to), else the segment's capacity.
+std::string capacity_text(const segment_info& info);
 
 /// One segment as a JSON object: identity, state, users and, for queues,
 /// a "queue" object with positions, fill, waiters and every role holder.

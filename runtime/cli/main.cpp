@@ -30,6 +30,8 @@ commands:
   ring create NAME         create a ring of --size B byte items (--kind K,
                            --capacity N)
   ring close NAME          close a ring: pushes fail, consumers drain
+  ring reopen NAME         open a closed ring (or mailbox) again, keeping its items
+  ring reset NAME          empty a ring nobody holds a role of, and open it
   tap NAME [-n N] [--raw]  show queued messages of a ring or mailbox without
                            taking them (a best-effort snapshot)
   record NAME FILE         drain a mailbox into a journal file (io_uring)
@@ -79,6 +81,10 @@ int main(int argc, char** argv) {
   if (cmd == "ring" && argc > 2 && std::string_view(argv[2]) == "create")
     return cmd_ring_create(argc, argv, 3);
   if (cmd == "ring" && argc > 2 && std::string_view(argv[2]) == "close") return cmd_ring_close(argc, argv, 3);
+  // issue 12 item 4: reopen and reset in place
+  if (cmd == "ring" && argc > 2 && std::string_view(argv[2]) == "reopen")
+    return cmd_ring_reopen(argc, argv, 3);
+  if (cmd == "ring" && argc > 2 && std::string_view(argv[2]) == "reset") return cmd_ring_reset(argc, argv, 3);
   if (cmd == "tap") return cmd_tap(argc, argv, 2);
   if (cmd == "record") return cmd_record(argc, argv, 2);
   if (cmd == "replay") return cmd_replay(argc, argv, 2);

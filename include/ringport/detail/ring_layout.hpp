@@ -82,8 +82,11 @@ struct alignas(cache_line) basic_recovery_counters {
 template <template <class> class Atomic, class EventCount, std::size_t Roles>
 struct alignas(cache_line) basic_ring_shared {
   static constexpr std::size_t roles = Roles;
-  // line 0: read-mostly. Geometry, and the closed flag (written once; read
-  // by every push, so it lives with data nobody writes).
+  // line 0: read-mostly. Geometry, and the state word (read by every push,
+  // so it lives with data nobody writes; written by close, reopen, reset):
+  // bit 0 closed (state_closed), bits 1..31 the generation, bumped by each
+  // reopen or reset (mod 2^31). One word, so close and reopen are single
+  // atomic steps on it (ring_state.cpp).
   ring_geometry geo;
   Atomic<std::uint32_t> closed;
   // line 1: producers' position (multi-producer: the reservation cursor).
@@ -126,6 +129,11 @@ static_assert(sizeof(ring_geometry) + sizeof(std::uint32_t) <= cache_line, "line
 static_assert(sizeof(ring_shared) % cache_line == 0, "turns start on a cache line");
 static_assert(sizeof(claim_record) == cache_line && offsetof(ring_shared, producer_claims) % cache_line == 0,
               "each claim record has its own line: its holder writes it on every claim");
+
+/// The state word (basic_ring_shared::closed): the closed bit, and one
+/// generation step (the generation is state >> 1).
+inline constexpr std::uint32_t state_closed = 1;
+inline constexpr std::uint32_t state_generation_step = 2;
 
 /// Turn bit set by a survivor on a position whose dead producer never
 /// published it: consumers take and skip the slot (ring_engine.hpp).

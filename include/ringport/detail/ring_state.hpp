@@ -3,7 +3,7 @@
 // Non-template, out-of-line control path shared by every ring kind and by
 // mailboxes: create/open the segment, validate the geometry once into a
 // process-local ring_view, attach/detach producer and consumer roles, check
-// peer liveness, close.
+// peer liveness, close, reopen, reset.
 #pragma once
 
 #include <chrono>
@@ -84,9 +84,19 @@ class ring_state {
 
   void close() noexcept;
   bool closed() const noexcept {
-    // A-CLOSE: pairs with R-CLOSE in close().
-    return view_.shared->closed.load(std::memory_order_acquire) != 0;
+    // A-CLOSE: pairs with R-CLOSE in close() and R-REOPEN in reopen().
+    return (view_.shared->closed.load(std::memory_order_acquire) & state_closed) != 0;
   }
+  /// Clears the closed bit and bumps the generation in one CAS; false (and
+  /// nothing changes) when the ring was open. See ring.hpp, "Reopen, reset".
+  bool reopen() noexcept;
+  /// How many times the ring was reopened or reset (mod 2^31).
+  std::uint32_t generation() const noexcept {
+    return view_.shared->closed.load(std::memory_order_acquire) >> 1;
+  }
+  /// Back to empty and open (a new generation) when no live process holds
+  /// a role; errc::busy otherwise (nothing changes).
+  result<void> reset();
   std::uint64_t size() const noexcept;
   recovery_stats recovery() const noexcept;
 

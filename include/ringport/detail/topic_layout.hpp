@@ -73,6 +73,11 @@ struct alignas(cache_line) topic_shared {
   std::atomic<std::uint64_t> takeovers;  // publisher roles taken from a dead holder
   std::atomic<std::uint64_t> evictions;  // subscribers evicted for lagging
   std::atomic<std::uint64_t> reaped;     // dead subscribers' entries freed by the publisher
+  // backpressure: the cursor at which a subscriber wakes the parked
+  // publisher (head - capacity + a wake batch; runtime/topic.cpp, W-WAKE).
+  // Written by the publisher before it parks, read by subscribers only
+  // while it is registered as a waiter.
+  std::atomic<std::uint64_t> wake_at;
   alignas(cache_line) unsigned char guard0[cache_line];
   // Subscribers park here when they have read everything.
   alignas(cache_line) event_count not_empty;
@@ -86,6 +91,7 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free &&
 static_assert(sizeof(topic_geometry) + sizeof(std::uint32_t) <= cache_line,
               "line 0 holds geometry and closed");
 static_assert(offsetof(topic_shared, head) == cache_line, "the publisher's line is line 1");
+static_assert(offsetof(topic_shared, wake_at) < 2 * cache_line, "wake_at is on the publisher's line");
 static_assert(offsetof(topic_shared, not_empty) - offsetof(topic_shared, head) >= 2 * cache_line,
               "a guard line between the publisher's line and the wait words (prefetch pairs)");
 static_assert(offsetof(topic_shared, not_full) - offsetof(topic_shared, not_empty) == cache_line,
