@@ -24,6 +24,16 @@ if(RINGPORT_BUILD_PROGRAMS OR RINGPORT_BUILD_TESTS)
   endif()
 endif()
 
+# liburing without the programs and tests too (a library-only build, or
+# ringport inside another project): the io layer (ringport::io) is built
+# and installed when it is found, left out otherwise.
+if(NOT TARGET PkgConfig::RINGPORT_URING)  # (RINGPORT_URING_FOUND stays cached; the target does not)
+  pkg_check_modules(RINGPORT_URING QUIET IMPORTED_TARGET liburing)
+  if(NOT RINGPORT_URING_FOUND)
+    message(STATUS "ringport: liburing not found (apt-get install liburing-dev): no ringport::io")
+  endif()
+endif()
+
 if(RINGPORT_BUILD_TESTS)
   find_path(RINGPORT_DOCTEST_DIR doctest/doctest.h)
   if(NOT RINGPORT_DOCTEST_DIR)

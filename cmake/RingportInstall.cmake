@@ -1,6 +1,7 @@
 # install(): the libraries (core libringport.a; libringport-topology.a, the
-# only one that needs hwloc), public headers only, CMake package, pkg-config
-# files (ringport.pc, ringport-topology.pc).
+# only one that needs hwloc; libringport_io.a, the only one that needs
+# liburing, when it is built), public headers only, CMake package, pkg-config
+# files (ringport.pc, ringport-topology.pc, ringport-io.pc).
 #
 # The archives are static, so whatever they link PRIVATE still has to reach the
 # final link of every consumer. Dependencies found with
@@ -21,6 +22,10 @@ install(TARGETS ringport ringport_topology EXPORT ringportTargets
 # Public headers; detail/ holds what templates must see, nothing from runtime/.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ringport DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
   FILES_MATCHING PATTERN "*.hpp")
+# The io layer (libringport_io.a, ringport::io; liburing), when it was built.
+if(TARGET ringport_io)
+  install(TARGETS ringport_io EXPORT ringportTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 install(EXPORT ringportTargets NAMESPACE ringport:: FILE ringportTargets.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ringport)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/ringportConfigVersion.cmake
@@ -63,6 +68,15 @@ function(ringport_write_package_files)
   ringport_collect_pkg_dependencies(ringport core_pairs RINGPORT_PC_REQUIRES_PRIVATE)
   set(topology_pairs "")
   ringport_collect_pkg_dependencies(ringport_topology topology_pairs RINGPORT_TOPOLOGY_PC_REQUIRES_PRIVATE)
+  # The io layer's (liburing): needed only for ringport::io and the `io` component.
+  set(io_pairs "")
+  set(RINGPORT_IO_PC_REQUIRES "")
+  set(RINGPORT_IO_BUILT FALSE)
+  if(TARGET ringport_io)
+    set(RINGPORT_IO_BUILT TRUE)
+    ringport_collect_pkg_dependencies(ringport_io io_pairs RINGPORT_IO_PC_REQUIRES)
+  endif()
+  set(RINGPORT_IO_PKG_DEPENDENCIES "${io_pairs}")
   set(RINGPORT_PKG_DEPENDENCIES "${core_pairs}")
   set(RINGPORT_TOPOLOGY_PKG_DEPENDENCIES "${topology_pairs}")
 
@@ -92,6 +106,10 @@ function(ringport_write_package_files)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/ringport-topology.pc.in ${PROJECT_BINARY_DIR}/ringport-topology.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/ringport.pc ${PROJECT_BINARY_DIR}/ringport-topology.pc
     DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  if(TARGET ringport_io)
+    configure_file(${PROJECT_SOURCE_DIR}/cmake/ringport-io.pc.in ${PROJECT_BINARY_DIR}/ringport-io.pc @ONLY)
+    install(FILES ${PROJECT_BINARY_DIR}/ringport-io.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+  endif()
 endfunction()
 
 # Deferred to the end of this directory, so links added after this file was

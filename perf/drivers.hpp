@@ -18,7 +18,10 @@
 // std::size_t recv_n(message*, max) (waits for at least one; 0 = failed).
 // `boost_peer` names the Boost.Lockfree row the report compares a row with;
 // `capacity` says how many messages the queue holds (0: not a queue); `role`
-// says whether the row is a floor, a peer or one of ringport's (scenario.hpp).
+// says whether the row is a floor, a peer or one of ringport's (scenario.hpp);
+// `peer` names the row `vs best peer` divides by instead of the best peer.
+// A channel that cannot run on this machine says why in a static
+// `const char* unavailable()` (nullptr: it can): the row is then skipped.
 //
 // throughput (also the scaling rows): P producers stream stamped messages
 // (in blocks of `batch`) until the coordinator says stop (checked every 64
@@ -70,6 +73,7 @@ struct channel_defaults {
   static constexpr const char* boost_peer = "";  ///< Boost.Lockfree row to compare with
   static constexpr std::size_t capacity = 0;     ///< queue slots; 0: no queue
   static constexpr row_role role = row_role::peer;
+  static constexpr const char* peer = "";  ///< the reference of `vs best peer` ("": the best peer)
 };
 
 namespace detail {
@@ -363,6 +367,12 @@ bool mapped(const Box& box, measurement& out) {
 
 template <class C>
 bool init_one(C& c, const run_context& ctx, measurement& out) {
+  if constexpr (requires { C::unavailable(); }) {
+    if (const char* why = C::unavailable()) {
+      out.skip(why);
+      return false;
+    }
+  }
   auto r = [&] {
     if constexpr (requires { c.init(ctx); }) {
       return c.init(ctx);
@@ -462,6 +472,7 @@ void add_rows(registry& r, const char* name, std::size_t bytes, unsigned produce
     s.multi_producer = chan::multi_producer;
     s.multi_consumer = chan::multi_consumer;
     s.batch = chan::batch;
+    s.peer = chan::peer;
     r.push_back(std::move(s));
   }
 }

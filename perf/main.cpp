@@ -79,6 +79,9 @@ int main(int argc, char** argv) {
   bench::register_ringport(all);
   bench::register_large_messages(all);
   bench::register_topic(all);
+#if RINGPORT_BENCH_HAVE_IO
+  bench::register_io(all);
+#endif
   std::vector<const bench::scenario*> chosen;
   for (const auto& s : all)
     if (bench::matches(opt->filter, s.key())) chosen.push_back(&s);
@@ -123,7 +126,7 @@ int main(int argc, char** argv) {
   const bench::scenario probe = bench::floor_probe();
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<bench::row> rows;
-  std::size_t failed = 0, done = 0;
+  std::size_t failed = 0, skipped = 0, done = 0;
   for (const auto& members : by_group(chosen)) {
     auto show = [&](unsigned round, const bench::scenario& s) {
       progress("[" + std::to_string(done + 1) + "-" + std::to_string(done + members.size()) + "/" +
@@ -135,7 +138,10 @@ int main(int argc, char** argv) {
     bench::relate(group, p.drift);
     for (bench::row& r : group) {
       bench::print_row(stdout, r);
-      if (!r.ok()) ++failed;
+      if (r.skipped())
+        ++skipped;
+      else if (!r.ok())
+        ++failed;
       rows.push_back(std::move(r));
     }
     done += members.size();
@@ -144,7 +150,7 @@ int main(int argc, char** argv) {
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   load.load_end = bench::load_average();
   bench::judge_load(load, rows, p);
-  std::printf("# %zu scenario(s), %zu failed, %.1f s\n", rows.size(), failed, wall);
+  std::printf("# %zu scenario(s), %zu failed, %zu skipped, %.1f s\n", rows.size(), failed, skipped, wall);
   bench::print_warnings(stdout, load);
   if (!opt->json.empty()) {
     std::string err;

@@ -1,6 +1,8 @@
 // The non-ringport baselines: their out-of-line parts and their rows.
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -65,6 +67,55 @@ ringport::result<void> uds_kind::open(int (&fds)[2]) {
   fds[0] = sv[1];  // read end
   fds[1] = sv[0];  // write end
   return {};
+}
+
+// ---- eventfd -----------------------------------------------------------------------
+
+owned_fd::~owned_fd() {
+  if (fd >= 0) ::close(fd);
+}
+
+ringport::result<int> open_eventfd() {
+  const int fd = ::eventfd(0, EFD_CLOEXEC);
+  if (fd < 0) return ringport::system_failure("eventfd", errno);
+  return fd;
+}
+
+bool eventfd_signal(int efd) noexcept {
+  const std::uint64_t one = 1;
+  for (;;) {
+    if (::write(efd, &one, sizeof one) == static_cast<ssize_t>(sizeof one)) return true;
+    if (errno != EINTR) return false;
+  }
+}
+
+bool eventfd_take(int efd) noexcept {
+  std::uint64_t v = 0;
+  for (;;) {
+    if (::read(efd, &v, sizeof v) == static_cast<ssize_t>(sizeof v)) return v != 0;
+    if (errno != EINTR) return false;
+  }
+}
+
+int epoll_for(int fd) noexcept {
+  const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return -1;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    ::close(ep);
+    return -1;
+  }
+  return ep;
+}
+
+bool epoll_wait_one(int ep) noexcept {
+  for (;;) {
+    epoll_event ev{};
+    const int n = ::epoll_wait(ep, &ev, 1, 1000);
+    if (n == 1) return true;
+    if (n < 0 && errno != EINTR) return false;
+  }
 }
 
 // ---- POSIX message queues ------------------------------------------------------

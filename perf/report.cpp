@@ -176,14 +176,20 @@ void relate(std::vector<row>& group, double drift) {
     };
     if (!s.boost_peer.empty())
       if (const row* b = find(s.boost_peer, true, true)) r.vs_boost = pair_up(r, *b, drift);
-    if (s.role == row_role::subject)
+    if (s.peer == "-") {
+      // no peer does this row's job (journal replay)
+    } else if (!s.peer.empty()) {
+      if (const row* b = find(s.peer, true, true)) r.vs_best = pair_up(r, *b, drift);
+    } else if (s.role == row_role::subject) {
       if (const row* b = best_peer(r, group)) r.vs_best = pair_up(r, *b, drift);
+    }
     const row* f = nullptr;
     if (s.streams()) {
       // memcpy has no workers to place: its thread row is the floor of both modes.
       if (s.impl != "memcpy") f = find("memcpy", false, false);
-    } else if (s.name == "pingpong") {
-      const std::string floor = blocking_wait(s.wait) ? "futex" : "spin-line";
+    } else if (s.name == "pingpong" || s.name == "wakefd") {
+      // wakefd rows all sleep in the kernel: the futex ping-pong is their floor.
+      const std::string floor = s.name == "wakefd" || blocking_wait(s.wait) ? "futex" : "spin-line";
       if (s.impl != floor) f = find(floor, true, true);
     }
     if (f != nullptr) r.vs_floor = pair_up(r, *f, drift);
@@ -342,7 +348,7 @@ void print_row(std::FILE* f, const row& r) {
   std::fprintf(f, "%-10s %-21s %-7s %5zu %3s %10s %5s ", s.name.c_str(), s.impl.c_str(), to_string(s.mode),
                s.msg_bytes, pc.c_str(), s.wait.c_str(), cap.c_str());
   if (!r.ok()) {
-    std::fprintf(f, "FAILED: %s\n", r.m.why);
+    std::fprintf(f, "%s: %s\n", r.skipped() ? "skipped" : "FAILED", r.m.why);
     return;
   }
   std::fprintf(f, "%9.3f ", r.m.mops());
@@ -435,8 +441,10 @@ bool write_json(const std::string& path, const machine_info& m, const plan& p, c
       << ", \"wait\": " << json_string(s.wait)
       << ", \"capacity\": " << (s.capacity == 0 ? std::string("null") : std::to_string(s.capacity))
       << ", \"role\": " << json_string(role_name(s.role))
-      << ", \"group\": " << json_string(s.group(queue_slots))
-      << ", \"status\": " << json_string(r.ok() ? "ok" : "failed");
+      << ", \"group\": " << json_string(s.group(queue_slots)) << ", \"status\": "
+      << json_string(r.ok()        ? "ok"
+                     : r.skipped() ? "skipped"
+                                   : "failed");
     if (!r.ok()) {
       o << ", \"error\": " << json_string(r.m.why)
         << ", \"messages\": null, \"seconds\": null, \"mops\": null, \"gbps\": null, \"rtt_ns\": null"
@@ -447,7 +455,8 @@ bool write_json(const std::string& path, const machine_info& m, const plan& p, c
     }
     o << ", \"messages\": " << r.m.messages << ", \"seconds\": " << num(r.m.seconds)
       << ", \"mops\": " << num(r.m.mops()) << ", \"gbps\": " << (s.has_latency() ? "null" : num(gbps(r)));
-    const bool rtt = r.m.has_rtt && s.name == "pingpong", oneway = r.m.has_rtt && s.name == "oneway";
+    const bool rtt = r.m.has_rtt && (s.name == "pingpong" || s.name == "wakefd"),
+               oneway = r.m.has_rtt && s.name == "oneway";
     o << ", \"rtt_ns\": " << (rtt ? latency_json(r.m) : "null")
       << ", \"oneway_ns\": " << (oneway ? latency_json(r.m) : "null");
     o << ", \"vs_boost\": " << ratio_json(r.vs_boost) << ", \"vs_boost_ref\": " << ref_json(r.vs_boost)

@@ -66,6 +66,8 @@ struct row {
   ratio vs_boost, vs_best, vs_floor;
   bool below_floor = false;  ///< beat its floor: a measurement error, not a success
   bool ok() const noexcept { return m.ok; }
+  /// Not run: the machine lacks what it needs (m.why says what); not a failure.
+  bool skipped() const noexcept { return !m.ok && m.skipped; }
   /// The row's figure in repetition i: Mmsg/s for streams, p50 ns for latency.
   double figure(std::size_t i) const noexcept;
   /// max / min of the figure over the repetitions (1: one repetition).

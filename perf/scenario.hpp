@@ -43,7 +43,8 @@ void set_text(char (&dst)[N], std::string_view s) noexcept {
 /// into memory shared with the harness.
 struct measurement {
   bool ok = false;
-  char why[200] = {};          ///< failure reason when !ok
+  bool skipped = false;        ///< !ok because the machine lacks what the row needs (why says what)
+  char why[200] = {};          ///< failure (or skip) reason when !ok
   std::uint64_t messages = 0;  ///< messages delivered (ping-pong: round trips)
   double seconds = 0;
   bool has_rtt = false;
@@ -54,6 +55,11 @@ struct measurement {
   void fail(std::string_view reason) noexcept {
     ok = false;
     set_text(why, reason);
+  }
+  /// The row cannot run here (e.g. io_uring refused): reported, not failed.
+  void skip(std::string_view reason) noexcept {
+    fail(reason);
+    skipped = true;
   }
   double mops() const noexcept { return seconds > 0 ? static_cast<double>(messages) / seconds / 1e6 : 0; }
 };
@@ -74,6 +80,10 @@ struct scenario {
   bool multi_producer = false;  ///< the transport takes several producers (what a peer must offer)
   bool multi_consumer = false;
   std::size_t batch = 1;  ///< messages per call
+  /// impl of the row (same group, mode and PxC) that `vs best peer` divides
+  /// by instead of the best peer, e.g. the write(2) loop with the same fsync
+  /// policy beside a journal row ("": the best peer; "-": none).
+  std::string peer;
 
   unsigned workers() const noexcept { return producers + consumers; }
   /// "name/impl/mode/bytes/PxC/wait/capacity" ("-" when there is no queue):
@@ -92,7 +102,7 @@ struct scenario {
     return g;
   }
   /// Rows that fill the latency histogram (measurement::rtt_ns).
-  bool has_latency() const noexcept { return name == "pingpong" || name == "oneway"; }
+  bool has_latency() const noexcept { return name == "pingpong" || name == "oneway" || name == "wakefd"; }
   /// Rows whose figure is a message rate over a stream.
   bool streams() const noexcept { return name == "throughput" || name == "scaling"; }
 };
@@ -107,6 +117,8 @@ void register_ringport(registry& r);
 void register_large_messages(registry& r);
 /// Topic fan-out rows beside N spsc rings (topic_scenarios.cpp).
 void register_topic(registry& r);
+/// io_uring rows (issue 14): journal record/replay, pumps, readable_fd wake-ups (io_scenarios.cpp).
+void register_io(registry& r);
 /// The spin-line 8-byte ping-pong in thread mode (peers.cpp): the probe the
 /// runner measures before every repetition, to see the floor move.
 scenario floor_probe();

@@ -35,6 +35,11 @@ class Run:
         r = self.rows.get((scenario, impl, mode, size, pc, wait, cap))
         return r if r and r.get("status") == "ok" else None
 
+    def skipped(self, scenario, impl, mode, size, pc="1x1", wait="spin-yield", cap=1024):
+        """Why the row was skipped (the machine lacks what it needs), or None."""
+        r = self.rows.get((scenario, impl, mode, size, pc, wait, cap))
+        return r.get("error", "?") if r and r.get("status") == "skipped" else None
+
 
 def figure(r, i):
     run = r["runs"][i]
@@ -176,6 +181,7 @@ def judge_all(run, callgrind):
     process_vs_thread(j, run)
     instructions(j, callgrind)
     topic_targets(j, run)
+    io_uring(j, run)
     # --- kept from the earlier issue, on pair ratios ---
     for mode in ("thread", "process"):
         j.ratio("(earlier) spsc 8 B throughput >= 3x boost spsc_queue", mode,
@@ -236,6 +242,30 @@ def topic_targets(j, run):
                     "%s %d B: node-call / mailbox" % (mode, size),
                     run.row("pingpong", "node-call", mode, size, wait="adaptive"),
                     run.row("pingpong", "mailbox", mode, size, wait="adaptive"), lambda v: v <= 1.3)
+
+
+def io_uring(j, run):
+    """Issue 14: journal record, pumps, readable_fd wake-ups (skipped rows say why)."""
+    def pair(target, label, a, b, ok, floor=False):
+        why = run.skipped(*a) or run.skipped(*b)
+        if why:
+            j.add(target, label, "-", "-", "no figure", "skipped: " + why, 0)
+        else:
+            j.ratio(target, label, run.row(*a), run.row(*b), ok, floor)
+    for impl, peer in (("ringport-record", "write-loop"), ("ringport-record-fsync10ms", "write-loop-fsync10ms")):
+        pair("journal record 64 B: >= 1.5x a write(2) loop of the same batches", impl,
+             ("journal", impl, "thread", 64, "1x1", "adaptive", 1024),
+             ("journal", peer, "thread", 64, "1x1", "adaptive", 1024), lambda v: v >= 1.5)
+    for size in (64, 4096):
+        pair("pump mailbox -> TCP -> mailbox: >= 1.0x a plain blocking send/recv loop", "%d B" % size,
+             ("pump", "ringport-pump", "thread", size, "1x1", "adaptive", 1024),
+             ("pump", "send-recv", "thread", size, "1x1", "kernel", None), lambda v: v >= 1.0)
+    for impl, target in (("readable-fd", "readable_fd + epoll round trip p50 <= 1.5x the eventfd ping-pong"),
+                         ("readable-fd-thread", "(informative) readable_fd fallback (helper thread) round trip "
+                                                "p50 <= 1.5x the eventfd ping-pong")):
+        for mode in ("thread", "process"):
+            pair(target, mode, ("wakefd", impl, mode, 8, "1x1", "epoll", 1024),
+                 ("wakefd", "eventfd", mode, 8, "1x1", "kernel", None), lambda v: v <= 1.5)
 
 
 def instructions(j, path):

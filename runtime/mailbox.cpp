@@ -707,7 +707,7 @@ void mailbox::close() const noexcept {
   mailbox_ack* acks = ack_table(*st_);
   for (std::size_t i = 0; i < detail::max_roles; ++i) detail::futex_wake_all(&acks[i].word);
   if (chain_) {  // and every generation (senders look at the head before each send too)
-    const std::uint32_t newest = chain_generation();
+    const std::uint32_t newest = buffer_generation();
     for (std::uint32_t g = newest; g >= 1 && newest - g < chain_->window(); --g)
       if (auto m = open(chain_->gen_name(g), chain_->domain)) m->close();
   }
@@ -739,7 +739,7 @@ std::uint64_t mailbox::streams_dropped() const noexcept {
 std::size_t mailbox::size() const noexcept {
   std::size_t n = st_->size();
   if (chain_) {
-    const std::uint32_t newest = chain_generation();
+    const std::uint32_t newest = buffer_generation();
     for (std::uint32_t g = newest; g >= 1 && newest - g < chain_->window(); --g) try {
         if (auto m = open(chain_->gen_name(g), chain_->domain)) n += m->size();
       } catch (...) {

@@ -440,7 +440,7 @@ std::uint64_t mailbox::max_bytes() const noexcept {
   return chain_ ? chain_->max_bytes : 0;
 }
 
-std::uint32_t mailbox::chain_generation() const noexcept {
+std::uint32_t mailbox::buffer_generation() const noexcept {
   std::uint32_t g = 0;
   return chain_ && chain_->newest(g) ? g : 0;
 }

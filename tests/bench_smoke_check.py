@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks a ringport-bench --json file: every scenario ran and produced
-numbers (no speed is asserted), and every ratio is what the method says: the
+numbers (no speed is asserted) or was skipped with a reason (a row whose
+kernel feature is missing, e.g. io_uring refused), and every ratio is what the method says: the
 median of pair ratios, each pair two repetitions of the same round, of rows
 of the same group, with the floor probes beside them and the flag they
 imply. With a second argument, a file of the keys `ringport-bench --list`
@@ -25,12 +26,17 @@ EXPECTED = ((T8, "vs_boost", ("throughput", "boost-spsc", "thread", 8, "1x1", "s
             (P8, "vs_boost", ("pingpong", "boost-spsc", "thread", 8, "1x1", "spin-yield", 1024)),
             (P8, "vs_floor", ("pingpong", "spin-line", "thread", 8, "1x1", "spin", None)),
             (M8, "vs_best_peer", ("throughput", "boost-mpmc", "thread", 8, "1x1", "spin-yield", 1024)))
-LATENCY = {"pingpong": "rtt_ns", "oneway": "oneway_ns"}
+LATENCY = {"pingpong": "rtt_ns", "oneway": "oneway_ns", "wakefd": "rtt_ns"}
 RTT = ("p50", "p90", "p99", "p999", "max")
 
 
 def problems(r):
     key = r.get("key") or "%s/%s/%s/%s" % (r.get("scenario"), r.get("impl"), r.get("mode"), r.get("msg_bytes"))
+    if r.get("status") == "skipped":
+        if not r.get("error"):
+            return ["%s: skipped without a reason" % key]
+        print("SKIP %s: %s" % (key, r["error"]))
+        return []
     missing = [f for f in FIELDS if f not in r]
     if missing:
         return ["%s: missing %s" % (key, ", ".join(missing))]

@@ -131,7 +131,7 @@ TEST_CASE(
   // 16 slots at first; the limit allows 16 << 6 = 1024 slots of 24 bytes.
   mailbox box = make_auto(name, 1024 * note_slot + note_slot);
   CHECK(box.capacity() == 16);
-  CHECK(box.chain_generation() == 0);
+  CHECK(box.buffer_generation() == 0);
   CHECK(box.max_bytes() == 1024 * note_slot + note_slot);
   auto* c = shared_block<crew>();
   auto* seen = shared_block<std::atomic<std::uint8_t>>(std::size_t{senders} * n);
@@ -151,8 +151,8 @@ TEST_CASE(
   }
   // Receivers wait until the mailbox reached its limit (6 generations on).
   const auto give_up = clock_type::now() + 120s;
-  while (box.chain_generation() < 6 && clock_type::now() < give_up) std::this_thread::sleep_for(1ms);
-  CHECK(box.chain_generation() == 6);
+  while (box.buffer_generation() < 6 && clock_type::now() < give_up) std::this_thread::sleep_for(1ms);
+  CHECK(box.buffer_generation() == 6);
   CHECK(box.capacity() == 1024);
   CHECK(box.buffer_bytes() == 1024 * note_slot);
   CHECK(box.buffer_bytes() <= box.max_bytes());
@@ -170,7 +170,7 @@ TEST_CASE(
   CHECK_MESSAGE(wrong == 0, wrong << " messages not delivered exactly once");
   // Sender 0's lockstep tail found it empty 64 times in a row: it shrank
   // back to the head's size in a newer generation (the number only grows).
-  const std::uint32_t newest = box.chain_generation();
+  const std::uint32_t newest = box.buffer_generation();
   CHECK(newest > 6);
   CHECK(box.capacity() == 16);
   CHECK(box.buffer_bytes() == 16 * note_slot);
@@ -204,7 +204,7 @@ TEST_CASE("automatic: handles opened small follow the growth without reopening; 
     return 0;
   });
   CHECK(rc == 0);
-  CHECK(early->chain_generation() == 2);
+  CHECK(early->buffer_generation() == 2);
   CHECK(early->capacity() == 64);
   CHECK(early->size() == room);
   CHECK(late_tx->try_send(note{1, 0}) == status::would_block);  // an old sender sees it full too
@@ -249,7 +249,7 @@ TEST_CASE("automatic: a sender killed holding a claim (busy) while others grow i
   REQUIRE(rx);
   // It grows past generation 0, whose last claimed slot nobody will publish.
   for (std::uint32_t q = 0; q < 200; ++q) REQUIRE(tx->send_for(note{0, q}, 10s) == status::ok);
-  CHECK(box.chain_generation() >= 3);
+  CHECK(box.buffer_generation() >= 3);
   std::vector<note> got;
   for (;;) {
     note m{};
@@ -280,7 +280,7 @@ TEST_CASE("automatic: options are checked; a plain mailbox is not automatic") {
   REQUIRE(tx);
   CHECK(tx->try_send(std::as_bytes(std::span("x", 1))) == status::ok);
   CHECK(tx->try_send(std::as_bytes(std::span("y", 1))) == status::would_block);
-  CHECK(one->chain_generation() == 0);
+  CHECK(one->buffer_generation() == 0);
   CHECK(mailbox::remove("auto-one"));
   mailbox_options p;
   auto plain = mailbox::create("auto-plain", p);
@@ -328,7 +328,7 @@ TEST_CASE("automatic: a sender slow between its look and its send keeps receiver
   REQUIRE(tx);
   REQUIRE(rx);
   for (std::uint32_t q = 0; q < 16 + 4; ++q) REQUIRE(tx->try_send(note{0, q}) == status::ok);  // grows to 1
-  CHECK(box.chain_generation() == 1);
+  CHECK(box.buffer_generation() == 1);
   std::vector<note> got;
   note m{};
   for (std::uint32_t q = 0; q < 16; ++q) {
@@ -362,7 +362,7 @@ TEST_CASE("automatic: it shrinks back after 64 sends that found it empty; readab
   std::uint32_t seq = 0;
   note m{};
   for (; seq < 17; ++seq) REQUIRE(tx->try_send(note{0, seq}) == status::ok);  // the 17th grows it
-  CHECK(box.chain_generation() == 1);
+  CHECK(box.buffer_generation() == 1);
   CHECK(box.capacity() == 32);
   for (std::uint32_t q = 0; q < 17; ++q) {
     REQUIRE(rx->try_receive(m) == status::ok);
@@ -371,12 +371,12 @@ TEST_CASE("automatic: it shrinks back after 64 sends that found it empty; readab
   // 64 sends in a row find generation 1 empty (the 17th, which grew it, is
   // the first): the 64th makes generation 2 at the head's size.
   for (int i = 0; i < 63; ++i, ++seq) {
-    CHECK(box.chain_generation() == 1);
+    CHECK(box.buffer_generation() == 1);
     REQUIRE(tx->try_send(note{0, seq}) == status::ok);
     REQUIRE(rx->try_receive(m) == status::ok);
     CHECK(m.seq == seq);
   }
-  CHECK(box.chain_generation() == 2);
+  CHECK(box.buffer_generation() == 2);
   CHECK(box.capacity() == 16);
   CHECK(box.buffer_bytes() == 16 * note_slot);
   // rx still reads generation 1 (empty); the next message goes to 2.

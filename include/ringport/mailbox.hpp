@@ -641,11 +641,12 @@ class mailbox {
   std::size_t capacity() const noexcept;
   /// Automatic buffering ("Automatic buffering" above).
   bool is_automatic() const noexcept { return chain_ != nullptr; }
-  /// Automatic only (else 0): its limit; the newest generation (0 before
-  /// any growth or shrink; it only counts up); the bytes of that
-  /// generation's slots (its buffer now, which goes up and back down).
+  /// Automatic only (else 0): its limit; the newest buffer generation (0
+  /// before any growth or shrink; it only counts up; not the reopen count
+  /// generation()); the bytes of that generation's slots (its buffer now,
+  /// which goes up and back down).
   std::uint64_t max_bytes() const noexcept;
-  std::uint32_t chain_generation() const noexcept;
+  std::uint32_t buffer_generation() const noexcept;
   std::uint64_t buffer_bytes() const noexcept;
   bool rendezvous() const noexcept { return rendezvous_; }
   std::size_t max_message_size() const noexcept { return max_; }

@@ -19,8 +19,20 @@
 // recovery (a receiver killed while holding a slot stalls the others), or,
 // on kernels without the io_uring futex ops, polls every millisecond.
 // Writes use IORING_OP_SEND with MSG_NOSIGNAL and are resubmitted after a
-// short send; reads use single-shot IORING_OP_RECV (no multishot: it needs
-// provided buffers, and one buffer per pump keeps framing simple).
+// short send.
+//
+// Reads: multishot receive (IORING_OP_RECV with IORING_RECV_MULTISHOT,
+// Linux 6.0) into a provided buffer ring of the pump's own (16 buffers of
+// buffer_bytes / 16 bytes, at least 64), found at run time: where the
+// kernel refuses the buffer ring or the multishot flag (-EINVAL), and when
+// forced (pump_recv::single_shot, or RINGPORT_PUMP_RECV=single in the
+// environment), a single-shot IORING_OP_RECV into one buffer per pump.
+// Frames may span buffers (they are reassembled). A buffer goes
+// back to the kernel only once every frame in it was delivered, so a full
+// mailbox leaves the kernel without buffers: the multishot receive ends
+// with -ENOBUFS (pump_stats::buffers_exhausted) and the socket is no longer
+// read; it is re-armed once the mailbox took everything (so also after a
+// completion without IORING_CQE_F_MORE).
 //
 // Ends: a to_socket pump ends when its mailbox is closed and drained (it
 // then shuts the socket's write side) or the peer closed (messages taken
@@ -50,11 +62,17 @@ enum class pump_state : std::uint8_t {
 
 struct pump_stats {
   pump_state state = pump_state::running;
-  std::uint64_t messages = 0;  ///< sent to the socket / delivered to the mailbox
-  std::uint64_t bytes = 0;     ///< socket bytes
-  std::uint64_t unsent = 0;    ///< to_socket: messages taken but lost when the peer closed
+  std::uint64_t messages = 0;           ///< sent to the socket / delivered to the mailbox
+  std::uint64_t bytes = 0;              ///< socket bytes
+  std::uint64_t unsent = 0;             ///< to_socket: messages taken but lost when the peer closed
+  bool multishot = false;               ///< from_socket: receives with multishot recv (else single-shot)
+  std::uint64_t buffers_exhausted = 0;  ///< from_socket, multishot: -ENOBUFS (back-pressure)
   std::string error;
 };
+
+/// How from_socket pumps read: multishot where the kernel has it, or
+/// always single-shot (the fallback; also RINGPORT_PUMP_RECV=single).
+enum class pump_recv : std::uint8_t { automatic, single_shot };
 
 class pump_loop {
  public:
@@ -63,7 +81,8 @@ class pump_loop {
   pump_loop& operator=(pump_loop&&) noexcept;
   ~pump_loop();
 
-  static result<pump_loop> create(std::size_t buffer_bytes = std::size_t{1} << 18);
+  static result<pump_loop> create(std::size_t buffer_bytes = std::size_t{1} << 18,
+                                  pump_recv recv = pump_recv::automatic);
 
   /// Adds a pump; returns its index. The handles and fds must outlive the loop's run().
   result<std::size_t> to_socket(mailbox_receiver& rx, int fd);

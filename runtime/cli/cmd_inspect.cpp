@@ -159,7 +159,7 @@ int cmd_stat(int argc, char** argv, int first) {
           "capacity:      automatic: now %llu messages, %llu bytes of slots (generation %u), "
           "limit %llu bytes; %llu queued in all generations\n",
           static_cast<unsigned long long>(box->capacity()),
-          static_cast<unsigned long long>(box->buffer_bytes()), box->chain_generation(),
+          static_cast<unsigned long long>(box->buffer_bytes()), box->buffer_generation(),
           static_cast<unsigned long long>(box->max_bytes()), static_cast<unsigned long long>(box->size()));
     else
       std::printf("capacity:      %llu\n", static_cast<unsigned long long>(info.capacity));

@@ -72,7 +72,7 @@ void describe_queue(json& out, const detail::segment_usage& u) {
     if (auto box = mailbox::open(info.name, info.domain); box && box->is_automatic())
       out.key("automatic")
           .begin_object()
-          .field("generation", box->chain_generation())
+          .field("generation", box->buffer_generation())
           .field("capacity", static_cast<std::uint64_t>(box->capacity()))
           .field("buffer_bytes", box->buffer_bytes())
           .field("max_bytes", box->max_bytes())

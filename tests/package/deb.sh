@@ -25,7 +25,9 @@ deb=$(find "$work" -maxdepth 1 -name 'ringport_*.deb' | head -n 1)
 dpkg-deb -c "$deb" | awk '{print $NF}' > "$work/contents"
 for want in /usr/lib/libringport.a /usr/lib/libringport-topology.a /usr/include/ringport/ring.hpp \
   /usr/lib/cmake/ringport/ringportConfig.cmake /usr/lib/pkgconfig/ringport.pc \
-  /usr/lib/pkgconfig/ringport-topology.pc /usr/bin/ringport /usr/bin/ringport-bench \
+  /usr/lib/pkgconfig/ringport-topology.pc /usr/lib/libringport_io.a /usr/lib/pkgconfig/ringport-io.pc \
+  /usr/include/ringport/journal.hpp /usr/include/ringport/pump.hpp /usr/include/ringport/readable_fd.hpp \
+  /usr/include/ringport/crc32c.hpp /usr/bin/ringport /usr/bin/ringport-bench \
   /usr/share/man/man1/ringport.1 /usr/share/man/man1/ringport-bench.1 /usr/share/man/man7/ringport.7; do
   grep -qx ".$want" "$work/contents" || die "$deb lacks $want"
 done
@@ -45,14 +47,20 @@ dpkg -i "$deb" > "$work/install.log" 2>&1 || { cat "$work/install.log"; die "dpk
 cmake -S "$here/find_package" -B "$work/find_package" -DCMAKE_CXX_COMPILER="$cxx" -DEXPECTED_PREFIX=/usr \
   > "$work/find_package.log" 2>&1 || { cat "$work/find_package.log"; die "configure against /usr"; }
 # (package_find_package and package_pkg_config link the whole archive too.)
-cmake --build "$work/find_package" -j 2 --target consumer topology_consumer >> "$work/find_package.log" 2>&1 ||
+cmake --build "$work/find_package" -j 2 --target consumer topology_consumer io_consumer >> "$work/find_package.log" 2>&1 ||
   { cat "$work/find_package.log"; die "build against /usr"; }
 mkdir -p "$work/pkg_config"
 make -s -f "$here/pkg_config/Makefile" CXX="$cxx" OUT="$work/pkg_config" "$work/pkg_config/consumer" \
-  "$work/pkg_config/topology_consumer" || die "make with pkg-config from /usr"
+  "$work/pkg_config/topology_consumer" "$work/pkg_config/io_consumer" || die "make with pkg-config from /usr"
 for exe in "$work"/find_package/consumer "$work"/find_package/topology_consumer "$work"/pkg_config/consumer \
   "$work"/pkg_config/topology_consumer; do
   "$exe" || die "$exe exited with $?"
+done
+# The io layer (journals through io_uring): 77 where io_uring is disabled.
+for exe in "$work"/find_package/io_consumer "$work"/pkg_config/io_consumer; do
+  rc=0
+  "$exe" || rc=$?
+  [ $rc = 0 ] || [ $rc = 77 ] || die "$exe exited with $rc"
 done
 /usr/bin/ringport --help > /dev/null || die "/usr/bin/ringport --help"
 for page in ringport.1 ringport-bench.1 ringport.7; do
@@ -65,4 +73,4 @@ trap - EXIT
 if dpkg -s ringport >/dev/null 2>&1; then die "ringport still installed after dpkg -r"; fi
 [ ! -e /usr/include/ringport ] || die "/usr/include/ringport left after dpkg -r"
 [ ! -e /usr/bin/ringport ] || die "/usr/bin/ringport left after dpkg -r"
-echo "package: $(basename "$deb") installed, used by 4 outside consumers, removed"
+echo "package: $(basename "$deb") installed, used by 6 outside consumers, removed"

@@ -11,7 +11,10 @@
 # Each consumer builds tests/package/consumer.cpp twice (normal link and whole
 # archive) and runs both.
 # Each consumer also builds tests/package/topology_consumer.cpp against the
-# topology library, and checks that only that program loads libhwloc.
+# topology library, and checks that only that program loads libhwloc, and
+# tests/package/io_consumer.cpp against the io layer (ringport::io,
+# ringport-io.pc: a journal written and read back), the only one that loads
+# liburing (its exit 77, io_uring disabled on this machine, is a skip).
 set -eu
 src=$1 build=$2 work=$3 cxx=$4 step=$5
 prefix=$work/prefix
@@ -27,6 +30,19 @@ run_consumers() {
     if ldd "$exe" | grep -q libhwloc; then die "$exe (core only) loads libhwloc"; fi
   done
   ldd "$1/topology_consumer" | grep -q libhwloc || die "$1/topology_consumer does not load libhwloc"
+  run_io_consumer "$1/io_consumer"
+  for exe in "$1/consumer" "$1/topology_consumer"; do
+    if ldd "$exe" | grep -q liburing; then die "$exe (no io layer) loads liburing"; fi
+  done
+}
+run_io_consumer() {
+  rc=0
+  "$1" || rc=$?
+  case $rc in
+  0) ldd "$1" | grep -q liburing || die "$1 does not load liburing" ;;
+  77) echo "SKIP: $1: io_uring unavailable here (the io layer was built and linked, not run)" ;;
+  *) die "$1 exited with $rc" ;;
+  esac
 }
 
 case $step in
@@ -77,6 +93,20 @@ install)
   fi
   grep -q 'PkgConfig::' "$targets" || die "the exported ringport::topology target does not link hwloc"
   echo "hwloc: only in libringport-topology.a, carried by ringport-topology.pc and ringport::topology"
+
+  # The io layer: its archive, ringport-io.pc (Requires: liburing) and the
+  # exported ringport::io; liburing only there.
+  iolib=$(find "$prefix" -name libringport_io.a)
+  [ -n "$iolib" ] || die "no libringport_io.a installed"
+  iopc=$(find "$prefix" -name ringport-io.pc)
+  [ -n "$iopc" ] || die "no ringport-io.pc installed"
+  nm -u "$iolib" 2>/dev/null | grep -q ' io_uring_' || die "libringport_io.a calls no liburing: is runtime/io in it?"
+  if nm -u "$lib" 2>/dev/null | grep -q ' io_uring_'; then die "libringport.a (the core) calls liburing"; fi
+  grep -q '^Requires:.*liburing' "$iopc" || die "$iopc has no Requires: liburing"
+  PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --libs ringport-io | grep -q -- '-luring' ||
+    die "pkg-config --libs ringport-io lacks -luring"
+  grep -q 'ringport::io' "$targets" || die "ringportTargets.cmake exports no ringport::io"
+  echo "liburing: only in libringport_io.a, carried by ringport-io.pc and ringport::io"
   echo "installed into $prefix"
   ;;
 add_subdirectory)
