@@ -44,13 +44,30 @@ struct node::call_state {
   std::optional<mailbox_receiver> requests_rx;
   std::optional<mailbox> replies;  // reply.<me>, client side
   std::optional<mailbox_receiver> replies_rx;
+  // Keyed by the peer's node name (the mailbox is call.<name> or
+  // reply.<name>): a lookup builds no string.
   std::map<std::string, outbox, std::less<>> to_servers, to_clients;
+  // The outstanding calls: few, so a vector searched from the back (the
+  // newest first); entries are recycled, so a call allocates nothing once
+  // the vector and the reply buffers have grown.
   struct pending {
-    std::string server;
+    std::uint64_t id = 0;
+    char server[node_name_max + 1] = {};
+    std::uint8_t server_len = 0;
     bool arrived = false;
-    std::vector<std::byte> reply;
+    std::vector<std::byte> reply;  // a reply that came while another call was awaited
+    std::string_view server_name() const noexcept { return {server, server_len}; }
   };
-  std::map<std::uint64_t, pending> outstanding;
+  std::vector<pending> outstanding;
+  pending* find(std::uint64_t id) noexcept {
+    for (auto it = outstanding.rbegin(); it != outstanding.rend(); ++it)
+      if (it->id == id) return &*it;
+    return nullptr;
+  }
+  void erase(pending* p) noexcept {
+    if (p != &outstanding.back()) std::swap(*p, outstanding.back());
+    outstanding.pop_back();
+  }
   std::uint64_t next_id = 0;
   std::vector<std::byte> scratch;  // client and reply side: one whole message
   std::vector<std::byte> request;  // server side: the request being handed out
@@ -75,14 +92,16 @@ result<node::call_state*> node::calls() {
 
 namespace {
 
-result<outbox*> outbox_for(std::map<std::string, outbox, std::less<>>& boxes, const std::string& name,
-                           const mailbox_options& o, wait_policy p) {
-  if (auto it = boxes.find(name); it != boxes.end()) return &it->second;
-  auto box = mailbox::open_or_create(name, o);
+// The sender to peer's mailbox (make_name(peer) on first use).
+result<outbox*> outbox_for(std::map<std::string, outbox, std::less<>>& boxes, std::string_view peer,
+                           std::string (*make_name)(std::string_view), const mailbox_options& o,
+                           wait_policy p) {
+  if (auto it = boxes.find(peer); it != boxes.end()) return &it->second;
+  auto box = mailbox::open_or_create(make_name(peer), o);
   if (!box) return std::move(box).error();
   auto tx = box->sender(p);
   if (!tx) return std::move(tx).error();
-  auto [it, _] = boxes.emplace(name, outbox{std::move(*box), std::move(*tx)});
+  auto [it, _] = boxes.emplace(std::string(peer), outbox{std::move(*box), std::move(*tx)});
   return &it->second;
 }
 
@@ -111,7 +130,7 @@ result<status> node::start_call(std::string_view to, std::span<const std::byte> 
     c.replies_rx.emplace(std::move(*rx));
     if (c.scratch.size() < c.replies->max_message_size()) c.scratch.resize(c.replies->max_message_size());
   }
-  auto out = outbox_for(c.to_servers, call_box(to), link_options(), opt_.policy);
+  auto out = outbox_for(c.to_servers, to, call_box, link_options(), opt_.policy);
   if (!out) return std::move(out).error();
   mailbox_sender& tx = (*out)->tx;
   if (request.size() + request_header > tx.max_message_size()) return status::too_large;
@@ -125,7 +144,11 @@ result<status> node::start_call(std::string_view to, std::span<const std::byte> 
   if (!request.empty()) std::memcpy(m + request_header, request.data(), request.size());
   const status s = tx.send_until({m, request_header + request.size()}, deadline);
   if (s != status::ok) return s;
-  c.outstanding.emplace(my_id, call_state::pending{std::string(to), false, {}});
+  call_state::pending& p = c.outstanding.emplace_back();
+  p.id = my_id;
+  p.server_len = static_cast<std::uint8_t>(to.size());  // validate(): at most node_name_max
+  std::memcpy(p.server, to.data(), to.size());
+  p.arrived = false;
   id = my_id;
   return status::ok;
 }
@@ -135,15 +158,15 @@ result<status> node::await_reply(std::uint64_t id, std::span<std::byte> reply, s
   auto cs = calls();
   if (!cs) return std::move(cs).error();
   call_state& c = **cs;
-  auto it = c.outstanding.find(id);
-  if (it == c.outstanding.end() || !c.replies_rx)
+  call_state::pending* p = c.find(id);
+  if (p == nullptr || !c.replies_rx)
     return error(errc::invalid_argument, "no outstanding call " + std::to_string(id) + " on node " + name_);
+  if (p->arrived) {  // it came while another call was awaited
+    const status s = deliver(p->reply, reply, len);
+    if (s == status::ok) c.erase(p);
+    return s;
+  }
   for (;;) {
-    if (it->second.arrived) {
-      const status s = deliver(it->second.reply, reply, len);
-      if (s == status::ok) c.outstanding.erase(it);
-      return s;
-    }
     // Wait in slices, so that a dead server is noticed without a reply.
     const auto slice = std::min(deadline, clock::now() + detail::peer_poll);
     std::size_t n = 0;
@@ -152,23 +175,34 @@ result<status> node::await_reply(std::uint64_t id, std::span<std::byte> reply, s
       std::uint64_t rid = 0;
       if (n < reply_header) continue;  // not a reply: dropped
       std::memcpy(&rid, c.scratch.data(), 8);
-      auto got = c.outstanding.find(rid);
-      if (got == c.outstanding.end()) continue;  // late: its caller gave up
-      got->second.arrived = true;
-      got->second.reply.assign(c.scratch.begin() + reply_header, c.scratch.begin() + static_cast<long>(n));
+      const std::span<const std::byte> body(c.scratch.data() + reply_header, n - reply_header);
+      if (rid == id) {  // ours: straight to the caller (p is still valid: nothing was added)
+        const status d = deliver(body, reply, len);
+        if (d == status::ok) {
+          c.erase(p);
+        } else {  // too_large: kept for a second await with a larger buffer
+          p->arrived = true;
+          p->reply.assign(body.begin(), body.end());
+        }
+        return d;
+      }
+      call_state::pending* other = c.find(rid);
+      if (other == nullptr) continue;  // late: its caller gave up
+      other->arrived = true;
+      other->reply.assign(body.begin(), body.end());
       continue;
     }
     if (s != status::timed_out && s != status::peer_gone && s != status::would_block) {
-      c.outstanding.erase(it);
+      c.erase(p);
       return s;
     }
     if (clock::now() >= deadline) {
-      c.outstanding.erase(it);
+      c.erase(p);
       return status::timed_out;
     }
-    auto pid = holder(it->second.server, opt_.domain);
+    auto pid = holder(p->server_name(), opt_.domain);
     if (!pid || *pid == 0) {
-      c.outstanding.erase(it);
+      c.erase(p);
       return status::peer_gone;
     }
   }
@@ -185,7 +219,8 @@ result<status> node::call(std::string_view to, std::span<const std::byte> reques
 }
 
 void node::abandon_call(std::uint64_t id) noexcept {
-  if (calls_) calls_->outstanding.erase(id);
+  if (calls_)
+    if (call_state::pending* p = calls_->find(id)) calls_->erase(p);
 }
 
 result<status> node::receive_request(std::span<std::byte> buf, std::size_t& len, incoming_call& in,
@@ -215,7 +250,7 @@ result<status> node::receive_request(std::span<std::byte> buf, std::size_t& len,
     if (n < request_header) continue;  // malformed: dropped
     const std::size_t name_len = static_cast<std::size_t>(c.request[8]);
     if (name_len == 0 || name_len > node_name_max) continue;
-    std::string from(reinterpret_cast<const char*>(c.request.data() + 9), name_len);
+    const std::string_view from(reinterpret_cast<const char*>(c.request.data() + 9), name_len);
     if (!validate(from)) continue;
     len = n - request_header;
     if (len > buf.size()) {
@@ -223,7 +258,7 @@ result<status> node::receive_request(std::span<std::byte> buf, std::size_t& len,
       return status::too_large;
     }
     std::memcpy(&in.id, c.request.data(), 8);
-    in.from = std::move(from);
+    in.from.assign(from);  // reuses in's buffer
     if (len != 0) std::memcpy(buf.data(), c.request.data() + request_header, len);
     return status::ok;
   }
@@ -235,7 +270,7 @@ result<status> node::reply_until(const incoming_call& in, std::span<const std::b
   if (!cs) return std::move(cs).error();
   call_state& c = **cs;
   if (auto ok = validate(in.from); !ok) return ok.error();
-  auto out = outbox_for(c.to_clients, reply_box(in.from), link_options(), opt_.policy);
+  auto out = outbox_for(c.to_clients, in.from, reply_box, link_options(), opt_.policy);
   if (!out) return std::move(out).error();
   mailbox_sender& tx = (*out)->tx;
   if (response.size() + reply_header > tx.max_message_size()) return status::too_large;
