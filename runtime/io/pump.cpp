@@ -179,7 +179,11 @@ struct pump_loop::impl {
       p.start += used;
       if (p.start == p.have) p.have = p.start = 0;
     }
-    while (p.bufs && !p.pending.empty()) {
+    // A whole frame staged from buffers already given back, refused by a
+    // full mailbox: it waits for no more bytes, so hand it again first
+    // (else, with nothing pending, it would wait for data that never comes).
+    if (p.bufs && p.frames->mid_frame()) got = p.frames->feed({}, used, send);
+    while (got == fr::fed::all && p.bufs && !p.pending.empty()) {
       pump::filled& f = p.pending.front();
       got = p.frames->feed({p.bufs->buffer(f.bid) + f.used, f.len - f.used}, used, send);
       f.used += used;
