@@ -75,7 +75,7 @@ bool read_ring(const segment& seg, segment_usage& u) {
   u.waiting_producers = rs->not_full.waiters.load(std::memory_order_relaxed);
   const std::uint32_t state = rs->closed.load(std::memory_order_relaxed);
   u.closed = (state & state_closed) != 0;
-  u.generation = state >> 1;
+  u.generation = (state & state_generation_mask) >> 1;
   u.abandoned = rs->recovery.abandoned.load(std::memory_order_relaxed);
   u.reclaimed = rs->recovery.reclaimed.load(std::memory_order_relaxed);
   u.takeovers = rs->recovery.takeovers.load(std::memory_order_relaxed);

@@ -192,6 +192,25 @@ static void clear_record(ring_view& v, role r, std::size_t slot) noexcept {
 result<std::size_t> ring_state::attach(role r) {
   role_table& t = table(view_.shared, r);
   const std::uint64_t me = self_owner();
+  // A-RESET: a reset marks the ring only once it holds every slot, so a
+  // slot taken here while the mark is set was its dead resetter's (or one
+  // freed by another refused attach): give it back and refuse, before and
+  // after taking one, until a reset completes the rewrite.
+  const auto half_reset = [this] {
+    return (view_.shared->closed.load(std::memory_order_seq_cst) & state_resetting) != 0;
+  };
+  const auto refuse = [this] {
+    return error(errc::busy,
+                 "ring '" + info().name +
+                     "' was being reset by a process that died: reset() it again (ringport ring reset " +
+                     info().name + ")");
+  };
+  if (half_reset()) return refuse();
+  const auto granted = [&](std::size_t i) -> result<std::size_t> {
+    if (!half_reset()) return i;
+    t.slots[i].owner.store(0, std::memory_order_release);
+    return refuse();
+  };
   const bool single = kind_single(kind_, r);
   const bool records = !single && kind_has_turns(kind_);
   const std::size_t limit = single ? 1 : max_roles;
@@ -203,7 +222,7 @@ result<std::size_t> ring_state::attach(role r) {
       if (cur == 0 && pass == 0) {
         if (t.slots[i].owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) {
           if (records) clear_record(view_, r, i);
-          return i;
+          return granted(i);
         }
       } else if (cur != 0 && pass == 1 && !owner_alive(cur)) {
         // Take over a role whose owner died (without detaching). A multi
@@ -216,7 +235,7 @@ result<std::size_t> ring_state::attach(role r) {
         if (t.slots[i].owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) {
           if (records) clear_record(view_, r, i);
           if (single) view_.shared->recovery.takeovers.fetch_add(1, std::memory_order_relaxed);
-          return i;
+          return granted(i);
         }
       }
     }
@@ -277,8 +296,9 @@ bool ring_state::reopen() noexcept {
   // ring (pushes fail at once, consumers of an empty one return closed).
   auto& word = view_.shared->closed;
   std::uint32_t s = word.load(std::memory_order_relaxed);
-  while ((s & state_closed) != 0)
-    if (word.compare_exchange_weak(s, (s & ~state_closed) + state_generation_step, std::memory_order_acq_rel,
+  // Not while a reset rewrites the ring (its end opens it anyway).
+  while ((s & state_closed) != 0 && (s & state_resetting) == 0)
+    if (word.compare_exchange_weak(s, next_generation(s), std::memory_order_acq_rel,
                                    std::memory_order_relaxed))
       return true;
   return false;
@@ -327,9 +347,15 @@ result<void> ring_state::reset() {
       lock.taken[side] = static_cast<unsigned>(i + 1);
     }
   }
-  // Nobody can attach now: back to lap 0 everywhere. relaxed: the releasing
-  // stores of the role slots below publish these to the next attacher.
+  // Nobody can attach now. Mark the rewrite (closed too, so that a handle
+  // left in another process sees a closed ring): a reset killed from here
+  // on leaves the mark, attach() refuses the half-reset ring, and the next
+  // reset (which takes the dead resetter's slots) redoes it all.
   ring_shared* s = view_.shared;
+  s->closed.fetch_or(state_closed | state_resetting, std::memory_order_seq_cst);
+  if (reset_hook != nullptr) reset_hook();
+  // Back to lap 0 everywhere. relaxed: the releasing stores of the role
+  // slots below publish these to the next attacher.
   s->head.store(0, std::memory_order_relaxed);
   s->tail.store(0, std::memory_order_relaxed);
   if (view_.turns != nullptr)
@@ -341,8 +367,8 @@ result<void> ring_state::reset() {
     }
   }
   std::uint32_t st = s->closed.load(std::memory_order_relaxed);
-  while (!s->closed.compare_exchange_weak(st, (st & ~state_closed) + state_generation_step,
-                                          std::memory_order_acq_rel, std::memory_order_relaxed)) {
+  while (!s->closed.compare_exchange_weak(st, next_generation(st), std::memory_order_acq_rel,
+                                          std::memory_order_relaxed)) {
   }
   // Every slot free again: the dead holders' slots are settled (emptied).
   for (auto& b : lock.before)

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -310,6 +311,63 @@ TEST_CASE("reset: refused while a live process holds a role, empties the ring ot
   REQUIRE(p2);
   REQUIRE(c2);
   for (int round = 0; round < 3; ++round) {  // lap 0 again, turns and all
+    for (int i = 0; i < 4; ++i) REQUIRE(p2->try_push(round * 10 + i) == status::ok);
+    CHECK(p2->try_push(99) == status::would_block);
+    for (int i = 0; i < 4; ++i) {
+      int v = -1;
+      REQUIRE(c2->try_pop(v) == status::ok);
+      CHECK(v == round * 10 + i);
+    }
+  }
+}
+
+TEST_CASE("a reset killed midway: attach refuses the half-reset ring until another reset completes it") {
+  auto r = mpmc<int>::create("reopen.killed", small_ring(4));
+  REQUIRE(r);
+  {
+    auto p = r->producer();
+    auto c = r->consumer();
+    REQUIRE((p && c));
+    for (int i = 0; i < 6; ++i) {  // positions and turns off lap 0
+      int v = 0;
+      REQUIRE(p->try_push(i) == status::ok);
+      REQUIRE(c->try_pop(v) == status::ok);
+    }
+    REQUIRE(p->try_push(7) == status::ok);
+  }
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {  // the resetter, killed after it marked the ring, before the rewrite
+    auto ring = mpmc<int>::open("reopen.killed");
+    if (!ring) _exit(10);
+    detail::reset_hook = [] { ::raise(SIGKILL); };
+    (void)ring->reset();
+    _exit(11);  // not reached
+  }
+  int wst = 0;
+  REQUIRE(::waitpid(pid, &wst, 0) == pid);
+  REQUIRE(WIFSIGNALED(wst));
+  CHECK(WTERMSIG(wst) == SIGKILL);
+  // Survivors cannot attach to the half-reset ring (its turns and
+  // positions may be from different laps) ...
+  CHECK(r->closed());
+  auto p = r->producer();
+  REQUIRE_FALSE(p);
+  CHECK(p.error() == errc::busy);
+  CHECK(p.error().message.find("reset") != std::string::npos);
+  auto c = r->consumer();
+  REQUIRE_FALSE(c);
+  CHECK(c.error() == errc::busy);
+  CHECK_FALSE(r->reopen());  // not while marked
+  // ... and another reset completes it: empty, open, one generation on.
+  REQUIRE(r->reset());
+  CHECK_FALSE(r->closed());
+  CHECK(r->generation() == 1);
+  CHECK(r->size() == 0);
+  auto p2 = r->producer();
+  auto c2 = r->consumer();
+  REQUIRE((p2 && c2));
+  for (int round = 0; round < 3; ++round) {
     for (int i = 0; i < 4; ++i) REQUIRE(p2->try_push(round * 10 + i) == status::ok);
     CHECK(p2->try_push(99) == status::would_block);
     for (int i = 0; i < 4; ++i) {

@@ -632,7 +632,7 @@ class mailbox {
   /// Opens a closed mailbox again, keeping what is queued; false when it
   /// was open. As ring::reopen() (ring.hpp, "Reopen, reset"); no reset().
   bool reopen() const noexcept;
-  /// Reopens so far (mod 2^31).
+  /// Reopens so far (mod 2^30).
   std::uint32_t generation() const noexcept;
   /// Who holds sender (producers_*) and receiver (consumers_*) roles now.
   peer_counts peers() const noexcept;

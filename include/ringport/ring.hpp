@@ -56,7 +56,10 @@
 // (a racing producer()/consumer() then fails with role_taken or
 // too_many_roles), puts positions, turns and claim records back to lap 0,
 // opens the ring with the next generation, and frees the slots. Recovery
-// counters are kept. A reset that dies midway leaves a ring to reset again.
+// counters are kept. Before it rewrites anything it marks the ring
+// (closed + resetting): a reset killed from there on leaves the mark, and
+// producer()/consumer() refuse the half-reset ring with errc::busy until a
+// reset completes it; reopen() does nothing while it is marked.
 // Opening a closed ring (open(), if_exists::open) does not reopen it.
 //
 // Peer death: a waiting call re-checks the peers' role slots every
@@ -420,7 +423,7 @@ class ring {
   /// Opens a closed ring again for every process, keeping what is queued;
   /// false (nothing changes) when it was open. See "Reopen, reset" above.
   bool reopen() const noexcept { return st_->reopen(); }
-  /// Reopens and resets so far (mod 2^31): 0 for a new ring.
+  /// Reopens and resets so far (mod 2^30): 0 for a new ring.
   std::uint32_t generation() const noexcept { return st_->generation(); }
   /// Empties the ring and opens it (next generation) when no live process
   /// holds a role; errc::busy otherwise, and nothing changes.

@@ -84,8 +84,10 @@ struct alignas(cache_line) basic_ring_shared {
   static constexpr std::size_t roles = Roles;
   // line 0: read-mostly. Geometry, and the state word (read by every push,
   // so it lives with data nobody writes; written by close, reopen, reset):
-  // bit 0 closed (state_closed), bits 1..31 the generation, bumped by each
-  // reopen or reset (mod 2^31). One word, so close and reopen are single
+  // bit 0 closed (state_closed), bits 1..30 the generation, bumped by each
+  // reopen or reset (mod 2^30), bit 31 set while a reset rewrites the ring
+  // (state_resetting: a reset that died there is refused by attach() until
+  // another reset completes it). One word, so close and reopen are single
   // atomic steps on it (ring_state.cpp).
   ring_geometry geo;
   Atomic<std::uint32_t> closed;
@@ -134,6 +136,12 @@ static_assert(sizeof(claim_record) == cache_line && offsetof(ring_shared, produc
 /// generation step (the generation is state >> 1).
 inline constexpr std::uint32_t state_closed = 1;
 inline constexpr std::uint32_t state_generation_step = 2;
+inline constexpr std::uint32_t state_generation_mask = 0x7FFFFFFEu;
+inline constexpr std::uint32_t state_resetting = 0x80000000u;
+/// The state word of the next generation: open, not resetting.
+constexpr std::uint32_t next_generation(std::uint32_t state) noexcept {
+  return ((state & state_generation_mask) + state_generation_step) & state_generation_mask;
+}
 
 /// Turn bit set by a survivor on a position whose dead producer never
 /// published it: consumers take and skip the slot (ring_engine.hpp).

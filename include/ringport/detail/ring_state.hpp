@@ -55,6 +55,10 @@ std::uint64_t extra_offset(const ring_geometry& g) noexcept;
 bool kind_has_turns(object_kind kind) noexcept;
 bool kind_single(object_kind kind, role r) noexcept;
 
+/// Test hook: reset() calls it after marking the ring, before rewriting it
+/// (a test kills the process there). Null in normal use.
+inline void (*reset_hook)() = nullptr;
+
 class ring_state {
  public:
   static result<std::shared_ptr<ring_state>> create(std::string_view name, object_kind kind,
@@ -90,12 +94,14 @@ class ring_state {
   /// Clears the closed bit and bumps the generation in one CAS; false (and
   /// nothing changes) when the ring was open. See ring.hpp, "Reopen, reset".
   bool reopen() noexcept;
-  /// How many times the ring was reopened or reset (mod 2^31).
+  /// How many times the ring was reopened or reset (mod 2^30).
   std::uint32_t generation() const noexcept {
-    return view_.shared->closed.load(std::memory_order_acquire) >> 1;
+    return (view_.shared->closed.load(std::memory_order_acquire) & state_generation_mask) >> 1;
   }
   /// Back to empty and open (a new generation) when no live process holds
-  /// a role; errc::busy otherwise (nothing changes).
+  /// a role; errc::busy otherwise (nothing changes). A reset killed midway
+  /// leaves the ring marked (state_resetting): attach() refuses it with
+  /// errc::busy until another reset completes the rewrite.
   result<void> reset();
   std::uint64_t size() const noexcept;
   recovery_stats recovery() const noexcept;
