@@ -78,6 +78,7 @@ class frame_reader {
   void fill(std::span<const std::byte> in, std::size_t& used, std::size_t upto) noexcept {
     if (staged_ >= upto) return;
     const std::size_t take = std::min(upto - staged_, in.size() - used);
+    if (take == 0) return;  // (an empty piece may have no data pointer: memcpy must not see it)
     std::memcpy(stage_.data() + staged_, in.data() + used, take);
     staged_ += take;
     used += take;
