@@ -5,8 +5,10 @@
 //   reserve(n) -> k      take up to n contiguous slots (0: full / empty)
 //   ...copy into / out of slot(pos()) ... slot(pos() + k - 1)
 //   publish()            hand the k slots to the other side
-// try_push is reserve(1)+copy+publish; push_n reserves once per batch; the
-// zero-copy claim/commit and peek/release forms expose the slots directly.
+// try_push and try_pop are push_one(copy) / pop_one(copy): the same three
+// steps for one slot in one call, so that spsc keeps its position in a
+// register across the copy; push_n reserves once per batch; the zero-copy
+// claim/commit and peek/release forms expose the slots directly.
 //
 // spsc (no multi side): Lamport's ring with cached positions. The producer
 // owns `tail`, the consumer owns `head`; each keeps a process-local copy of
