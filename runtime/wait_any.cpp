@@ -101,8 +101,8 @@ void register_all(std::span<const waitable> t, sleeper& s) noexcept {
     if (s.table) t[i].event->bells.fetch_or(std::uint64_t{1} << s.bell, std::memory_order_release);
     // release: a waker that reads this (or a later) count sees our bit
     // (acq_rel in TSan builds: see detail::notify()).
-    t[i].event->waiters.fetch_add(1,
-                                  detail::tsan_build ? std::memory_order_acq_rel : std::memory_order_release);
+    detail::add_registration(t[i].event->waiters,
+                             detail::tsan_build ? std::memory_order_acq_rel : std::memory_order_release);
   }
 }
 

@@ -362,10 +362,10 @@ class atomic {
     rl::preemption_disabler pd(rl::ctx());
     return a_(info(w)).fetch_and(v, to_rl(mo));
   }
-  T fetch_xor(T v, std::memory_order mo, const where& w = where::current()) {
+  T fetch_or(T v, std::memory_order mo, const where& w = where::current()) {
     if (!the_kernel->live(w)) return ghost;
     rl::preemption_disabler pd(rl::ctx());
-    return a_(info(w)).fetch_xor(v, to_rl(mo));
+    return a_(info(w)).fetch_or(v, to_rl(mo));
   }
   T exchange(T v, std::memory_order mo, const where& w = where::current()) {
     if (!the_kernel->live(w)) return ghost;

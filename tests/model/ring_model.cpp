@@ -337,7 +337,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
         if (closed()) return status::closed;
         bool wrote = false;  // a dead thread writes nothing (its publication is then a no-op)
         const bool ok = e.push_one([&](std::byte* s) {
-          if (k.me_dead()) return;
+          if (!k.live(where::current())) return;  // a kill point: dead holding its reserved slot
           slots[index_of(s)]($) = item;
           wrote = true;
         });
@@ -362,7 +362,6 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
       consumer e(v, slot);
       pop_all(t, e);
       if (!k.me_dead()) break;
-      victim_holding = e.reserved() != 0;
       if (!a.restart) break;
       ++restarts[t];
       take_over(shared.consumers, slot, k.restart());
@@ -378,7 +377,11 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
         if (done) return status::closed;
         bool read = false;  // read and recorded before the release, as try_pop copies before it
         const bool ok = e.pop_one([&](const std::byte* s) {
-          if (k.me_dead()) return;
+          if (k.me_dead()) return;          // died before the claim: holds nothing
+          if (!k.live(where::current())) {  // a kill point: dead holding the item it claimed
+            victim_holding = true;
+            return;
+          }
           record(t, slots[index_of(s)]($));
           read = true;
         });

@@ -18,9 +18,10 @@
 //           release); waiters += 1 (release); F-WAIT; re-check; sleep on
 //           bell.seq if key is still current.
 //   waker : publish; F-NOTIFY; registrations != 0 -> waiters.fetch_and
-//           (acquire: clears them, keeps the fence mode) ... bells.exchange(0) (A-BELLS, acquire); for each
-//           bit: bell.seq += 1 (R-BELL, release), FUTEX_WAKE.
-// Every write to `waiters` is a read-modify-write, so a waker whose exchange
+//           (acquire: clears the count, keeps the fence mode) ...
+//           bells.exchange(0) (A-BELLS, acquire); for each bit:
+//           bell.seq += 1 (R-BELL, release), FUTEX_WAKE.
+// Every write to `waiters` is a read-modify-write, so a waker whose clear
 // reads any value at or after the waiter's increment synchronizes with it
 // and sees the waiter's bit (or a later clear by a waker that rang for it).
 // The waiter's key load happens before any ring that takes its bit, so that

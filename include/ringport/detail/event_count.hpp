@@ -43,10 +43,13 @@ namespace ringport::detail {
 /// `waiters` packs two things, so that a waker's no-waiter check is one
 /// load and one branch on one word: the registrations (bits 0..29, see
 /// waiter_count()) and the fence mode (bits 30..31, fence_mode_of()): how
-/// wakers fence (detail/wait.hpp): light, switching or full; it only grows.
-/// The word is 0 exactly when the mode is light and nobody is registered,
-/// the common case. Any bit pattern is valid (a hostile peer's "mode 3"
-/// only makes wakers fence). `reserved` was the mode's own word (layout 4).
+/// wakers fence (detail/wait.hpp): light, switching or full; it only grows
+/// (registrations saturate below the mode bits: add_registration(); the
+/// switch never lowers it). The word is 0 exactly when the mode is light
+/// and nobody is registered, the common case. Any bit pattern is valid (a
+/// hostile peer's "mode 3" only makes wakers fence; a peer that lowers the
+/// mode can cost waiters a slice of their wait, as one that rewrites `seq`
+/// can). `reserved` was the mode's own word (layout 4).
 struct event_count {
   std::atomic<std::uint32_t> seq;
   std::atomic<std::uint32_t> waiters;
@@ -82,6 +85,7 @@ enum class ec_mutation : std::uint8_t {
   key_after_registration,  // A-KEY is read after the waiters increment
   ignore_switching,        // wakers fence only in fences_full, not while switching
   switching_is_full,       // a waiter takes fences_switching for fences_full
+  stale_count,             // after its fence, a waker trusts the count it read before it
 };
 
 /// The most counts one park covers (wait_any_max).
@@ -100,6 +104,7 @@ template <class Env, class EC>
   const bool fence = !Env::light_notify() || (mutant ? mode == fences_full : mode != fences_light);
   if (!fence) return waiter_count(w) != 0;
   Env::full_fence();
+  if constexpr (Env::mutation == ec_mutation::stale_count) return waiter_count(w) != 0;
   // relaxed: the fence supplies the ordering.
   return waiter_count(ec.waiters.load(std::memory_order_relaxed)) != 0;
 }
@@ -149,6 +154,18 @@ void wake_waiters(EC& ec) noexcept {
   Env::futex_wake_all(ec.seq);
 }
 
+/// One registration in a `waiters` word: +1 unless the count is full
+/// (2^30 - 1 registrations without a wake-up: they carry over into the mode
+/// bits otherwise); wakers only test it for non-zero. An RMW either way
+/// (a CAS), so release sequences through the word stay unbroken.
+template <class Word>
+void add_registration(Word& waiters, std::memory_order mo) noexcept {
+  std::uint32_t w = waiters.load(std::memory_order_relaxed);
+  while (waiter_count(w) < waiter_mask &&
+         !waiters.compare_exchange_strong(w, w + 1, mo, std::memory_order_relaxed)) {
+  }
+}
+
 /// A waiter's registration before it re-checks and parks; returns the key
 /// to sleep on.
 template <class Env, class EC>
@@ -156,12 +173,12 @@ std::uint32_t register_waiter(EC& ec) noexcept {
   // relaxed: F-WAIT orders it (acq_rel with rmw_pairing: see must_wake()).
   constexpr auto reg = Env::rmw_pairing ? std::memory_order_acq_rel : std::memory_order_relaxed;
   if constexpr (Env::mutation == ec_mutation::key_after_registration) {
-    ec.waiters.fetch_add(1, reg);
+    add_registration(ec.waiters, reg);
     return ec.seq.load(std::memory_order_acquire);
   } else {
     // A-KEY: pairs with R-SEQ in wake_waiters().
     const std::uint32_t key = ec.seq.load(std::memory_order_acquire);
-    ec.waiters.fetch_add(1, reg);
+    add_registration(ec.waiters, reg);
     return key;
   }
 }
@@ -176,22 +193,27 @@ template <class Env, class EC>
   bool mine[max_park_counts] = {};
   for (std::size_t i = 0; i < ecs.size() && i < max_park_counts; ++i) {
     // The registrations in the same word change meanwhile: retry while the
-    // mode is still light.
+    // mode is still light, a bounded number of times (a peer that keeps
+    // writing the word only keeps this count light; the barrier below
+    // still serves as this park's F-WAIT).
     std::uint32_t w = ecs[i]->waiters.load(std::memory_order_relaxed);
-    while (fence_mode_of(w) == fences_light && !mine[i])
+    for (int tries = 0; tries < 64 && fence_mode_of(w) == fences_light && !mine[i]; ++tries)
       mine[i] = ecs[i]->waiters.compare_exchange_strong(w, w | mode_word(fences_switching),
                                                         std::memory_order_relaxed);
   }
   // Every CPU running a waker now runs a full barrier: a waker either
   // finished its notify before it (its publish is visible to our retry), or
-  // reads fence_mode after it and uses the seq_cst fence from then on.
+  // reads the mode bits after it and uses the seq_cst fence from then on.
   Env::switch_barrier();
-  for (std::size_t i = 0; i < ecs.size() && i < max_park_counts; ++i)
+  for (std::size_t i = 0; i < ecs.size() && i < max_park_counts; ++i) {
+    if (!mine[i]) continue;
     // R-MODE: pairs with A-MODE in wait_fence(): a waiter that reads
-    // fences_full knows every waker will fence. The switcher alone moves
-    // the mode from switching, so the xor makes it exactly full.
-    if (mine[i])
-      ecs[i]->waiters.fetch_xor(mode_word(fences_switching ^ fences_full), std::memory_order_release);
+    // fences_full knows every waker will fence. Set full, then clear
+    // switching: never through light, whatever else wrote the bits (the
+    // passing value 3 makes wakers fence as well).
+    ecs[i]->waiters.fetch_or(mode_word(fences_full), std::memory_order_release);
+    ecs[i]->waiters.fetch_and(~mode_word(fences_switching), std::memory_order_release);
+  }
 }
 
 /// F-WAIT for a waiter about to park on the counts in ecs. Where every

@@ -125,16 +125,17 @@ struct basic_ring_view {
   unsigned shift = 0;              // log2(capacity)
   doorbell_site* bells = nullptr;  // the domain's doorbells (detail/doorbell.hpp)
 
-  // Never null (attach checked the mapping): saying so lets the compiler
-  // drop the null test of the fast paths that return a slot or null.
+  // Never null (attach checked the mapping; never on a default view):
+  // saying so lets the compiler drop the null test of the fast paths.
   std::byte* slot(std::uint64_t pos) const noexcept {
     std::byte* const p = data + (pos & mask) * stride;
     if (p == nullptr) __builtin_unreachable();
     return p;
   }
   atomic_u64& turn(std::uint64_t pos) const noexcept { return turns[pos & mask]; }
-  // Slots from pos to the end of the buffer: at least 1 (mask = capacity - 1),
-  // which the compiler is told, so that a one-slot reservation needs no cut.
+  // Slots from pos to the end of the buffer: at least 1 (mask = capacity - 1,
+  // both checked at attach, process-local), which the compiler is told, so
+  // that a one-slot reservation needs no cut. Never on a default view.
   std::uint64_t to_end(std::uint64_t pos) const noexcept {
     const std::uint64_t k = capacity - (pos & mask);
     if (k == 0) __builtin_unreachable();
