@@ -89,8 +89,10 @@
 // a wait_any slice (peer_poll) bounds a missed one.
 #include "mailbox_auto.hpp"
 
+#include <random>
 #include <thread>
 
+#include "ringport/detail/process.hpp"
 #include "ringport/segment.hpp"
 
 namespace ringport::detail {
@@ -98,9 +100,34 @@ namespace {
 using clock = std::chrono::steady_clock;
 constexpr std::uint64_t base_limit = 16;    // generation 0's capacity at most
 constexpr std::uint32_t shrink_after = 64;  // K: empty finds in a row that make a sender shrink
+constexpr auto growth_retry = std::chrono::milliseconds(50);  // after a generation could not be made
+constexpr auto tag_wait = std::chrono::seconds(2);            // for a live creator to tag its generation
+
+std::uint64_t new_chain_id() {
+  std::random_device rd;
+  const std::uint64_t t = static_cast<std::uint64_t>(clock::now().time_since_epoch().count());
+  const std::uint64_t id = (std::uint64_t{rd()} << 32 | rd()) ^ (t * 0x9e3779b97f4a7c15ULL);
+  return id != 0 ? id : 1;
+}
+
+// The tag of a generation just opened: its chain id and number, waiting
+// (bounded) while its live creator has not written them yet. 0: half-made.
+std::uint64_t read_tag(ring_state& st, std::uint32_t& number) noexcept {
+  mbx::generation_tag* t = mbx::tag_of(st);
+  const auto give_up = clock::now() + tag_wait;
+  for (;;) {
+    if (const std::uint64_t id = t->chain.load(std::memory_order_acquire); id != 0) {
+      number = t->number.load(std::memory_order_relaxed);
+      return id;
+    }
+    if (!owner_alive(st.info().creator_owner) || clock::now() >= give_up) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 }  // namespace
 
 std::atomic<void (*)()> auto_send_hook{nullptr};
+std::atomic<void (*)()> auto_grow_hook{nullptr};
 
 std::string chain_link::gen_name(std::uint32_t g) const {
   return name + ".g" + std::to_string(g);
@@ -119,7 +146,66 @@ bool chain_link::level_of(std::uint64_t capacity, std::uint32_t& level) const no
   return false;
 }
 
-void remove_generations(std::string_view name, std::string_view domain) noexcept {
+result<mailbox> chain_link::open_gen(std::uint32_t g, std::uint32_t& level) const {
+  const std::string n = gen_name(g);
+  std::size_t m = 0;
+  auto st = open_mailbox_state(n, domain, m);
+  if (!st) {
+    const error& e = st.error();
+    if (e == errc::not_found || e == errc::system_error || e == errc::out_of_memory) return e;
+    return error(not_ours, e.message);  // another kind of segment, a foreign file, garbage
+  }
+  // The extra length was read once from the header and the geometry
+  // checked against it: a plain, rendezvous or automatic mailbox is not
+  // a generation.
+  if ((*st)->view().shared->geo.extra_bytes != mbx::generation_extra || m != max)
+    return error(not_ours, "mailbox '" + n + "' is not a generation of automatic mailbox '" + name + "'");
+  std::uint32_t number = 0;
+  const std::uint64_t tag = read_tag(**st, number);
+  if (tag == 0)
+    return error(errc::init_timeout,
+                 "generation '" + n + "' was never finished (its creator died or stalls)");
+  if (tag != id || number != g)
+    return error(not_ours, "mailbox '" + n + "' is a generation of another chain than '" + name + "''s");
+  if (!level_of((*st)->view().capacity, level))
+    return error(errc::corrupt, "generation '" + n + "' has an impossible capacity");
+  return mailbox(std::move(*st), max, false);
+}
+
+result<mailbox> chain_link::make_gen(std::uint32_t g, std::uint32_t level, existing if_exists) const {
+  ring_options ro;
+  ro.capacity = static_cast<std::size_t>(base << level);
+  ro.backing = backing;
+  ro.domain = domain;
+  ro.group_access = group;
+  ro.if_exists = if_exists;
+  auto st = ring_state::create(gen_name(g), object_kind::mailbox, mailbox_header_bytes + max, 8, ro,
+                               mbx::generation_extra);
+  if (!st) return std::move(st).error();
+  if (void (*hook)() = auto_grow_hook.load(std::memory_order_relaxed)) [[unlikely]]
+    hook();
+  mbx::generation_tag* t = mbx::tag_of(**st);
+  t->number.store(g, std::memory_order_relaxed);
+  t->chain.store(id, std::memory_order_release);  // last: the generation is ours
+  return mailbox(std::move(*st), max, false);
+}
+
+void chain_link::remove_gen(std::uint32_t g) const noexcept {
+  try {
+    std::uint32_t level = 0;
+    if (open_gen(g, level)) (void)segment::remove(gen_name(g), domain);
+  } catch (...) {
+    // out of memory: it stays linked until the chain is removed
+  }
+}
+
+void chain_link::wake(const ring_view& v) const noexcept {
+  notify(v.shared->not_empty, v.bells);
+  const ring_view& h = head->view();
+  if (&h != &v) notify(h.shared->not_empty, h.bells);
+}
+
+void remove_generations(std::string_view name, std::string_view domain, std::uint64_t id) noexcept {
   try {
     const std::string prefix = std::string(name) + ".g";
     auto all = segment::list(domain);
@@ -128,7 +214,13 @@ void remove_generations(std::string_view name, std::string_view domain) noexcept
       const std::string_view n = i.name;
       if (n.size() <= prefix.size() || n.substr(0, prefix.size()) != prefix) continue;
       if (n.substr(prefix.size()).find_first_not_of("0123456789") != std::string_view::npos) continue;
-      (void)segment::remove(n, domain);
+      std::size_t m = 0;
+      auto st = open_mailbox_state(n, domain, m);
+      if (!st || (*st)->view().shared->geo.extra_bytes != mbx::generation_extra)
+        continue;  // not a generation
+      const std::uint64_t tag = mbx::tag_of(**st)->chain.load(std::memory_order_acquire);
+      const bool half_made = tag == 0 && !owner_alive((*st)->info().creator_owner);
+      if (id == 0 || tag == id || half_made) (void)segment::remove(n, domain);
     }
   } catch (...) {
     // out of memory: leftovers stay (a new chain's create then fails or opens them: see grow)
@@ -171,10 +263,11 @@ result<std::shared_ptr<chain_link>> link_chain(std::string_view name, std::strin
   const std::uint32_t backing = l->hdr->backing.load(std::memory_order_relaxed);
   const std::uint32_t group = l->hdr->group.load(std::memory_order_relaxed);
   const std::uint64_t max_bytes = l->hdr->max_bytes.load(std::memory_order_relaxed);
+  const std::uint64_t id = l->hdr->id.load(std::memory_order_relaxed);
   const std::uint64_t slots = max_bytes / l->slot_bytes();
   const bool ok = limit >= 1 && limit <= mbx::max_generations && l->base >= 1 && l->base <= base_limit &&
                   backing <= static_cast<std::uint32_t>(pages::normal) && group <= 1 &&
-                  (l->base << (limit - 1)) <= slots;
+                  (l->base << (limit - 1)) <= slots && id != 0;
   if (!ok)
     return error(errc::bad_layout, "automatic mailbox '" + std::string(name) +
                                        "' records an impossible chain (limit " + std::to_string(limit) +
@@ -182,6 +275,7 @@ result<std::shared_ptr<chain_link>> link_chain(std::string_view name, std::strin
                                        "): remove it and create it again");
   l->limit = limit;
   l->max_bytes = max_bytes;
+  l->id = id;
   l->backing = static_cast<pages>(backing);
   l->group = group != 0;
   l->head = std::move(head);
@@ -203,16 +297,21 @@ chain_tx::~chain_tx() {
 bool chain_tx::move_to(std::uint32_t g, std::uint32_t level) noexcept {
   try {
     std::optional<mailbox> box;
-    if (next_ && next_->st_->info().name == link_->gen_name(g))
+    std::uint32_t made = 0;
+    if (next_ && next_g_ == g) {
       box = std::move(next_);
-    else if (auto b = mailbox::open(link_->gen_name(g), link_->domain))
+      (void)link_->level_of(box->capacity(), made);
+    } else if (auto b = link_->open_gen(g, made)) {
       box = std::move(*b);
+    }
     next_.reset();
-    if (!box || box->max_message_size() != link_->max || box->capacity() != (link_->base << level))
-      return false;
+    if (!box || made != level) return false;  // the newest word and the generation disagree
     auto s = box->sender(head_.policy());
     if (!s) return false;
     cur_ = std::move(*s);
+    const ring_view& h = link_->head->view();  // readable() parks there: ring it after each publish
+    cur_.chain_ec_ = &h.shared->not_empty;
+    cur_.chain_bells_ = h.bells;
     g_ = g;
     lvl_ = level;
     empty_run_ = 0;
@@ -223,39 +322,54 @@ bool chain_tx::move_to(std::uint32_t g, std::uint32_t level) noexcept {
 }
 
 // Makes generation g_ + 1 with base << level slots (grow: lvl_ + 1; shrink:
-// 0), or opens the one another sender made first, whatever its level.
+// 0), or opens the one another sender made first, whatever its level; a
+// number whose name holds a segment not of this chain is skipped ("Growing"
+// at the top of this file). True when the chain moved on (by us or not).
 bool chain_tx::make_next(std::uint32_t level) noexcept {
-  if (g_ >= mbx::last_generation) return false;
-  const std::uint32_t g = g_ + 1;
+  const std::uint64_t seen = mbx::pack_newest(g_, lvl_);
+  const auto moved_on = [&] { return link_->hdr->newest.load(std::memory_order_seq_cst) != seen; };
   try {
-    mailbox_options o;
-    o.capacity = static_cast<std::size_t>(link_->base << level);
-    o.max_message_size = link_->max;
-    o.backing = link_->backing;
-    o.group_access = link_->group;
-    o.domain = link_->domain;
-    auto box = mailbox::create(link_->gen_name(g), o);
-    if (!box && box.error() == errc::already_exists)  // another sender made it, or is making it
-      box = mailbox::open_wait(link_->gen_name(g), clock::now() + std::chrono::seconds(2), link_->domain);
-    std::uint32_t made = 0;  // its level: a grower and a shrinker may race to make g
-    if (!box || !link_->level_of(box->capacity(), made) || box->max_message_size() != link_->max)
-      return false;
-    std::uint64_t expected = mbx::pack_newest(g_, lvl_);
-    link_->hdr->newest.compare_exchange_strong(expected, mbx::pack_newest(g, made),
-                                               std::memory_order_seq_cst);
-    if (link_->head->closed()) box->st_->close();  // a close that raced with the growth
-    const ring_view& v = tx().e_.view();           // wake g_'s receivers: they move on
-    notify(v.shared->not_empty, v.bells);
-    next_ = std::move(*box);
-    return true;
+    for (std::uint32_t k = 0; k < chain_link::name_tries; ++k) {
+      if (g_ + k >= mbx::last_generation) return false;
+      const std::uint32_t g = g_ + 1 + k;
+      std::uint32_t made = level;  // its level: a grower and a shrinker may race to make g
+      auto box = link_->make_gen(g, level, existing::fail);
+      if (!box && box.error() == errc::already_exists) box = link_->open_gen(g, made);
+      if (!box && box.error() == errc::init_timeout) {
+        // Half-made: its creator died before tagging it (or stalls). Replace
+        // it, which the segment layer does only when no recorded user of it
+        // (its creator included) lives, under the lock creators share.
+        if (moved_on()) return true;
+        box = link_->make_gen(g, level, existing::replace);
+        if (!box && box.error() == errc::already_exists) box = link_->open_gen(g, made);
+      }
+      if (!box && box.error() == chain_link::not_ours) continue;  // someone else's NAME.gN: the next number
+      if (!box) return moved_on();
+      std::uint64_t expected = seen;
+      link_->hdr->newest.compare_exchange_strong(expected, mbx::pack_newest(g, made),
+                                                 std::memory_order_seq_cst);
+      if (link_->head->closed()) box->st_->close();  // a close that raced with the growth
+      link_->wake(tx().e_.view());                   // g_'s receivers move on
+      next_ = std::move(*box);
+      next_g_ = g;
+      return true;
+    }
   } catch (...) {
-    return false;
   }
+  return moved_on();
 }
 
-// op(tx, wait) is one call on a generation's handle (wait: it may block).
+bool chain_tx::may_grow_now() noexcept {
+  if (retry_growth_ == clock::time_point{}) return true;
+  if (clock::now() < retry_growth_) return false;
+  retry_growth_ = {};
+  return true;
+}
+
+// op(tx, wait, until) is one call on a generation's handle (wait: it may
+// block until `until`).
 template <class Op>
-status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
+status chain_tx::run(Op&& op, clock::time_point deadline, bool may_grow, bool keep_busy) noexcept {
   for (int failed_moves = 0;;) {
     if (link_->head->closed()) return status::closed;
     busy_->store(g_ + 1, std::memory_order_seq_cst);  // S-BUSY
@@ -268,11 +382,10 @@ status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
       idle();
       // A receiver parked in wait_any on g_ may wait for this sender (busy
       // there) before it moves on: wake it.
-      const ring_view& v = tx().e_.view();
-      notify(v.shared->not_empty, v.bells);
+      link_->wake(tx().e_.view());
       if (move_to(c, level)) {
         failed_moves = 0;
-      } else if (++failed_moves > 1000) {
+      } else if (++failed_moves > 100 || clock::now() >= deadline) {
         return status::corrupt;  // the newest generation cannot be opened (removed by hand?)
       } else {
         std::this_thread::yield();  // e.g. c was finished and removed meanwhile: look again
@@ -281,13 +394,21 @@ status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
     }
     if (void (*hook)() = auto_send_hook.load(std::memory_order_relaxed)) [[unlikely]]
       hook();
-    const bool grow_here = may_grow && !no_growth_ && lvl_ + 1 < link_->limit && g_ < mbx::last_generation;
+    const bool can_grow = may_grow && lvl_ + 1 < link_->limit && g_ < mbx::last_generation;
+    const bool grow_here = can_grow && may_grow_now();
+    // Growth put off: a wait stops at the retry time to try again.
+    const auto until = can_grow && !grow_here && retry_growth_ < deadline ? retry_growth_ : deadline;
     const bool may_shrink = may_grow && !keep_busy && lvl_ > 0;
     const bool was_empty = may_shrink && tx().role_.state().size() == 0;
-    const status s = op(tx(), !grow_here);  // S-SEND
+    const status s = op(tx(), !grow_here, until);  // S-SEND
     if (s == status::would_block && grow_here) {
       idle();
-      if (!make_next(lvl_ + 1)) no_growth_ = true;  // cannot make it (no memory?): block as a bounded one
+      if (!make_next(lvl_ + 1))
+        retry_growth_ = clock::now() + growth_retry;  // block as a bounded one meanwhile
+      continue;
+    }
+    if (s == status::timed_out && until < deadline) {
+      idle();
       continue;
     }
     if (!(keep_busy && s == status::ok)) idle();  // S-IDLE
@@ -307,27 +428,29 @@ void chain_tx::count_empty(bool was_empty) noexcept {
 
 status chain_tx::send(std::span<const std::byte> msg, clock::time_point deadline, bool sync,
                       bool try_only) noexcept {
-  return run([&](mailbox_sender& tx,
-                 bool wait) noexcept { return tx.send_room(msg, wait && !try_only, deadline, sync); },
-             true, false);
+  return run(
+      [&](mailbox_sender& tx, bool wait, clock::time_point until) noexcept {
+        return tx.send_room(msg, wait && !try_only, until, sync);
+      },
+      deadline, true, false);
 }
 
 status chain_tx::stream(std::uint64_t size, mailbox_sender::stream_source src, clock::time_point deadline,
                         delivery d, bool try_only) noexcept {
   // A stream stays in one generation (its fragments are one FIFO run).
-  return run(
-      [&](mailbox_sender& tx, bool) noexcept { return tx.stream_out(size, src, deadline, d, try_only); },
-      false, false);
+  return run([&](mailbox_sender& tx, bool,
+                 clock::time_point) noexcept { return tx.stream_out(size, src, deadline, d, try_only); },
+             deadline, false, false);
 }
 
 status chain_tx::claim(std::size_t size, std::span<std::byte>& out, clock::time_point deadline,
                        bool try_only) noexcept {
   // busy stays set from the claim to its commit or abort.
   return run(
-      [&](mailbox_sender& tx, bool wait) noexcept {
-        return wait && !try_only ? tx.claim_until(size, out, deadline) : tx.try_claim(size, out);
+      [&](mailbox_sender& tx, bool wait, clock::time_point until) noexcept {
+        return wait && !try_only ? tx.claim_until(size, out, until) : tx.try_claim(size, out);
       },
-      true, true);
+      deadline, true, true);
 }
 
 status chain_tx::commit(std::size_t n, delivery d, clock::time_point deadline) noexcept {
@@ -366,34 +489,49 @@ bool chain_rx::drained() noexcept {
 bool chain_rx::try_move() noexcept {
   std::uint32_t c = 0;
   if (!link_->newest(c) || c <= g_ || rx().in_.open || !finished(g_) || !drained()) return false;
-  const std::uint32_t from = g_;
-  advance();
-  return g_ != from;
+  return advance(c);
 }
 
-void chain_rx::advance() noexcept {
+// To the oldest generation above g_ that is still linked, at most c (the
+// newest, read once by the caller). Below c - span() none is (window()).
+bool chain_rx::advance(std::uint32_t c) noexcept {
   const std::uint32_t from = g_;
-  rx().release();
   try {
-    std::uint32_t c = 0;
-    if (!link_->newest(c)) return;
-    for (std::uint32_t n = g_ + 1; n <= c; ++n) {
-      auto box = mailbox::open(link_->gen_name(n), link_->domain);
-      if (!box && box.error() == errc::not_found && n < c) continue;  // finished and removed by another
+    for (std::uint32_t n = c - g_ > link_->span() ? c - link_->span() + 1 : g_ + 1; n <= c; ++n) {
       std::uint32_t level = 0;
-      if (!box || box->max_message_size() != link_->max || !link_->level_of(box->capacity(), level)) return;
+      auto box = link_->open_gen(n, level);
+      if (!box && n < c && (box.error() == errc::not_found || box.error() == chain_link::not_ours))
+        continue;  // finished and removed by another receiver, or a number skipped by growth
+      if (!box) return false;
       auto r = box->receiver(head_.policy());
-      if (!r) return;
+      if (!r) return false;  // no receiver slot free there: stay (the caller reports it)
+      rx().release();
       cur_ = std::move(*r);
       g_ = n;
       break;
     }
   } catch (...) {
-    return;  // out of memory: try again at the next call
+    return false;  // out of memory
   }
-  if (from >= 1 && g_ != from) (void)segment::remove(link_->gen_name(from), link_->domain);
+  if (g_ == from) return false;
+  if (from >= 1) link_->remove_gen(from);
+  return true;
 }
 
+bool chain_rx::ready(const void* self) noexcept {
+  auto* r = const_cast<chain_rx*>(static_cast<const chain_rx*>(self));
+  return r->rx().e_.readable() || r->rx().role_.state().closed() || r->link_->head->closed();
+}
+
+void chain_rx::stall(const void* self) noexcept {
+  const_cast<chain_rx*>(static_cast<const chain_rx*>(self))->rx().e_.poll_stall();
+}
+
+void chain_rx::park(clock::time_point until) noexcept {
+  const ring_view& h = link_->head->view();
+  const waitable w[] = {waitable{&h.shared->not_empty, &chain_rx::ready, this, h.bells, &chain_rx::stall}};
+  (void)wait_any(w, until, head_.policy());
+}
 }  // namespace ringport::detail
 
 namespace ringport {
@@ -409,7 +547,7 @@ result<mailbox> mailbox::create_automatic(std::string_view name, const mailbox_o
   so.domain = opt.domain;
   so.kind = object_kind::mailbox;
   if (auto old = segment::open(name, so); !old && old.error() == errc::not_found)
-    detail::remove_generations(name, opt.domain);
+    detail::remove_generations(name, opt.domain, 0);
   mailbox_options o = opt;
   o.capacity = static_cast<std::size_t>(base);
   ring_options ro;
@@ -428,6 +566,7 @@ result<mailbox> mailbox::create_automatic(std::string_view name, const mailbox_o
   c->backing.store(static_cast<std::uint32_t>(opt.backing), std::memory_order_relaxed);
   c->group.store(opt.group_access ? 1 : 0, std::memory_order_relaxed);
   c->max_bytes.store(opt.max_bytes, std::memory_order_relaxed);
+  c->id.store(detail::new_chain_id(), std::memory_order_relaxed);
   c->limit.store(limit, std::memory_order_release);  // last: the chain is ready
   auto l = detail::link_chain(name, opt.domain, *st, opt.max_message_size);
   if (!l) return std::move(l).error();
