@@ -202,7 +202,7 @@ void chain_link::remove_gen(std::uint32_t g) const noexcept {
 void chain_link::wake(const ring_view& v) const noexcept {
   notify(v.shared->not_empty, v.bells);
   const ring_view& h = head->view();
-  if (&h != &v) notify(h.shared->not_empty, h.bells);
+  if (h.shared != v.shared) notify(h.shared->not_empty, h.bells);
 }
 
 void remove_generations(std::string_view name, std::string_view domain, std::uint64_t id) noexcept {
@@ -430,7 +430,8 @@ status chain_tx::send(std::span<const std::byte> msg, clock::time_point deadline
                       bool try_only) noexcept {
   return run(
       [&](mailbox_sender& tx, bool wait, clock::time_point until) noexcept {
-        return tx.send_room(msg, wait && !try_only, until, sync);
+        // (a synchronous send's wait for its receiver is not cut: a cut one is withdrawn)
+        return tx.send_room(msg, wait && !try_only, sync ? deadline : until, sync);
       },
       deadline, true, false);
 }

@@ -257,3 +257,22 @@ TEST_CASE("automatic faults: a grower killed while it makes a generation does no
   CHECK(mailbox::remove(name));
   CHECK(!gen_exists(name, 1));
 }
+
+TEST_CASE("automatic faults: a growth that failed is tried again, not given up for good") {
+  const char* name = "autof-retry";
+  mailbox box = make_auto(name, 64 * note_slot);
+  // Every number one growth tries (chain_link::name_tries: 4) is a user's.
+  for (int g = 1; g <= 4; ++g) (void)plain(std::string(name) + ".g" + std::to_string(g), 16);
+  auto tx = box.sender();
+  auto rx = box.receiver();
+  REQUIRE(tx);
+  REQUIRE(rx);
+  fill(*tx, 0, 0, 16);
+  CHECK(tx->try_send(note{0, 16}) == status::would_block);  // cannot grow: bounded meanwhile
+  CHECK(box.buffer_generation() == 0);
+  for (int g = 1; g <= 4; ++g) CHECK(mailbox::remove(std::string(name) + ".g" + std::to_string(g)));
+  CHECK(tx->send_for(note{0, 16}, 20s) == status::ok);  // its wait stops to try again: it grows
+  CHECK(box.buffer_generation() == 1);
+  take(*rx, 0, 0, 17);
+  CHECK(mailbox::remove(name));
+}
