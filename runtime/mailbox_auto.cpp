@@ -1,22 +1,34 @@
 // Automatic buffering: a mailbox that grows when its senders find it full
 // and shrinks back when they find it empty and idle.
 //
-// Layout. An automatic mailbox NAME is a chain of ordinary bounded mailboxes,
-// its generations: generation 0 is NAME itself (the head), generation g >= 1
-// is NAME.gG (same domain, message size, pages and mode). Generation numbers
+// Layout. An automatic mailbox NAME is a chain of bounded mailboxes, its
+// generations: generation 0 is NAME itself (the head), generation g >= 1 is
+// NAME.gG (same domain, message size, pages and mode). Generation numbers
 // only count up (32 bits; at 2^32 - 2 the chain stops changing and behaves as
 // bounded); a generation's size is its level: base << level slots, level <
 // `limit`. base (at most 16 messages) and `limit` follow from max_bytes at
 // create: no generation's slots exceed max_bytes. The head's extra region
 // carries, after the acknowledgement table and stream gates, a
 // mailbox_chain: the word `newest` (number << 8 | level of the newest
-// generation), the limit, the pages, the mode, max_bytes, and one busy word
-// per head sender role slot. Each process reads the fixed fields once at
-// open (link_chain) and checks them; `newest` is read once per use and its
-// level checked against the limit; a generation's own capacity, read from
-// its segment, must be base << level for a valid level. Names are never
-// reused (a new number each time), so that a slow receiver unlinking the
-// generation it leaves can only ever unlink that one.
+// generation), the limit, the pages, the mode, max_bytes, the chain's id (64
+// random bits, nonzero) and one busy word per head sender role slot. Each
+// process reads the fixed fields once at open (link_chain) and checks them;
+// `newest` is read once per use and its level checked against the limit; a
+// generation's own capacity, read from its segment, must be base << level
+// for a valid level. Names are never reused (a new number each time), so
+// that a slow receiver unlinking the generation it leaves can only ever
+// unlink that one.
+// Ours. NAME.gN is a valid name for anyone's mailbox, so a generation is
+// told by its segment: its extra region has a length of its own
+// (mbx::generation_extra: no plain, rendezvous or automatic mailbox has it)
+// and ends in a tag, the chain's id and N, written by its creator just after
+// the segment appears (id last, release). open_gen() takes a segment at
+// NAME.gN only if it is all that (else not_ours); nothing else is ever sent
+// into, received from, closed, reopened or removed, and remove() removes the
+// generations that carry the head's id (and half-made ones, below). A
+// growth that finds a segment not of this chain at the next number skips to
+// the one after (at most name_tries numbers): so linked generations are at
+// most span() = window() * name_tries numbers below the newest.
 //
 // Senders. A sender handle holds a sender role on the head for its whole
 // life (its slot names its busy word) and one on the generation it sends
@@ -29,7 +41,14 @@
 // open it, and accept whatever level it has: a grower and a shrinker may
 // race), then CASes newest (g, level) -> (g + 1, its level) (whoever gets
 // there first; a creator that died before its CAS is covered by the next
-// one) and wakes g's receivers. A sender that finds a newer generation at
+// one) and wakes g's receivers. A creator that died between the segment's
+// appearance and its tag left it half-made (id 0): an opener waits (up to 2 s)
+// for a tag while the recorded creator lives, else the next grower replaces
+// it (existing::replace: only when no recorded user lives, under the lock
+// creators share, so two replacers cannot remove each other's new one). A
+// growth that fails (no memory?) makes that sender behave as bounded for 50
+// ms (a wait is cut there, except a synchronous send's wait for its
+// receiver), then it tries again. A sender that finds a newer generation at
 // S-LOOK wakes g's receivers too (one may wait in wait_any for it to leave). A
 // sender only ever sends into the generation it saw as the newest after
 // marking itself busy there, and it moves forward only: its messages are in
@@ -55,8 +74,17 @@
 //
 // A receiver moving past g >= 1 unlinks NAME.gG (those that still map it keep
 // it until they move on); a receiver that finds a generation below the
-// newest missing knows it was finished and skips it. A process that opened
-// the mailbox small follows the growth at its next call, without reopening.
+// newest missing (or not ours: a skipped number) knows it was finished and
+// skips it, and it starts looking no lower than newest - span() (below, none
+// is linked: "Window"), so a hostile newest costs at most span() opens. A
+// newest it cannot follow (missing, not ours, no receiver slot there) is
+// reported as status::corrupt, never retried in a loop. A process that
+// opened the mailbox small follows the growth at its next call, without
+// reopening.
+// Peer death. A receiver on the newest generation whose senders there all
+// died is told peer_gone only when no sender holds a role on the head
+// either: every sender holds one for its life, and a live one still in an
+// older generation sends into the newest at its next send.
 //
 // Shrinking. A sender shrinks the chain when the newest generation g is
 // *empty and idle*: K = shrink_after (64) sends in a row by that sender into
@@ -81,12 +109,16 @@
 // unlinking each: when g + 1 is made, the generations below g are gone. Up
 // to the next shrink only growths follow (at most limit - 1), so at most
 // limit + 1 generations (window()) can be linked at once, the newest
-// included: close() and size() look at those only.
-// readable() (for wait_any) parks on the generation the receiver reads; its
-// ready test is true when that generation is readable, or when R-FINISH lets
-// the receiver move on right then (it moves: the caller takes readable()
-// again). Wake-ups come from growers/shrinkers and from senders leaving g;
-// a wait_any slice (peer_poll) bounds a missed one.
+// included: close(), reopen() and size() look at those only (the newest
+// span() numbers).
+// readable() (for wait_any) parks on the head's event, mapped for the
+// handle's life (a generation's is unmapped once the receiver moves past it,
+// so a waitable taken earlier must not point there); its ready test is true
+// when the generation the receiver reads is readable, or when R-FINISH lets
+// the receiver move on right then (it moves). Senders in a generation g >= 1
+// ring the head's event after each publish (mailbox_sender::chain_wake: one
+// load when nobody parks), growers/shrinkers and senders leaving g ring it
+// too; a wait_any slice (peer_poll) bounds a missed one.
 #include "mailbox_auto.hpp"
 
 #include <random>

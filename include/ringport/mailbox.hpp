@@ -130,8 +130,10 @@
 // (they do not grow it); drop_queued() and release() act on the generation
 // the receiver reads now. readable() (for wait_any) is ready when that
 // generation is readable or the receiver may move on to a newer one; it
-// names the generation read now, so take it again after each wake-up. The
-// protocol and its correctness argument: runtime/mailbox_auto.cpp.
+// parks on the head, so it stays valid for the receiver's life. A NAME.gN
+// that is not one of the chain's own generations (a mailbox of yours named
+// so) is never used nor removed. The protocol and its correctness
+// argument: runtime/mailbox_auto.cpp.
 //
 // Non-blocking calls (try_send, try_receive, try_peek, try_claim) return
 // status::would_block at once when full / empty. try_send is asynchronous
