@@ -143,10 +143,12 @@ std::uint64_t new_chain_id() {
 }
 
 // The tag of a generation just opened: its chain id and number, waiting
-// (bounded) while its live creator has not written them yet. 0: half-made.
-std::uint64_t read_tag(ring_state& st, std::uint32_t& number) noexcept {
+// while its live creator has not written them yet, up to tag_wait (or
+// `until` if earlier and set). 0: half-made (or not made in time).
+std::uint64_t read_tag(ring_state& st, std::uint32_t& number, clock::time_point until) noexcept {
   mbx::generation_tag* t = mbx::tag_of(st);
-  const auto give_up = clock::now() + tag_wait;
+  const auto cap = clock::now() + tag_wait;
+  const auto give_up = until != clock::time_point{} && until < cap ? until : cap;
   for (;;) {
     if (const std::uint64_t id = t->chain.load(std::memory_order_acquire); id != 0) {
       number = t->number.load(std::memory_order_relaxed);
@@ -178,7 +180,7 @@ bool chain_link::level_of(std::uint64_t capacity, std::uint32_t& level) const no
   return false;
 }
 
-result<mailbox> chain_link::open_gen(std::uint32_t g, std::uint32_t& level) const {
+result<mailbox> chain_link::open_gen(std::uint32_t g, std::uint32_t& level, clock::time_point until) const {
   const std::string n = gen_name(g);
   std::size_t m = 0;
   auto st = open_mailbox_state(n, domain, m);
@@ -193,7 +195,7 @@ result<mailbox> chain_link::open_gen(std::uint32_t g, std::uint32_t& level) cons
   if ((*st)->view().shared->geo.extra_bytes != mbx::generation_extra || m != max)
     return error(not_ours, "mailbox '" + n + "' is not a generation of automatic mailbox '" + name + "'");
   std::uint32_t number = 0;
-  const std::uint64_t tag = read_tag(**st, number);
+  const std::uint64_t tag = read_tag(**st, number, until);
   if (tag == 0)
     return error(errc::init_timeout,
                  "generation '" + n + "' was never finished (its creator died or stalls)");
@@ -255,7 +257,7 @@ void remove_generations(std::string_view name, std::string_view domain, std::uin
       if (id == 0 || tag == id || half_made) (void)segment::remove(n, domain);
     }
   } catch (...) {
-    // out of memory: leftovers stay (a new chain's create then fails or opens them: see grow)
+    // out of memory: leftovers stay (not of a new chain: its growth skips their numbers)
   }
 }
 
@@ -357,7 +359,7 @@ bool chain_tx::move_to(std::uint32_t g, std::uint32_t level) noexcept {
 // 0), or opens the one another sender made first, whatever its level; a
 // number whose name holds a segment not of this chain is skipped ("Growing"
 // at the top of this file). True when the chain moved on (by us or not).
-bool chain_tx::make_next(std::uint32_t level) noexcept {
+bool chain_tx::make_next(std::uint32_t level, clock::time_point until) noexcept {
   const std::uint64_t seen = mbx::pack_newest(g_, lvl_);
   const auto moved_on = [&] { return link_->hdr->newest.load(std::memory_order_seq_cst) != seen; };
   try {
@@ -366,14 +368,14 @@ bool chain_tx::make_next(std::uint32_t level) noexcept {
       const std::uint32_t g = g_ + 1 + k;
       std::uint32_t made = level;  // its level: a grower and a shrinker may race to make g
       auto box = link_->make_gen(g, level, existing::fail);
-      if (!box && box.error() == errc::already_exists) box = link_->open_gen(g, made);
+      if (!box && box.error() == errc::already_exists) box = link_->open_gen(g, made, until);
       if (!box && box.error() == errc::init_timeout) {
         // Half-made: its creator died before tagging it (or stalls). Replace
         // it, which the segment layer does only when no recorded user of it
         // (its creator included) lives, under the lock creators share.
         if (moved_on()) return true;
         box = link_->make_gen(g, level, existing::replace);
-        if (!box && box.error() == errc::already_exists) box = link_->open_gen(g, made);
+        if (!box && box.error() == errc::already_exists) box = link_->open_gen(g, made, until);
       }
       if (!box && box.error() == chain_link::not_ours) continue;  // someone else's NAME.gN: the next number
       if (!box) return moved_on();
@@ -435,7 +437,7 @@ status chain_tx::run(Op&& op, clock::time_point deadline, bool may_grow, bool ke
     const status s = op(tx(), !grow_here, until);  // S-SEND
     if (s == status::would_block && grow_here) {
       idle();
-      if (!make_next(lvl_ + 1))
+      if (!make_next(lvl_ + 1, deadline))
         retry_growth_ = clock::now() + growth_retry;  // block as a bounded one meanwhile
       continue;
     }
@@ -455,7 +457,7 @@ void chain_tx::count_empty(bool was_empty) noexcept {
   empty_run_ = was_empty ? empty_run_ + 1 : 0;
   if (empty_run_ < shrink_after) return;
   empty_run_ = 0;
-  (void)make_next(0);  // best effort: on failure it stays at its size
+  (void)make_next(0, clock::now());  // best effort, no wait: on failure it stays at its size
 }
 
 status chain_tx::send(std::span<const std::byte> msg, clock::time_point deadline, bool sync,
@@ -522,17 +524,17 @@ bool chain_rx::drained() noexcept {
 bool chain_rx::try_move() noexcept {
   std::uint32_t c = 0;
   if (!link_->newest(c) || c <= g_ || rx().in_.open || !finished(g_) || !drained()) return false;
-  return advance(c);
+  return advance(c, clock::now());  // (in wait_any's ready test: no waiting)
 }
 
 // To the oldest generation above g_ that is still linked, at most c (the
 // newest, read once by the caller). Below c - span() none is (window()).
-bool chain_rx::advance(std::uint32_t c) noexcept {
+bool chain_rx::advance(std::uint32_t c, clock::time_point until) noexcept {
   const std::uint32_t from = g_;
   try {
     for (std::uint32_t n = c - g_ > link_->span() ? c - link_->span() + 1 : g_ + 1; n <= c; ++n) {
       std::uint32_t level = 0;
-      auto box = link_->open_gen(n, level);
+      auto box = link_->open_gen(n, level, until);
       if (!box && n < c && (box.error() == errc::not_found || box.error() == chain_link::not_ours))
         continue;  // finished and removed by another receiver, or a number skipped by growth
       if (!box) return false;

@@ -53,8 +53,10 @@ struct chain_link {
   /// name is free, not_ours when the segment there is anything but a
   /// generation g of this chain (a user's mailbox, an automatic one, another
   /// chain's), errc::init_timeout when it has no tag yet and its creator is
-  /// dead (half-made) or slow past 2 s, errc::corrupt for impossible sizes.
-  result<mailbox> open_gen(std::uint32_t g, std::uint32_t& level) const;
+  /// dead (half-made) or slow past 2 s (or past `until`), errc::corrupt for
+  /// impossible sizes.
+  result<mailbox> open_gen(std::uint32_t g, std::uint32_t& level,
+                           std::chrono::steady_clock::time_point until = {}) const;
   /// Makes generation g at `level` and tags it (if_exists: fail or replace).
   result<mailbox> make_gen(std::uint32_t g, std::uint32_t level, existing if_exists) const;
   /// Unlinks generation g if it is this chain's.
@@ -109,7 +111,7 @@ class chain_tx {
   template <class Op>
   status run(Op&& op, clock::time_point deadline, bool may_grow, bool keep_busy) noexcept;
   bool move_to(std::uint32_t g, std::uint32_t level) noexcept;
-  bool make_next(std::uint32_t level) noexcept;  // grow (lvl_ + 1) or shrink (0)
+  bool make_next(std::uint32_t level, clock::time_point until) noexcept;  // grow (lvl_ + 1) or shrink (0)
   bool may_grow_now() noexcept;
   void count_empty(bool was_empty) noexcept;
   mailbox_sender& tx() noexcept { return g_ == 0 ? head_ : cur_; }
@@ -147,7 +149,7 @@ class chain_rx {
  private:
   bool finished(std::uint32_t g) const noexcept;
   bool drained() noexcept;
-  bool advance(std::uint32_t newest) noexcept;  // false: could not follow the chain
+  bool advance(std::uint32_t newest, clock::time_point until) noexcept;  // false: could not follow the chain
   void park(clock::time_point until) noexcept;  // on the head's event, for any sender's publish
   static bool ready(const void* self) noexcept;
   static void stall(const void* self) noexcept;
@@ -174,7 +176,7 @@ status chain_rx::run(Try&& try_one, Wait&& wait_one, clock::time_point deadline,
       if (!rx().in_.open && finished(g_)) {
         if (status s = try_one(rx()); !passes(s)) return s;
         if (drained()) {
-          if (!advance(c)) return status::corrupt;  // a newer generation cannot be followed
+          if (!advance(c, deadline)) return status::corrupt;  // a newer generation cannot be followed
           continue;
         }
       }
