@@ -39,7 +39,7 @@ namespace {
 
 namespace jr = ringport::journal;
 using clock_type = std::chrono::steady_clock;
-constexpr std::size_t batch_bytes = jr::writer_options{}.buffer_bytes;  // the writer's default buffer
+const std::size_t batch_bytes = jr::writer_options{}.buffer_bytes;  // the writer's default buffer (not constexpr: clang refuses the std::string member)
 constexpr auto fsync_interval = std::chrono::milliseconds(10);
 
 struct journal_dir {

@@ -15,7 +15,7 @@
 
 namespace ringport::detail {
 
-std::atomic<bool> light_notify{false};
+std::atomic<std::uint32_t> notify_fence_due{1};
 
 namespace {
 
@@ -29,7 +29,7 @@ long membarrier(int cmd) noexcept {
 void register_self() noexcept {
   const bool ok = can_issue.load(std::memory_order_relaxed) && may_register.load(std::memory_order_relaxed) &&
                   membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
-  light_notify.store(ok, std::memory_order_relaxed);
+  notify_fence_due.store(ok ? 0 : 1, std::memory_order_relaxed);
 }
 
 }  // namespace

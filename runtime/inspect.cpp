@@ -71,8 +71,8 @@ bool read_ring(const segment& seg, segment_usage& u) {
   u.unread = n > g.capacity ? (static_cast<std::int64_t>(n) < 0 ? 0 : g.capacity) : n;
   u.head = head;
   u.tail = tail;
-  u.waiting_consumers = rs->not_empty.waiters.load(std::memory_order_relaxed);
-  u.waiting_producers = rs->not_full.waiters.load(std::memory_order_relaxed);
+  u.waiting_consumers = waiter_count(rs->not_empty.waiters.load(std::memory_order_relaxed));
+  u.waiting_producers = waiter_count(rs->not_full.waiters.load(std::memory_order_relaxed));
   const std::uint32_t state = rs->closed.load(std::memory_order_relaxed);
   u.closed = (state & state_closed) != 0;
   u.generation = (state & state_generation_mask) >> 1;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -40,15 +41,14 @@ node_options small() {
   return o;
 }
 
-// Serves `count` requests: replies "re:<request>", after `delay` each.
-void serve(node& s, int count, std::chrono::milliseconds delay = 0ms) {
+// Serves `count` requests: replies "re:<request>".
+void serve(node& s, int count) {
   std::byte buf[256];
   for (int i = 0; i < count; ++i) {
     std::size_t len = 0;
     incoming_call c;
     auto r = s.receive_request(buf, len, c, clock_type::now() + 10s);
     if (!r || *r != status::ok) return;
-    std::this_thread::sleep_for(delay);
     const std::string answer = cat("re:", text(buf, len));
     (void)s.reply_until(c, bytes(answer), clock_type::now() + 10s);
   }
@@ -107,14 +107,27 @@ TEST_CASE("a late reply is dropped, never delivered to a later call") {
   auto server = node::join("slow", small());
   auto client = node::join("impatient", small());
   REQUIRE((server && client));
-  // The server answers each request 300 ms late.
-  std::thread t([&] { serve(*server, 2, 300ms); });
+  // The server answers "one" only after its call has given up (an event,
+  // not a delay: a descheduled caller must not see the reply in time),
+  // then serves "two".
+  std::atomic<bool> first_returned{false};
+  std::thread t([&] {
+    std::byte buf[256];
+    std::size_t n = 0;
+    incoming_call c;
+    auto r = server->receive_request(buf, n, c, clock_type::now() + 10s);
+    if (!r || *r != status::ok) return;
+    while (!first_returned.load()) std::this_thread::sleep_for(1ms);
+    (void)server->reply_until(c, bytes(cat("re:", text(buf, n))), clock_type::now() + 10s);
+    serve(*server, 1);
+  });
   std::byte reply[256];
   std::size_t len = 0;
   auto first = client->call("slow", bytes("one"), reply, len, clock_type::now() + 50ms);
+  first_returned.store(true);
   REQUIRE(first);
   CHECK(*first == status::timed_out);
-  // The reply to "one" arrives while this call waits: it must be dropped.
+  // The reply to "one" is on its way while this call waits: it must be dropped.
   auto second = client->call("slow", bytes("two"), reply, len, clock_type::now() + 10s);
   t.join();
   REQUIRE(second);

@@ -486,8 +486,9 @@ TEST_CASE("back-pressure: a parked publisher is woken once a batch is free, not 
   std::thread publisher([&] { CHECK(p->publish(std::uint64_t{cap}) == status::ok); });
   // block policy: no spinning, it registers on not_full and parks.
   const auto give_up = clock_type::now() + 10s;
-  while (sh->not_full.waiters.load() == 0 && clock_type::now() < give_up) std::this_thread::sleep_for(1ms);
-  REQUIRE(sh->not_full.waiters.load() != 0);
+  while (detail::waiter_count(sh->not_full.waiters.load()) == 0 && clock_type::now() < give_up)
+    std::this_thread::sleep_for(1ms);
+  REQUIRE(detail::waiter_count(sh->not_full.waiters.load()) != 0);
   const std::uint32_t seq0 = sh->not_full.seq.load();
   std::uint64_t v = 0;
   for (std::uint64_t i = 0; i + 1 < batch; ++i) {

@@ -235,11 +235,12 @@ TEST_CASE("parking switches an event count to full fences when told to") {
   stamped v{};
   CHECK(c->pop_for(v, 30ms) == status::timed_out);  // parks at least once
   CHECK(wait_any(one, clock::now() + 30ms, wait_policy::block) == -1);
-  CHECK(sh->not_empty.fence_mode.load() == detail::fences_light);
+  CHECK(detail::fence_mode_of(sh->not_empty.waiters.load()) == detail::fences_light);
   detail::set_fence_switch(detail::fence_switch::always);
   CHECK(c->pop_for(v, 30ms) == status::timed_out);
-  CHECK(sh->not_empty.fence_mode.load() == detail::fences_full);
-  CHECK(sh->not_full.fence_mode.load() == detail::fences_light);  // nobody parked on a full ring
+  CHECK(detail::fence_mode_of(sh->not_empty.waiters.load()) == detail::fences_full);
+  CHECK(detail::fence_mode_of(sh->not_full.waiters.load()) ==
+        detail::fences_light);  // nobody parked on a full ring
   std::thread t([&] { CHECK(c->pop_for(v, 20s) == status::ok); });
   std::this_thread::sleep_for(10ms);
   REQUIRE(p->push(make_item(0, 7)) == status::ok);

@@ -159,12 +159,9 @@ class ring {
     status try_push(const T& v) noexcept {
       if (closed()) [[unlikely]]
         return status::closed;
-      std::byte* slot = e_.reserve_one();
-      if (slot == nullptr) [[unlikely]]
-        return e_.corrupt() ? status::corrupt : status::would_block;
-      std::memcpy(slot, &v, sizeof(T));
-      e_.publish_one();
-      return status::ok;
+      if (e_.push_one([&](std::byte* slot) noexcept { std::memcpy(slot, &v, sizeof(T)); })) [[likely]]
+        return status::ok;
+      return e_.corrupt() ? status::corrupt : status::would_block;
     }
     status push(const T& v) noexcept { return push_until(v, clock::time_point::max()); }
     status push_until(const T& v, clock::time_point deadline) noexcept {
@@ -265,12 +262,9 @@ class ring {
 
     /// Pops into out if an item is there; never waits.
     status try_pop(T& out) noexcept {
-      const std::byte* slot = e_.reserve_one();
-      if (slot == nullptr) [[unlikely]]
-        return empty_status();
-      std::memcpy(&out, slot, sizeof(T));
-      e_.publish_one();
-      return status::ok;
+      if (e_.pop_one([&](const std::byte* slot) noexcept { std::memcpy(&out, slot, sizeof(T)); })) [[likely]]
+        return status::ok;
+      return empty_status();
     }
     status pop(T& out) noexcept { return pop_until(out, clock::time_point::max()); }
     status pop_until(T& out, clock::time_point deadline) noexcept {

@@ -128,7 +128,7 @@ std::vector<word> control_words(const ring_map& m) {
     out.push_back({nullptr, &ec->seq});
     out.push_back({nullptr, &ec->waiters});
     out.push_back({&ec->bells, nullptr});
-    out.push_back({nullptr, &ec->fence_mode});
+    out.push_back({nullptr, &ec->reserved});
   }
   for (auto* t : {&s->producers, &s->consumers})
     for (auto& slot : t->slots) out.push_back({&slot.owner, nullptr});

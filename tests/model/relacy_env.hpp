@@ -357,6 +357,16 @@ class atomic {
     rl::preemption_disabler pd(rl::ctx());
     return a_(info(w)).fetch_add(v, to_rl(mo));
   }
+  T fetch_and(T v, std::memory_order mo, const where& w = where::current()) {
+    if (!the_kernel->live(w)) return ghost;
+    rl::preemption_disabler pd(rl::ctx());
+    return a_(info(w)).fetch_and(v, to_rl(mo));
+  }
+  T fetch_xor(T v, std::memory_order mo, const where& w = where::current()) {
+    if (!the_kernel->live(w)) return ghost;
+    rl::preemption_disabler pd(rl::ctx());
+    return a_(info(w)).fetch_xor(v, to_rl(mo));
+  }
   T exchange(T v, std::memory_order mo, const where& w = where::current()) {
     if (!the_kernel->live(w)) return ghost;
     rl::preemption_disabler pd(rl::ctx());
@@ -392,13 +402,11 @@ struct event_count {
   atomic<std::uint32_t> seq;
   atomic<std::uint32_t> waiters;
   atomic<std::uint64_t> bells;
-  atomic<std::uint32_t> fence_mode;
 
   void init(std::uint32_t mode) {
     seq.init(0);
-    waiters.init(0);
+    waiters.init(ringport::detail::mode_word(mode));  // the mode shares the word
     bells.init(0);
-    fence_mode.init(mode);
   }
 };
 
@@ -414,6 +422,7 @@ struct env {
   static constexpr ringport::detail::ec_mutation mutation = Cfg::mutation;
 
   static bool light_notify() { return Cfg::light_unregistered || the_kernel->registered(rl::thread_index()); }
+  static std::uint32_t fence_due() { return light_notify() ? 0u : 1u; }
   static void compiler_fence() {}  // orders nothing at run time; the model keeps program order
   static void full_fence(const where& w = where::current()) { the_kernel->seq_cst_fence(w); }
   static void futex_wake_all(atomic<std::uint32_t>& word, const where& w = where::current()) {

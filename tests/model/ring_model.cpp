@@ -313,7 +313,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     P::wake_all(shared.not_full, nullptr);
   }
 
-  // ---- producers: try_push (reserve_one, write, publish_one), waiting on
+  // ---- producers: try_push (push_one: reserve, write, publish), waiting on
   // not_full when full, as producer_handle::push does.
   void produce(unsigned t) {
     const actor& a = current->actors[t];
@@ -335,11 +335,13 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
       const std::uint64_t item = stamp(t, r, n);
       auto attempt = [&]() -> status {
         if (closed()) return status::closed;
-        std::byte* s = e.reserve_one();
-        if (s == nullptr || k.me_dead()) return status::would_block;
-        slots[index_of(s)]($) = item;
-        e.publish_one();
-        return status::ok;
+        bool wrote = false;  // a dead thread writes nothing (its publication is then a no-op)
+        const bool ok = e.push_one([&](std::byte* s) {
+          if (k.me_dead()) return;
+          slots[index_of(s)]($) = item;
+          wrote = true;
+        });
+        return ok && wrote ? status::ok : status::would_block;
       };
       const status s = wait(e, shared.not_full, attempt);
       if (k.me_dead()) {
@@ -351,7 +353,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     }
   }
 
-  // ---- consumers: try_pop (reserve_one, read, publish_one), waiting on
+  // ---- consumers: try_pop (pop_one: reserve, read, release), waiting on
   // not_empty when empty, until every owed item arrived.
   void consume(unsigned t) {
     const actor& a = current->actors[t];
@@ -374,13 +376,13 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
       auto attempt = [&]() -> status {
         check_done();
         if (done) return status::closed;
-        const std::byte* s = e.reserve_one();
-        if (k.me_dead()) return status::would_block;
-        if (s == nullptr) return status::would_block;
-        const std::uint64_t item = slots[index_of(s)]($);
-        record(t, item);
-        e.publish_one();
-        return status::ok;
+        bool read = false;  // read and recorded before the release, as try_pop copies before it
+        const bool ok = e.pop_one([&](const std::byte* s) {
+          if (k.me_dead()) return;
+          record(t, slots[index_of(s)]($));
+          read = true;
+        });
+        return ok && read ? status::ok : status::would_block;
       };
       const status s = wait(e, shared.not_empty, attempt);
       if (k.me_dead() || s == status::closed) return;

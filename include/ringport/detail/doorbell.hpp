@@ -17,8 +17,8 @@
 //   waiter: key = bell.seq (A-BELL, acquire); bells |= bit (R-BELLS,
 //           release); waiters += 1 (release); F-WAIT; re-check; sleep on
 //           bell.seq if key is still current.
-//   waker : publish; F-NOTIFY; waiters != 0 -> waiters.exchange(0)
-//           (acquire) ... bells.exchange(0) (A-BELLS, acquire); for each
+//   waker : publish; F-NOTIFY; registrations != 0 -> waiters.fetch_and
+//           (acquire: clears them, keeps the fence mode) ... bells.exchange(0) (A-BELLS, acquire); for each
 //           bit: bell.seq += 1 (R-BELL, release), FUTEX_WAKE.
 // Every write to `waiters` is a read-modify-write, so a waker whose exchange
 // reads any value at or after the waiter's increment synchronizes with it

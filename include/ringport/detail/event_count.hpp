@@ -17,6 +17,7 @@
 //   mutation           ec_mutation::none in the library (see below)
 //   light_notify()     whether this waker's process registered for
 //                      membarrier, so that its F-NOTIFY may be a compiler fence
+//   fence_due()        0 when light_notify(), else non-zero (a word)
 //   compiler_fence(), full_fence()
 //   futex_wake_all(word)
 //   park_fence(span of EC*)  F-WAIT of one park (detail::park_fence)
@@ -35,20 +36,42 @@ namespace ringport::detail {
 
 /// An event count: waiters read `seq`, register in `waiters`, re-check their
 /// condition and sleep on `seq` (a futex word); wakers bump `seq` and call
-/// FUTEX_WAKE only when `waiters` is non-zero. `bells`: the domain doorbells
-/// (detail/doorbell.hpp) that wait_any() sleepers without futex_waitv want
-/// rung as well; any bit pattern is valid. `fence_mode`: how wakers fence
-/// (detail/wait.hpp): light, switching or full; only grows.
+/// FUTEX_WAKE only when `waiters` counts someone. `bells`: the domain
+/// doorbells (detail/doorbell.hpp) that wait_any() sleepers without
+/// futex_waitv want rung as well; any bit pattern is valid.
+///
+/// `waiters` packs two things, so that a waker's no-waiter check is one
+/// load and one branch on one word: the registrations (bits 0..29, see
+/// waiter_count()) and the fence mode (bits 30..31, fence_mode_of()): how
+/// wakers fence (detail/wait.hpp): light, switching or full; it only grows.
+/// The word is 0 exactly when the mode is light and nobody is registered,
+/// the common case. Any bit pattern is valid (a hostile peer's "mode 3"
+/// only makes wakers fence). `reserved` was the mode's own word (layout 4).
 struct event_count {
   std::atomic<std::uint32_t> seq;
   std::atomic<std::uint32_t> waiters;
   std::atomic<std::uint64_t> bells;
-  std::atomic<std::uint32_t> fence_mode;
+  std::atomic<std::uint32_t> reserved;
 };
 
 inline constexpr std::uint32_t fences_light = 0;      // wakers in registered processes: compiler fence
 inline constexpr std::uint32_t fences_switching = 1;  // a waiter is switching it to full
 inline constexpr std::uint32_t fences_full = 2;       // every waker uses a seq_cst fence
+
+inline constexpr unsigned fence_mode_shift = 30;
+inline constexpr std::uint32_t waiter_mask = (std::uint32_t{1} << fence_mode_shift) - 1;
+/// The `waiters` word of a count in mode m with nobody registered.
+constexpr std::uint32_t mode_word(std::uint32_t m) noexcept {
+  return m << fence_mode_shift;
+}
+/// The registrations a `waiters` word counts.
+constexpr std::uint32_t waiter_count(std::uint32_t w) noexcept {
+  return w & waiter_mask;
+}
+/// The fence mode a `waiters` word holds.
+constexpr std::uint32_t fence_mode_of(std::uint32_t w) noexcept {
+  return w >> fence_mode_shift;
+}
 
 /// Deliberate bugs, for the model checker's mutation test only (each must
 /// make a check fail). The library's Env has none.
@@ -66,32 +89,43 @@ inline constexpr std::size_t max_park_counts = 128;
 
 /// The waker's fast half, after its release publish: F-NOTIFY, then whether
 /// a waiter may be registered (the waker must then call wake_waiters()).
+/// must_wake()'s slow half: `w` (the word as first read) is not 0 or this
+/// process is not registered. Where a seq_cst fence is due (unregistered,
+/// or the mode is not light), the word is read again after it: the first
+/// read came before the fence.
+template <class Env, class EC>
+[[gnu::noinline]] bool must_wake_fenced(EC& ec, std::uint32_t w) noexcept {
+  const std::uint32_t mode = fence_mode_of(w);
+  constexpr bool mutant = Env::mutation == ec_mutation::ignore_switching;
+  const bool fence = !Env::light_notify() || (mutant ? mode == fences_full : mode != fences_light);
+  if (!fence) return waiter_count(w) != 0;
+  Env::full_fence();
+  // relaxed: the fence supplies the ordering.
+  return waiter_count(ec.waiters.load(std::memory_order_relaxed)) != 0;
+}
+
 template <class Env, class EC>
 [[gnu::always_inline]] inline bool must_wake(EC& ec) noexcept {
   if constexpr (Env::rmw_pairing) {
     // Either this RMW reads the waiter's increment (and wakes it), or it
     // precedes that increment in the modification order of `waiters` and
     // synchronizes with it, so the waiter's retry sees our publish.
-    return ec.waiters.fetch_add(0, std::memory_order_acq_rel) != 0;
+    return waiter_count(ec.waiters.fetch_add(0, std::memory_order_acq_rel)) != 0;
   } else {
     // F-NOTIFY: orders our earlier publish before the load of `waiters`;
     // pairs with F-WAIT (wait_fence). A store->load (Dekker) ordering that
     // acquire/release cannot give. In registered processes the waiter's
-    // membarrier supplies the hardware half, so only the compiler must keep
-    // the order here; otherwise a seq_cst fence.
-    if (Env::light_notify()) [[likely]] {
-      Env::compiler_fence();
-      // relaxed: a stale `light` is covered by the switcher's membarrier
-      // (switch_to_full_fences). Same line as `waiters`: no extra miss.
-      const std::uint32_t mode = ec.fence_mode.load(std::memory_order_relaxed);
-      constexpr bool mutant = Env::mutation == ec_mutation::ignore_switching;
-      if (mutant ? mode == fences_full : mode != fences_light) [[unlikely]]
-        Env::full_fence();
-    } else {
-      Env::full_fence();
-    }
-    // relaxed: the fence above supplies the ordering.
-    return ec.waiters.load(std::memory_order_relaxed) != 0;
+    // membarrier supplies the hardware half, so while the mode is light
+    // only the compiler must keep the order here; otherwise a seq_cst
+    // fence, after which the word is read again (must_wake_fenced).
+    Env::compiler_fence();
+    // relaxed: a stale light mode is covered by the switcher's membarrier
+    // (switch_to_full_fences).
+    const std::uint32_t w = ec.waiters.load(std::memory_order_relaxed);
+    // One branch: light, nobody registered, and this process registered.
+    if ((w | Env::fence_due()) == 0) [[likely]]
+      return false;
+    return must_wake_fenced<Env>(ec, w);
   }
 }
 
@@ -99,15 +133,16 @@ template <class Env, class EC>
 /// changes seq and wakes every sleeper. The waiters behind the cleared
 /// registrations wake or see seq change, and register again; one that reads
 /// the new seq (A-KEY) also sees the clear before its own increment, so a
-/// later registration is never erased. An exchange, not a store: every
-/// write to `waiters` stays a read-modify-write, so this acquire
-/// synchronizes with the release increment of any wait_any() waiter at or
-/// before it (its bells bit is then visible: detail/doorbell.hpp).
+/// later registration is never erased. A fetch_and that keeps the mode
+/// bits, not a store: every write to `waiters` stays a read-modify-write,
+/// so this acquire synchronizes with the release increment of any
+/// wait_any() waiter at or before it (its bells bit is then visible:
+/// detail/doorbell.hpp).
 template <class Env, class EC>
 void wake_waiters(EC& ec) noexcept {
   constexpr auto clear =
       Env::mutation == ec_mutation::relaxed_clear ? std::memory_order_relaxed : std::memory_order_acquire;
-  if constexpr (Env::mutation != ec_mutation::no_clear) (void)ec.waiters.exchange(0, clear);
+  if constexpr (Env::mutation != ec_mutation::no_clear) (void)ec.waiters.fetch_and(~waiter_mask, clear);
   // R-SEQ: pairs with A-KEY in register_waiter(); changing seq makes any
   // waiter between its key load and FUTEX_WAIT return at once.
   ec.seq.fetch_add(1, std::memory_order_release);
@@ -140,8 +175,12 @@ template <class Env, class EC>
   // orders it for the wakers; a claim that loses found someone switching).
   bool mine[max_park_counts] = {};
   for (std::size_t i = 0; i < ecs.size() && i < max_park_counts; ++i) {
-    std::uint32_t light = fences_light;
-    mine[i] = ecs[i]->fence_mode.compare_exchange_strong(light, fences_switching, std::memory_order_relaxed);
+    // The registrations in the same word change meanwhile: retry while the
+    // mode is still light.
+    std::uint32_t w = ecs[i]->waiters.load(std::memory_order_relaxed);
+    while (fence_mode_of(w) == fences_light && !mine[i])
+      mine[i] = ecs[i]->waiters.compare_exchange_strong(w, w | mode_word(fences_switching),
+                                                        std::memory_order_relaxed);
   }
   // Every CPU running a waker now runs a full barrier: a waker either
   // finished its notify before it (its publish is visible to our retry), or
@@ -149,8 +188,10 @@ template <class Env, class EC>
   Env::switch_barrier();
   for (std::size_t i = 0; i < ecs.size() && i < max_park_counts; ++i)
     // R-MODE: pairs with A-MODE in wait_fence(): a waiter that reads
-    // fences_full knows every waker will fence.
-    if (mine[i]) ecs[i]->fence_mode.store(fences_full, std::memory_order_release);
+    // fences_full knows every waker will fence. The switcher alone moves
+    // the mode from switching, so the xor makes it exactly full.
+    if (mine[i])
+      ecs[i]->waiters.fetch_xor(mode_word(fences_switching ^ fences_full), std::memory_order_release);
 }
 
 /// F-WAIT for a waiter about to park on the counts in ecs. Where every
@@ -163,7 +204,7 @@ void wait_fence(std::span<EC* const> ecs, ShouldSwitch&& should_switch) noexcept
   bool all_full = true, any_light = false;
   for (EC* ec : ecs) {
     // A-MODE: pairs with R-MODE in switch_to_full_fences().
-    const std::uint32_t m = ec->fence_mode.load(std::memory_order_acquire);
+    const std::uint32_t m = fence_mode_of(ec->waiters.load(std::memory_order_acquire));
     constexpr bool mutant = Env::mutation == ec_mutation::switching_is_full;
     all_full = all_full && (m == fences_full || (mutant && m == fences_switching));
     any_light = any_light || m == fences_light;

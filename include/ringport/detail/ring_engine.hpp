@@ -5,8 +5,10 @@
 //   reserve(n) -> k      take up to n contiguous slots (0: full / empty)
 //   ...copy into / out of slot(pos()) ... slot(pos() + k - 1)
 //   publish()            hand the k slots to the other side
-// try_push is reserve(1)+copy+publish; push_n reserves once per batch; the
-// zero-copy claim/commit and peek/release forms expose the slots directly.
+// try_push and try_pop are push_one(copy) / pop_one(copy): the same three
+// steps for one slot in one call, so that spsc keeps its position in a
+// register across the copy; push_n reserves once per batch; the zero-copy
+// claim/commit and peek/release forms expose the slots directly.
 //
 // spsc (no multi side): Lamport's ring with cached positions. The producer
 // owns `tail`, the consumer owns `head`; each keeps a process-local copy of
@@ -123,8 +125,21 @@ struct basic_ring_view {
   unsigned shift = 0;              // log2(capacity)
   doorbell_site* bells = nullptr;  // the domain's doorbells (detail/doorbell.hpp)
 
-  std::byte* slot(std::uint64_t pos) const noexcept { return data + (pos & mask) * stride; }
+  // Never null (attach checked the mapping): saying so lets the compiler
+  // drop the null test of the fast paths that return a slot or null.
+  std::byte* slot(std::uint64_t pos) const noexcept {
+    std::byte* const p = data + (pos & mask) * stride;
+    if (p == nullptr) __builtin_unreachable();
+    return p;
+  }
   atomic_u64& turn(std::uint64_t pos) const noexcept { return turns[pos & mask]; }
+  // Slots from pos to the end of the buffer: at least 1 (mask = capacity - 1),
+  // which the compiler is told, so that a one-slot reservation needs no cut.
+  std::uint64_t to_end(std::uint64_t pos) const noexcept {
+    const std::uint64_t k = capacity - (pos & mask);
+    if (k == 0) __builtin_unreachable();
+    return k;
+  }
   std::uint64_t lap2(std::uint64_t pos) const noexcept { return (pos >> shift) << 1; }
   std::uint64_t void_turn(std::uint64_t pos) const noexcept { return (lap2(pos) + 1) | turn_void; }
 };
@@ -167,7 +182,7 @@ struct shipped_ring {
   static constexpr std::uint32_t stall_check_mask = 1023;
   static constexpr ring_mutation mutation = ring_mutation::none;
   static void acquire_fence() noexcept { std::atomic_thread_fence(std::memory_order_acquire); }
-  static void notify(event_count& ec, doorbell_site* bells) noexcept { detail::notify(ec, bells); }
+  static void notify(event_count& ec, doorbell_site* const& bells) noexcept { detail::notify(ec, bells); }
   static void wake_all(event_count& ec, doorbell_site* bells) noexcept { notify_slow(ec, bells); }
   static bool owner_alive(std::uint64_t owner) noexcept { return detail::owner_alive(owner); }
   static void check_stall(const ring_view& v, role blocked, std::uint64_t pos, stall_watch& w) noexcept {
@@ -223,8 +238,7 @@ class engine_base {
   // Records a reservation of up to k slots from pos, cut at the end of the
   // buffer (reservations are contiguous).
   std::size_t take(std::uint64_t pos, std::uint64_t k) noexcept {
-    const std::uint64_t to_end = v_.capacity - (pos & v_.mask);
-    res_ = {pos, static_cast<std::size_t>(std::min(k, to_end))};
+    res_ = {pos, static_cast<std::size_t>(std::min(k, v_.to_end(pos)))};
     return res_.count;
   }
 
@@ -259,7 +273,7 @@ class engine_base {
   // How many slots from pos are ready for this side, up to n and the end of
   // the buffer.
   std::size_t ready_prefix(std::uint64_t pos, std::size_t n) const noexcept {
-    const std::uint64_t lim = std::min<std::uint64_t>(n, v_.capacity - (pos & v_.mask));
+    const std::uint64_t lim = std::min<std::uint64_t>(n, v_.to_end(pos));
     std::size_t k = 0;
     while (k < lim && ready(pos + k)) ++k;
     return k;
@@ -445,14 +459,39 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, P
     }
   }
 
-  /// Single-item fast path for try_push: the free slot to write, or null
-  /// when full (or corrupt). Pair with publish_one(), never with publish().
-  std::byte* reserve_one() noexcept {
+  /// try_push's whole fast path: reserves one free slot, lets copy(slot)
+  /// write it, publishes it. False, with nothing reserved, when full (or
+  /// corrupt). spsc keeps its position in a register across the copy (a
+  /// copy through std::byte* may alias every member, which would be read
+  /// again after it).
+  template <class Copy>
+  bool push_one(Copy&& copy) noexcept {
     if constexpr (!turns) {
-      if (own_ - cached_other_ >= v_.capacity) [[unlikely]]
-        if (!refresh_head() || own_ - cached_other_ == v_.capacity) return nullptr;
-      return v_.slot(own_);
-    } else if constexpr (!MultiProducer) {
+      const std::uint64_t pos = own_;
+      if (pos - cached_other_ >= v_.capacity) [[unlikely]]
+        if (!refresh_head() || pos - cached_other_ == v_.capacity) return false;
+      auto* const sh = v_.shared;
+      copy(v_.slot(pos));
+      own_ = pos + 1;
+      // R-TAIL (as in publish()).
+      sh->tail.store(pos + 1, r_tail);
+      P::notify(sh->not_empty, v_.bells);
+      return true;
+    } else {
+      std::byte* const slot = reserve_one();
+      if (slot == nullptr) return false;
+      copy(slot);
+      publish_one();
+      return true;
+    }
+  }
+
+ private:
+  // Kinds with turns: the free slot to write, or null when full (or
+  // corrupt); then publish_one().
+  std::byte* reserve_one() noexcept {
+    static_assert(turns, "spsc: push_one");
+    if constexpr (!MultiProducer) {
       if (ready(own_)) return v_.slot(own_);
       blocked(own_);
       return nullptr;
@@ -461,13 +500,9 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, P
     }
   }
 
-  /// Publishes the slot from reserve_one().
+  // Publishes the slot from reserve_one().
   void publish_one() noexcept {
-    if constexpr (!turns) {
-      ++own_;
-      // R-TAIL (as in publish()).
-      v_.shared->tail.store(own_, r_tail);
-    } else if constexpr (!MultiProducer) {
+    if constexpr (!MultiProducer) {
       // R-TURN-FULL (as in publish()).
       v_.turn(own_).store(v_.lap2(own_) + 1, r_turn_full);
       ++own_;
@@ -480,6 +515,7 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, P
     P::notify(v_.shared->not_empty, v_.bells);
   }
 
+ public:
   /// Hands the reserved slots to the consumers.
   void publish() noexcept {
     if constexpr (!turns) {
@@ -690,14 +726,37 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
     }
   }
 
-  /// Single-item fast path for try_pop: the filled slot to read, or null
-  /// when empty (or corrupt). Pair with publish_one(), never with publish().
-  const std::byte* reserve_one() noexcept {
+  /// try_pop's whole fast path: reserves one filled slot, lets copy(slot)
+  /// read it, releases it. False, with nothing reserved, when empty (or
+  /// corrupt). As push_one().
+  template <class Copy>
+  bool pop_one(Copy&& copy) noexcept {
     if constexpr (!turns) {
-      if (cached_other_ == own_) [[unlikely]]
-        if (!refresh_tail() || cached_other_ == own_) return nullptr;
-      return v_.slot(own_);
-    } else if constexpr (!MultiConsumer) {
+      const std::uint64_t pos = own_;
+      if (cached_other_ == pos) [[unlikely]]
+        if (!refresh_tail() || cached_other_ == pos) return false;
+      auto* const sh = v_.shared;
+      copy(static_cast<const std::byte*>(v_.slot(pos)));
+      own_ = pos + 1;
+      // R-HEAD (as in publish()).
+      sh->head.store(pos + 1, std::memory_order_release);
+      P::notify(sh->not_full, v_.bells);
+      return true;
+    } else {
+      const std::byte* const slot = reserve_one();
+      if (slot == nullptr) return false;
+      copy(slot);
+      publish_one();
+      return true;
+    }
+  }
+
+ private:
+  // Kinds with turns: the filled slot to read, or null when empty (or
+  // corrupt); then publish_one().
+  const std::byte* reserve_one() noexcept {
+    static_assert(turns, "spsc: pop_one");
+    if constexpr (!MultiConsumer) {
       if (ready(own_)) [[likely]]
         return v_.slot(own_);
       return reserve(1) != 0 ? v_.slot(own_) : nullptr;
@@ -708,11 +767,7 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
 
   /// Releases the slot from reserve_one().
   void publish_one() noexcept {
-    if constexpr (!turns) {
-      ++own_;
-      // R-HEAD (as in publish()).
-      v_.shared->head.store(own_, std::memory_order_release);
-    } else if constexpr (!MultiConsumer) {
+    if constexpr (!MultiConsumer) {
       // R-TURN-FREE (as in publish()).
       v_.turn(own_).store(v_.lap2(own_) + 2, r_turn_free);
       ++own_;
@@ -726,6 +781,7 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
     P::notify(v_.shared->not_full, v_.bells);
   }
 
+ public:
   /// Gives the reserved slots back to the producers.
   void publish() noexcept {
     if constexpr (!turns) {

@@ -2,7 +2,8 @@
 //
 // Protocol (an event count, detail::event_count, in shared memory):
 //   waker   : publish its change (release); F-NOTIFY fence (seq_cst);
-//             if waiters != 0: waiters = 0, seq += 1 and FUTEX_WAKE(seq, all),
+//             if waiters counts someone: clear that count, seq += 1 and
+//             FUTEX_WAKE(seq, all),
 //             then ring the doorbells in `bells` (detail/doorbell.hpp).
 //   waiter  : key = seq (acquire); waiters += 1; F-WAIT fence (seq_cst);
 //             retry the operation; if it still cannot proceed,
@@ -30,7 +31,8 @@
 // call per park (asymmetric Dekker; liburcu and folly use the same idea).
 // A thread for which those membarriers are a large share of its time
 // switches the event counts it parks on to full-fence mode once
-// (park_fence()): wakers that read fence_mode fence themselves, and later
+// (park_fence()): wakers that read that mode (it shares the `waiters`
+// word: one load on the fast path) fence themselves, and later
 // parks on those counts need only a seq_cst fence.
 //
 // The steps above are templates in detail/event_count.hpp, instantiated here
@@ -78,11 +80,13 @@ void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept;
 /// waiter on ec, and rings the doorbells of `site` that ec.bells names.
 [[gnu::cold]] [[gnu::noinline]] void notify_slow(event_count& ec, doorbell_site* site) noexcept;
 
-/// True in a process registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED: its
+/// 0 in a process registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED: its
 /// wakers may use a compiler-only fence, because every waiter issues
 /// heavy_barrier(), which runs a full barrier on every CPU that is running
-/// a registered process. Set once by init_barriers() (and in forked children).
-extern std::atomic<bool> light_notify;
+/// a registered process; 1 otherwise (a word, not a bool, so that the
+/// wakers' fast path folds it into its one branch: must_wake()). Set once
+/// by init_barriers() (and in forked children).
+extern std::atomic<std::uint32_t> notify_fence_due;
 /// Registers this process (once; again after fork). Called when a ring is
 /// attached.
 void init_barriers() noexcept;
@@ -109,7 +113,8 @@ void set_fence_switch(fence_switch s) noexcept;
 struct shipped_env {
   static constexpr bool rmw_pairing = tsan_build;
   static constexpr ec_mutation mutation = ec_mutation::none;
-  static bool light_notify() noexcept { return detail::light_notify.load(std::memory_order_relaxed); }
+  static std::uint32_t fence_due() noexcept { return notify_fence_due.load(std::memory_order_relaxed); }
+  static bool light_notify() noexcept { return fence_due() == 0; }
   static void compiler_fence() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
   static void full_fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
   static void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept { detail::futex_wake_all(&word); }
@@ -117,8 +122,9 @@ struct shipped_env {
 };
 
 /// Called by the side that made progress (after its release store). `site`:
-/// the doorbells of ec's domain (null: none to ring).
-inline void notify(event_count& ec, doorbell_site* site) noexcept {
+/// the doorbells of ec's domain (null: none to ring); taken by reference so
+/// that the fast path does not even load it.
+inline void notify(event_count& ec, doorbell_site* const& site) noexcept {
   if (must_wake<shipped_env>(ec)) [[unlikely]]
     notify_slow(ec, site);
 }
