@@ -84,7 +84,13 @@ void mailbox_sender::finish(std::size_t n, bool sync) noexcept {
   }
   store_header(slot, h);
   e_.publish();
+  chain_wake();
   leave();
+}
+
+void mailbox_sender::chain_wake() noexcept {
+  if (chain_ec_) [[unlikely]]
+    detail::notify(*chain_ec_, chain_bells_);
 }
 
 status mailbox_sender::enqueue(std::span<const std::byte> msg, bool sync) noexcept {
@@ -532,7 +538,9 @@ void mailbox_receiver::auto_idle(const void* self) noexcept {
 
 waitable mailbox_receiver::readable() const noexcept {
   if (auto_) [[unlikely]] {
-    const detail::ring_view& v = auto_->rx().e_.view();
+    // The head's event, stable for the handle's life: senders in every
+    // generation ring it after they publish (mailbox_sender::chain_wake).
+    const detail::ring_view& v = auto_->head_view();
     return waitable{&v.shared->not_empty, &mailbox_receiver::auto_ready, this, v.bells,
                     &mailbox_receiver::auto_idle};
   }
@@ -594,7 +602,8 @@ result<std::shared_ptr<ring_state>> open_mailbox_state(std::string_view name, st
     if (seg->payload_size() >= sizeof g) std::memcpy(&g, seg->payload(), sizeof g);
     extra = g.extra_bytes;
   }
-  if (extra != buffered_extra && extra != rendezvous_extra && extra != automatic_extra)
+  if (extra != buffered_extra && extra != rendezvous_extra && extra != automatic_extra &&
+      extra != generation_extra)
     return error(errc::bad_layout, "mailbox '" + std::string(name) + "' records a " + std::to_string(extra) +
                                        "-byte extra region, not a mailbox's of this build: remove it and "
                                        "create it again");
@@ -657,13 +666,16 @@ result<mailbox> mailbox::open_or_create(std::string_view name, const mailbox_opt
 
 result<void> mailbox::remove(std::string_view name, std::string_view domain) {
   // An automatic mailbox takes its generations with it.
-  const bool chained = [&] {
+  // Only its own (the chain id in the head is read before the head goes).
+  std::optional<std::uint64_t> chain;
+  {
     std::size_t max = 0;
     auto st = detail::open_mailbox_state(name, domain, max);
-    return st && (*st)->view().shared->geo.extra_bytes == automatic_extra;
-  }();
+    if (st && (*st)->view().shared->geo.extra_bytes == automatic_extra)
+      chain = mbx::chain_of(**st)->id.load(std::memory_order_relaxed);
+  }
   auto r = segment::remove(name, domain);
-  if (r && chained) detail::remove_generations(name, domain);
+  if (r && chain && *chain != 0) detail::remove_generations(name, domain, *chain);
   return r;
 }
 
@@ -706,11 +718,8 @@ void mailbox::close() const noexcept {
   // Sync senders sleep on their own words: wake them to see the close.
   mailbox_ack* acks = ack_table(*st_);
   for (std::size_t i = 0; i < detail::max_roles; ++i) detail::futex_wake_all(&acks[i].word);
-  if (chain_) {  // and every generation (senders look at the head before each send too)
-    const std::uint32_t newest = buffer_generation();
-    for (std::uint32_t g = newest; g >= 1 && newest - g < chain_->window(); --g)
-      if (auto m = open(chain_->gen_name(g), chain_->domain)) m->close();
-  }
+  if (chain_)  // and every generation (senders look at the head before each send too)
+    chain_->each_generation([](mailbox& m) noexcept { m.close(); });
 }
 
 peer_counts mailbox::peers() const noexcept {
@@ -721,6 +730,8 @@ bool mailbox::closed() const noexcept {
   return st_->closed();
 }
 bool mailbox::reopen() const noexcept {
+  if (chain_)  // the generations first: a sender that sees the head open finds them open
+    chain_->each_generation([](mailbox& m) noexcept { (void)m.st_->reopen(); });
   return st_->reopen();
 }
 std::uint32_t mailbox::generation() const noexcept {
@@ -738,14 +749,7 @@ std::uint64_t mailbox::streams_dropped() const noexcept {
 }
 std::size_t mailbox::size() const noexcept {
   std::size_t n = st_->size();
-  if (chain_) {
-    const std::uint32_t newest = buffer_generation();
-    for (std::uint32_t g = newest; g >= 1 && newest - g < chain_->window(); --g) try {
-        if (auto m = open(chain_->gen_name(g), chain_->domain)) n += m->size();
-      } catch (...) {
-        // out of memory: an estimate anyway
-      }
-  }
+  if (chain_) chain_->each_generation([&](mailbox& m) noexcept { n += m.size(); });
   return n;
 }
 const segment_info& mailbox::info() const noexcept {

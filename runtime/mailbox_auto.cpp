@@ -1,22 +1,34 @@
 // Automatic buffering: a mailbox that grows when its senders find it full
 // and shrinks back when they find it empty and idle.
 //
-// Layout. An automatic mailbox NAME is a chain of ordinary bounded mailboxes,
-// its generations: generation 0 is NAME itself (the head), generation g >= 1
-// is NAME.gG (same domain, message size, pages and mode). Generation numbers
+// Layout. An automatic mailbox NAME is a chain of bounded mailboxes, its
+// generations: generation 0 is NAME itself (the head), generation g >= 1 is
+// NAME.gG (same domain, message size, pages and mode). Generation numbers
 // only count up (32 bits; at 2^32 - 2 the chain stops changing and behaves as
 // bounded); a generation's size is its level: base << level slots, level <
 // `limit`. base (at most 16 messages) and `limit` follow from max_bytes at
 // create: no generation's slots exceed max_bytes. The head's extra region
 // carries, after the acknowledgement table and stream gates, a
 // mailbox_chain: the word `newest` (number << 8 | level of the newest
-// generation), the limit, the pages, the mode, max_bytes, and one busy word
-// per head sender role slot. Each process reads the fixed fields once at
-// open (link_chain) and checks them; `newest` is read once per use and its
-// level checked against the limit; a generation's own capacity, read from
-// its segment, must be base << level for a valid level. Names are never
-// reused (a new number each time), so that a slow receiver unlinking the
-// generation it leaves can only ever unlink that one.
+// generation), the limit, the pages, the mode, max_bytes, the chain's id (64
+// random bits, nonzero) and one busy word per head sender role slot. Each
+// process reads the fixed fields once at open (link_chain) and checks them;
+// `newest` is read once per use and its level checked against the limit; a
+// generation's own capacity, read from its segment, must be base << level
+// for a valid level. Names are never reused (a new number each time), so
+// that a slow receiver unlinking the generation it leaves can only ever
+// unlink that one.
+// Ours. NAME.gN is a valid name for anyone's mailbox, so a generation is
+// told by its segment: its extra region has a length of its own
+// (mbx::generation_extra: no plain, rendezvous or automatic mailbox has it)
+// and ends in a tag, the chain's id and N, written by its creator just after
+// the segment appears (id last, release). open_gen() takes a segment at
+// NAME.gN only if it is all that (else not_ours); nothing else is ever sent
+// into, received from, closed, reopened or removed, and remove() removes the
+// generations that carry the head's id (and half-made ones, below). A
+// growth that finds a segment not of this chain at the next number skips to
+// the one after (at most name_tries numbers): so linked generations are at
+// most span() = window() * name_tries numbers below the newest.
 //
 // Senders. A sender handle holds a sender role on the head for its whole
 // life (its slot names its busy word) and one on the generation it sends
@@ -29,7 +41,14 @@
 // open it, and accept whatever level it has: a grower and a shrinker may
 // race), then CASes newest (g, level) -> (g + 1, its level) (whoever gets
 // there first; a creator that died before its CAS is covered by the next
-// one) and wakes g's receivers. A sender that finds a newer generation at
+// one) and wakes g's receivers. A creator that died between the segment's
+// appearance and its tag left it half-made (id 0): an opener waits (up to 2 s)
+// for a tag while the recorded creator lives, else the next grower replaces
+// it (existing::replace: only when no recorded user lives, under the lock
+// creators share, so two replacers cannot remove each other's new one). A
+// growth that fails (no memory?) makes that sender behave as bounded for 50
+// ms (a wait is cut there, except a synchronous send's wait for its
+// receiver), then it tries again. A sender that finds a newer generation at
 // S-LOOK wakes g's receivers too (one may wait in wait_any for it to leave). A
 // sender only ever sends into the generation it saw as the newest after
 // marking itself busy there, and it moves forward only: its messages are in
@@ -55,8 +74,17 @@
 //
 // A receiver moving past g >= 1 unlinks NAME.gG (those that still map it keep
 // it until they move on); a receiver that finds a generation below the
-// newest missing knows it was finished and skips it. A process that opened
-// the mailbox small follows the growth at its next call, without reopening.
+// newest missing (or not ours: a skipped number) knows it was finished and
+// skips it, and it starts looking no lower than newest - span() (below, none
+// is linked: "Window"), so a hostile newest costs at most span() opens. A
+// newest it cannot follow (missing, not ours, no receiver slot there) is
+// reported as status::corrupt, never retried in a loop. A process that
+// opened the mailbox small follows the growth at its next call, without
+// reopening.
+// Peer death. A receiver on the newest generation whose senders there all
+// died is told peer_gone only when no sender holds a role on the head
+// either: every sender holds one for its life, and a live one still in an
+// older generation sends into the newest at its next send.
 //
 // Shrinking. A sender shrinks the chain when the newest generation g is
 // *empty and idle*: K = shrink_after (64) sends in a row by that sender into
@@ -81,16 +109,22 @@
 // unlinking each: when g + 1 is made, the generations below g are gone. Up
 // to the next shrink only growths follow (at most limit - 1), so at most
 // limit + 1 generations (window()) can be linked at once, the newest
-// included: close() and size() look at those only.
-// readable() (for wait_any) parks on the generation the receiver reads; its
-// ready test is true when that generation is readable, or when R-FINISH lets
-// the receiver move on right then (it moves: the caller takes readable()
-// again). Wake-ups come from growers/shrinkers and from senders leaving g;
-// a wait_any slice (peer_poll) bounds a missed one.
+// included: close(), reopen() and size() look at those only (the newest
+// span() numbers).
+// readable() (for wait_any) parks on the head's event, mapped for the
+// handle's life (a generation's is unmapped once the receiver moves past it,
+// so a waitable taken earlier must not point there); its ready test is true
+// when the generation the receiver reads is readable, or when R-FINISH lets
+// the receiver move on right then (it moves). Senders in a generation g >= 1
+// ring the head's event after each publish (mailbox_sender::chain_wake: one
+// load when nobody parks), growers/shrinkers and senders leaving g ring it
+// too; a wait_any slice (peer_poll) bounds a missed one.
 #include "mailbox_auto.hpp"
 
+#include <random>
 #include <thread>
 
+#include "ringport/detail/process.hpp"
 #include "ringport/segment.hpp"
 
 namespace ringport::detail {
@@ -98,9 +132,36 @@ namespace {
 using clock = std::chrono::steady_clock;
 constexpr std::uint64_t base_limit = 16;    // generation 0's capacity at most
 constexpr std::uint32_t shrink_after = 64;  // K: empty finds in a row that make a sender shrink
+constexpr auto growth_retry = std::chrono::milliseconds(50);  // after a generation could not be made
+constexpr auto tag_wait = std::chrono::seconds(2);            // for a live creator to tag its generation
+
+std::uint64_t new_chain_id() {
+  std::random_device rd;
+  const std::uint64_t t = static_cast<std::uint64_t>(clock::now().time_since_epoch().count());
+  const std::uint64_t id = (std::uint64_t{rd()} << 32 | rd()) ^ (t * 0x9e3779b97f4a7c15ULL);
+  return id != 0 ? id : 1;
+}
+
+// The tag of a generation just opened: its chain id and number, waiting
+// while its live creator has not written them yet, up to tag_wait (or
+// `until` if earlier and set). 0: half-made (or not made in time).
+std::uint64_t read_tag(ring_state& st, std::uint32_t& number, clock::time_point until) noexcept {
+  mbx::generation_tag* t = mbx::tag_of(st);
+  const auto cap = clock::now() + tag_wait;
+  const auto give_up = until != clock::time_point{} && until < cap ? until : cap;
+  for (;;) {
+    if (const std::uint64_t id = t->chain.load(std::memory_order_acquire); id != 0) {
+      number = t->number.load(std::memory_order_relaxed);
+      return id;
+    }
+    if (!owner_alive(st.info().creator_owner) || clock::now() >= give_up) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 }  // namespace
 
 std::atomic<void (*)()> auto_send_hook{nullptr};
+std::atomic<void (*)()> auto_grow_hook{nullptr};
 
 std::string chain_link::gen_name(std::uint32_t g) const {
   return name + ".g" + std::to_string(g);
@@ -119,7 +180,66 @@ bool chain_link::level_of(std::uint64_t capacity, std::uint32_t& level) const no
   return false;
 }
 
-void remove_generations(std::string_view name, std::string_view domain) noexcept {
+result<mailbox> chain_link::open_gen(std::uint32_t g, std::uint32_t& level, clock::time_point until) const {
+  const std::string n = gen_name(g);
+  std::size_t m = 0;
+  auto st = open_mailbox_state(n, domain, m);
+  if (!st) {
+    const error& e = st.error();
+    if (e == errc::not_found || e == errc::system_error || e == errc::out_of_memory) return e;
+    return error(not_ours, e.message);  // another kind of segment, a foreign file, garbage
+  }
+  // The extra length was read once from the header and the geometry
+  // checked against it: a plain, rendezvous or automatic mailbox is not
+  // a generation.
+  if ((*st)->view().shared->geo.extra_bytes != mbx::generation_extra || m != max)
+    return error(not_ours, "mailbox '" + n + "' is not a generation of automatic mailbox '" + name + "'");
+  std::uint32_t number = 0;
+  const std::uint64_t tag = read_tag(**st, number, until);
+  if (tag == 0)
+    return error(errc::init_timeout,
+                 "generation '" + n + "' was never finished (its creator died or stalls)");
+  if (tag != id || number != g)
+    return error(not_ours, "mailbox '" + n + "' is a generation of another chain than '" + name + "''s");
+  if (!level_of((*st)->view().capacity, level))
+    return error(errc::corrupt, "generation '" + n + "' has an impossible capacity");
+  return mailbox(std::move(*st), max, false);
+}
+
+result<mailbox> chain_link::make_gen(std::uint32_t g, std::uint32_t level, existing if_exists) const {
+  ring_options ro;
+  ro.capacity = static_cast<std::size_t>(base << level);
+  ro.backing = backing;
+  ro.domain = domain;
+  ro.group_access = group;
+  ro.if_exists = if_exists;
+  auto st = ring_state::create(gen_name(g), object_kind::mailbox, mailbox_header_bytes + max, 8, ro,
+                               mbx::generation_extra);
+  if (!st) return std::move(st).error();
+  if (void (*hook)() = auto_grow_hook.load(std::memory_order_relaxed)) [[unlikely]]
+    hook();
+  mbx::generation_tag* t = mbx::tag_of(**st);
+  t->number.store(g, std::memory_order_relaxed);
+  t->chain.store(id, std::memory_order_release);  // last: the generation is ours
+  return mailbox(std::move(*st), max, false);
+}
+
+void chain_link::remove_gen(std::uint32_t g) const noexcept {
+  try {
+    std::uint32_t level = 0;
+    if (open_gen(g, level)) (void)segment::remove(gen_name(g), domain);
+  } catch (...) {
+    // out of memory: it stays linked until the chain is removed
+  }
+}
+
+void chain_link::wake(const ring_view& v) const noexcept {
+  notify(v.shared->not_empty, v.bells);
+  const ring_view& h = head->view();
+  if (h.shared != v.shared) notify(h.shared->not_empty, h.bells);
+}
+
+void remove_generations(std::string_view name, std::string_view domain, std::uint64_t id) noexcept {
   try {
     const std::string prefix = std::string(name) + ".g";
     auto all = segment::list(domain);
@@ -128,10 +248,16 @@ void remove_generations(std::string_view name, std::string_view domain) noexcept
       const std::string_view n = i.name;
       if (n.size() <= prefix.size() || n.substr(0, prefix.size()) != prefix) continue;
       if (n.substr(prefix.size()).find_first_not_of("0123456789") != std::string_view::npos) continue;
-      (void)segment::remove(n, domain);
+      std::size_t m = 0;
+      auto st = open_mailbox_state(n, domain, m);
+      if (!st || (*st)->view().shared->geo.extra_bytes != mbx::generation_extra)
+        continue;  // not a generation
+      const std::uint64_t tag = mbx::tag_of(**st)->chain.load(std::memory_order_acquire);
+      const bool half_made = tag == 0 && !owner_alive((*st)->info().creator_owner);
+      if (id == 0 || tag == id || half_made) (void)segment::remove(n, domain);
     }
   } catch (...) {
-    // out of memory: leftovers stay (a new chain's create then fails or opens them: see grow)
+    // out of memory: leftovers stay (not of a new chain: its growth skips their numbers)
   }
 }
 
@@ -171,10 +297,11 @@ result<std::shared_ptr<chain_link>> link_chain(std::string_view name, std::strin
   const std::uint32_t backing = l->hdr->backing.load(std::memory_order_relaxed);
   const std::uint32_t group = l->hdr->group.load(std::memory_order_relaxed);
   const std::uint64_t max_bytes = l->hdr->max_bytes.load(std::memory_order_relaxed);
+  const std::uint64_t id = l->hdr->id.load(std::memory_order_relaxed);
   const std::uint64_t slots = max_bytes / l->slot_bytes();
   const bool ok = limit >= 1 && limit <= mbx::max_generations && l->base >= 1 && l->base <= base_limit &&
                   backing <= static_cast<std::uint32_t>(pages::normal) && group <= 1 &&
-                  (l->base << (limit - 1)) <= slots;
+                  (l->base << (limit - 1)) <= slots && id != 0;
   if (!ok)
     return error(errc::bad_layout, "automatic mailbox '" + std::string(name) +
                                        "' records an impossible chain (limit " + std::to_string(limit) +
@@ -182,6 +309,7 @@ result<std::shared_ptr<chain_link>> link_chain(std::string_view name, std::strin
                                        "): remove it and create it again");
   l->limit = limit;
   l->max_bytes = max_bytes;
+  l->id = id;
   l->backing = static_cast<pages>(backing);
   l->group = group != 0;
   l->head = std::move(head);
@@ -203,16 +331,21 @@ chain_tx::~chain_tx() {
 bool chain_tx::move_to(std::uint32_t g, std::uint32_t level) noexcept {
   try {
     std::optional<mailbox> box;
-    if (next_ && next_->st_->info().name == link_->gen_name(g))
+    std::uint32_t made = 0;
+    if (next_ && next_g_ == g) {
       box = std::move(next_);
-    else if (auto b = mailbox::open(link_->gen_name(g), link_->domain))
+      (void)link_->level_of(box->capacity(), made);
+    } else if (auto b = link_->open_gen(g, made)) {
       box = std::move(*b);
+    }
     next_.reset();
-    if (!box || box->max_message_size() != link_->max || box->capacity() != (link_->base << level))
-      return false;
+    if (!box || made != level) return false;  // the newest word and the generation disagree
     auto s = box->sender(head_.policy());
     if (!s) return false;
     cur_ = std::move(*s);
+    const ring_view& h = link_->head->view();  // readable() parks there: ring it after each publish
+    cur_.chain_ec_ = &h.shared->not_empty;
+    cur_.chain_bells_ = h.bells;
     g_ = g;
     lvl_ = level;
     empty_run_ = 0;
@@ -223,39 +356,54 @@ bool chain_tx::move_to(std::uint32_t g, std::uint32_t level) noexcept {
 }
 
 // Makes generation g_ + 1 with base << level slots (grow: lvl_ + 1; shrink:
-// 0), or opens the one another sender made first, whatever its level.
-bool chain_tx::make_next(std::uint32_t level) noexcept {
-  if (g_ >= mbx::last_generation) return false;
-  const std::uint32_t g = g_ + 1;
+// 0), or opens the one another sender made first, whatever its level; a
+// number whose name holds a segment not of this chain is skipped ("Growing"
+// at the top of this file). True when the chain moved on (by us or not).
+bool chain_tx::make_next(std::uint32_t level, clock::time_point until) noexcept {
+  const std::uint64_t seen = mbx::pack_newest(g_, lvl_);
+  const auto moved_on = [&] { return link_->hdr->newest.load(std::memory_order_seq_cst) != seen; };
   try {
-    mailbox_options o;
-    o.capacity = static_cast<std::size_t>(link_->base << level);
-    o.max_message_size = link_->max;
-    o.backing = link_->backing;
-    o.group_access = link_->group;
-    o.domain = link_->domain;
-    auto box = mailbox::create(link_->gen_name(g), o);
-    if (!box && box.error() == errc::already_exists)  // another sender made it, or is making it
-      box = mailbox::open_wait(link_->gen_name(g), clock::now() + std::chrono::seconds(2), link_->domain);
-    std::uint32_t made = 0;  // its level: a grower and a shrinker may race to make g
-    if (!box || !link_->level_of(box->capacity(), made) || box->max_message_size() != link_->max)
-      return false;
-    std::uint64_t expected = mbx::pack_newest(g_, lvl_);
-    link_->hdr->newest.compare_exchange_strong(expected, mbx::pack_newest(g, made),
-                                               std::memory_order_seq_cst);
-    if (link_->head->closed()) box->st_->close();  // a close that raced with the growth
-    const ring_view& v = tx().e_.view();           // wake g_'s receivers: they move on
-    notify(v.shared->not_empty, v.bells);
-    next_ = std::move(*box);
-    return true;
+    for (std::uint32_t k = 0; k < chain_link::name_tries; ++k) {
+      if (g_ + k >= mbx::last_generation) return false;
+      const std::uint32_t g = g_ + 1 + k;
+      std::uint32_t made = level;  // its level: a grower and a shrinker may race to make g
+      auto box = link_->make_gen(g, level, existing::fail);
+      if (!box && box.error() == errc::already_exists) box = link_->open_gen(g, made, until);
+      if (!box && box.error() == errc::init_timeout) {
+        // Half-made: its creator died before tagging it (or stalls). Replace
+        // it, which the segment layer does only when no recorded user of it
+        // (its creator included) lives, under the lock creators share.
+        if (moved_on()) return true;
+        box = link_->make_gen(g, level, existing::replace);
+        if (!box && box.error() == errc::already_exists) box = link_->open_gen(g, made, until);
+      }
+      if (!box && box.error() == chain_link::not_ours) continue;  // someone else's NAME.gN: the next number
+      if (!box) return moved_on();
+      std::uint64_t expected = seen;
+      link_->hdr->newest.compare_exchange_strong(expected, mbx::pack_newest(g, made),
+                                                 std::memory_order_seq_cst);
+      if (link_->head->closed()) box->st_->close();  // a close that raced with the growth
+      link_->wake(tx().e_.view());                   // g_'s receivers move on
+      next_ = std::move(*box);
+      next_g_ = g;
+      return true;
+    }
   } catch (...) {
-    return false;
   }
+  return moved_on();
 }
 
-// op(tx, wait) is one call on a generation's handle (wait: it may block).
+bool chain_tx::may_grow_now() noexcept {
+  if (retry_growth_ == clock::time_point{}) return true;
+  if (clock::now() < retry_growth_) return false;
+  retry_growth_ = {};
+  return true;
+}
+
+// op(tx, wait, until) is one call on a generation's handle (wait: it may
+// block until `until`).
 template <class Op>
-status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
+status chain_tx::run(Op&& op, clock::time_point deadline, bool may_grow, bool keep_busy) noexcept {
   for (int failed_moves = 0;;) {
     if (link_->head->closed()) return status::closed;
     busy_->store(g_ + 1, std::memory_order_seq_cst);  // S-BUSY
@@ -268,11 +416,10 @@ status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
       idle();
       // A receiver parked in wait_any on g_ may wait for this sender (busy
       // there) before it moves on: wake it.
-      const ring_view& v = tx().e_.view();
-      notify(v.shared->not_empty, v.bells);
+      link_->wake(tx().e_.view());
       if (move_to(c, level)) {
         failed_moves = 0;
-      } else if (++failed_moves > 1000) {
+      } else if (++failed_moves > 100 || clock::now() >= deadline) {
         return status::corrupt;  // the newest generation cannot be opened (removed by hand?)
       } else {
         std::this_thread::yield();  // e.g. c was finished and removed meanwhile: look again
@@ -281,13 +428,21 @@ status chain_tx::run(Op&& op, bool may_grow, bool keep_busy) noexcept {
     }
     if (void (*hook)() = auto_send_hook.load(std::memory_order_relaxed)) [[unlikely]]
       hook();
-    const bool grow_here = may_grow && !no_growth_ && lvl_ + 1 < link_->limit && g_ < mbx::last_generation;
+    const bool can_grow = may_grow && lvl_ + 1 < link_->limit && g_ < mbx::last_generation;
+    const bool grow_here = can_grow && may_grow_now();
+    // Growth put off: a wait stops at the retry time to try again.
+    const auto until = can_grow && !grow_here && retry_growth_ < deadline ? retry_growth_ : deadline;
     const bool may_shrink = may_grow && !keep_busy && lvl_ > 0;
     const bool was_empty = may_shrink && tx().role_.state().size() == 0;
-    const status s = op(tx(), !grow_here);  // S-SEND
+    const status s = op(tx(), !grow_here, until);  // S-SEND
     if (s == status::would_block && grow_here) {
       idle();
-      if (!make_next(lvl_ + 1)) no_growth_ = true;  // cannot make it (no memory?): block as a bounded one
+      if (!make_next(lvl_ + 1, deadline))
+        retry_growth_ = clock::now() + growth_retry;  // block as a bounded one meanwhile
+      continue;
+    }
+    if (s == status::timed_out && until < deadline) {
+      idle();
       continue;
     }
     if (!(keep_busy && s == status::ok)) idle();  // S-IDLE
@@ -302,32 +457,35 @@ void chain_tx::count_empty(bool was_empty) noexcept {
   empty_run_ = was_empty ? empty_run_ + 1 : 0;
   if (empty_run_ < shrink_after) return;
   empty_run_ = 0;
-  (void)make_next(0);  // best effort: on failure it stays at its size
+  (void)make_next(0, clock::now());  // best effort, no wait: on failure it stays at its size
 }
 
 status chain_tx::send(std::span<const std::byte> msg, clock::time_point deadline, bool sync,
                       bool try_only) noexcept {
-  return run([&](mailbox_sender& tx,
-                 bool wait) noexcept { return tx.send_room(msg, wait && !try_only, deadline, sync); },
-             true, false);
+  return run(
+      [&](mailbox_sender& tx, bool wait, clock::time_point until) noexcept {
+        // (a synchronous send's wait for its receiver is not cut: a cut one is withdrawn)
+        return tx.send_room(msg, wait && !try_only, sync ? deadline : until, sync);
+      },
+      deadline, true, false);
 }
 
 status chain_tx::stream(std::uint64_t size, mailbox_sender::stream_source src, clock::time_point deadline,
                         delivery d, bool try_only) noexcept {
   // A stream stays in one generation (its fragments are one FIFO run).
-  return run(
-      [&](mailbox_sender& tx, bool) noexcept { return tx.stream_out(size, src, deadline, d, try_only); },
-      false, false);
+  return run([&](mailbox_sender& tx, bool,
+                 clock::time_point) noexcept { return tx.stream_out(size, src, deadline, d, try_only); },
+             deadline, false, false);
 }
 
 status chain_tx::claim(std::size_t size, std::span<std::byte>& out, clock::time_point deadline,
                        bool try_only) noexcept {
   // busy stays set from the claim to its commit or abort.
   return run(
-      [&](mailbox_sender& tx, bool wait) noexcept {
-        return wait && !try_only ? tx.claim_until(size, out, deadline) : tx.try_claim(size, out);
+      [&](mailbox_sender& tx, bool wait, clock::time_point until) noexcept {
+        return wait && !try_only ? tx.claim_until(size, out, until) : tx.try_claim(size, out);
       },
-      true, true);
+      deadline, true, true);
 }
 
 status chain_tx::commit(std::size_t n, delivery d, clock::time_point deadline) noexcept {
@@ -366,34 +524,49 @@ bool chain_rx::drained() noexcept {
 bool chain_rx::try_move() noexcept {
   std::uint32_t c = 0;
   if (!link_->newest(c) || c <= g_ || rx().in_.open || !finished(g_) || !drained()) return false;
-  const std::uint32_t from = g_;
-  advance();
-  return g_ != from;
+  return advance(c, clock::now());  // (in wait_any's ready test: no waiting)
 }
 
-void chain_rx::advance() noexcept {
+// To the oldest generation above g_ that is still linked, at most c (the
+// newest, read once by the caller). Below c - span() none is (window()).
+bool chain_rx::advance(std::uint32_t c, clock::time_point until) noexcept {
   const std::uint32_t from = g_;
-  rx().release();
   try {
-    std::uint32_t c = 0;
-    if (!link_->newest(c)) return;
-    for (std::uint32_t n = g_ + 1; n <= c; ++n) {
-      auto box = mailbox::open(link_->gen_name(n), link_->domain);
-      if (!box && box.error() == errc::not_found && n < c) continue;  // finished and removed by another
+    for (std::uint32_t n = c - g_ > link_->span() ? c - link_->span() + 1 : g_ + 1; n <= c; ++n) {
       std::uint32_t level = 0;
-      if (!box || box->max_message_size() != link_->max || !link_->level_of(box->capacity(), level)) return;
+      auto box = link_->open_gen(n, level, until);
+      if (!box && n < c && (box.error() == errc::not_found || box.error() == chain_link::not_ours))
+        continue;  // finished and removed by another receiver, or a number skipped by growth
+      if (!box) return false;
       auto r = box->receiver(head_.policy());
-      if (!r) return;
+      if (!r) return false;  // no receiver slot free there: stay (the caller reports it)
+      rx().release();
       cur_ = std::move(*r);
       g_ = n;
       break;
     }
   } catch (...) {
-    return;  // out of memory: try again at the next call
+    return false;  // out of memory
   }
-  if (from >= 1 && g_ != from) (void)segment::remove(link_->gen_name(from), link_->domain);
+  if (g_ == from) return false;
+  if (from >= 1) link_->remove_gen(from);
+  return true;
 }
 
+bool chain_rx::ready(const void* self) noexcept {
+  auto* r = const_cast<chain_rx*>(static_cast<const chain_rx*>(self));
+  return r->rx().e_.readable() || r->rx().role_.state().closed() || r->link_->head->closed();
+}
+
+void chain_rx::stall(const void* self) noexcept {
+  const_cast<chain_rx*>(static_cast<const chain_rx*>(self))->rx().e_.poll_stall();
+}
+
+void chain_rx::park(clock::time_point until) noexcept {
+  const ring_view& h = link_->head->view();
+  const waitable w[] = {waitable{&h.shared->not_empty, &chain_rx::ready, this, h.bells, &chain_rx::stall}};
+  (void)wait_any(w, until, head_.policy());
+}
 }  // namespace ringport::detail
 
 namespace ringport {
@@ -409,7 +582,7 @@ result<mailbox> mailbox::create_automatic(std::string_view name, const mailbox_o
   so.domain = opt.domain;
   so.kind = object_kind::mailbox;
   if (auto old = segment::open(name, so); !old && old.error() == errc::not_found)
-    detail::remove_generations(name, opt.domain);
+    detail::remove_generations(name, opt.domain, 0);
   mailbox_options o = opt;
   o.capacity = static_cast<std::size_t>(base);
   ring_options ro;
@@ -428,6 +601,7 @@ result<mailbox> mailbox::create_automatic(std::string_view name, const mailbox_o
   c->backing.store(static_cast<std::uint32_t>(opt.backing), std::memory_order_relaxed);
   c->group.store(opt.group_access ? 1 : 0, std::memory_order_relaxed);
   c->max_bytes.store(opt.max_bytes, std::memory_order_relaxed);
+  c->id.store(detail::new_chain_id(), std::memory_order_relaxed);
   c->limit.store(limit, std::memory_order_release);  // last: the chain is ready
   auto l = detail::link_chain(name, opt.domain, *st, opt.max_message_size);
   if (!l) return std::move(l).error();

@@ -23,6 +23,7 @@ struct chain_link {
   std::uint64_t base = 0;       // generation 0's capacity; a generation has base << level
   std::uint32_t limit = 0;      // levels allowed (1..max_generations)
   std::uint64_t max_bytes = 0;  // the user's limit
+  std::uint64_t id = 0;         // the chain's id (nonzero), recorded by every generation
   pages backing = pages::any;
   bool group = false;
   std::shared_ptr<ring_state> head;
@@ -41,15 +42,51 @@ struct chain_link {
   /// How many generations, the newest included, can still be linked (the
   /// bound is argued in mailbox_auto.cpp, "Shrinking").
   std::uint32_t window() const noexcept { return limit + 1; }
+  /// How far below the newest a linked generation's number can be: window()
+  /// generations, each up to name_tries numbers above the previous one
+  /// (numbers taken by segments not of this chain are skipped).
+  std::uint32_t span() const noexcept { return window() * name_tries; }
+  static constexpr std::uint32_t name_tries = 4;
   std::uint64_t slot_bytes() const noexcept { return (mailbox_header_bytes + max + 7) / 8 * 8; }
+
+  /// Generation g of this chain, with its level: errc::not_found when the
+  /// name is free, not_ours when the segment there is anything but a
+  /// generation g of this chain (a user's mailbox, an automatic one, another
+  /// chain's), errc::init_timeout when it has no tag yet and its creator is
+  /// dead (half-made) or slow past 2 s (or past `until`), errc::corrupt for
+  /// impossible sizes.
+  result<mailbox> open_gen(std::uint32_t g, std::uint32_t& level,
+                           std::chrono::steady_clock::time_point until = {}) const;
+  /// Makes generation g at `level` and tags it (if_exists: fail or replace).
+  result<mailbox> make_gen(std::uint32_t g, std::uint32_t level, existing if_exists) const;
+  /// Unlinks generation g if it is this chain's.
+  void remove_gen(std::uint32_t g) const noexcept;
+  /// Wakes receivers parked on generation `v`'s ring and on the head's
+  /// event (readable() parks there).
+  void wake(const ring_view& v) const noexcept;
+  static constexpr errc not_ours = errc::wrong_kind;
+  /// f(generation) for each generation of this chain that may be linked
+  /// (close, reopen, size: the newest span() numbers), newest first.
+  template <class F>
+  void each_generation(F&& f) const noexcept {
+    std::uint32_t c = 0;
+    if (!newest(c)) return;
+    for (std::uint32_t g = c; g >= 1 && c - g < span(); --g) try {
+        std::uint32_t level = 0;
+        if (auto m = open_gen(g, level)) f(*m);
+      } catch (...) {
+        // out of memory: that one is skipped
+      }
+  }
 };
 
 /// Validates an automatic head (just opened) and describes its chain.
 result<std::shared_ptr<chain_link>> link_chain(std::string_view name, std::string_view domain,
                                                std::shared_ptr<ring_state> head, std::size_t max);
-/// Removes every NAME.gN of the domain (a chain being removed, or the
-/// leftovers of one whose head was removed by hand).
-void remove_generations(std::string_view name, std::string_view domain) noexcept;
+/// Removes the generations NAME.gN of chain `id` (0: of any chain, for the
+/// leftovers of one whose head was removed by hand) and the half-made ones
+/// whose creator is dead; anything else at those names is left alone.
+void remove_generations(std::string_view name, std::string_view domain, std::uint64_t id) noexcept;
 /// Generations and limits for a new chain (invalid_argument when max_bytes
 /// cannot hold one slot, or the name leaves no room for the suffixes).
 result<void> plan_chain(std::string_view name, const mailbox_options& opt, std::uint64_t& base,
@@ -72,9 +109,10 @@ class chain_tx {
 
  private:
   template <class Op>
-  status run(Op&& op, bool may_grow, bool keep_busy) noexcept;
+  status run(Op&& op, clock::time_point deadline, bool may_grow, bool keep_busy) noexcept;
   bool move_to(std::uint32_t g, std::uint32_t level) noexcept;
-  bool make_next(std::uint32_t level) noexcept;  // grow (lvl_ + 1) or shrink (0)
+  bool make_next(std::uint32_t level, clock::time_point until) noexcept;  // grow (lvl_ + 1) or shrink (0)
+  bool may_grow_now() noexcept;
   void count_empty(bool was_empty) noexcept;
   mailbox_sender& tx() noexcept { return g_ == 0 ? head_ : cur_; }
   void idle() noexcept { busy_->store(0, std::memory_order_seq_cst); }
@@ -82,12 +120,15 @@ class chain_tx {
   std::shared_ptr<chain_link> link_;
   mailbox_sender head_;
   mailbox_sender cur_;           // generation g_ >= 1
-  std::optional<mailbox> next_;  // the generation grow() made or found, for move_to
+  std::optional<mailbox> next_;  // the generation make_next() made or found, for move_to
+  std::uint32_t next_g_ = 0;     // its number
   std::uint32_t g_ = 0;
   std::uint32_t lvl_ = 0;        // g_'s level: it has base << lvl_ slots
   std::uint32_t empty_run_ = 0;  // consecutive sends into g_ that found it empty
   std::atomic<std::uint32_t>* busy_ = nullptr;
-  bool no_growth_ = false;  // a generation could not be made: behave as bounded
+  // A generation could not be made (no memory?): behave as bounded until
+  // then, and try again (a wait is cut there to try again).
+  clock::time_point retry_growth_{};
 };
 
 /// A receiver's side: drains generation g before it takes from g + 1.
@@ -103,11 +144,15 @@ class chain_rx {
   /// For readable() / wait_any (the handle's thread): moves to the next
   /// generation when R-FINISH allows it now; true when it moved.
   bool try_move() noexcept;
+  const ring_view& head_view() const noexcept { return link_->head->view(); }
 
  private:
   bool finished(std::uint32_t g) const noexcept;
   bool drained() noexcept;
-  void advance() noexcept;
+  bool advance(std::uint32_t newest, clock::time_point until) noexcept;  // false: could not follow the chain
+  void park(clock::time_point until) noexcept;  // on the head's event, for any sender's publish
+  static bool ready(const void* self) noexcept;
+  static void stall(const void* self) noexcept;
 
   std::shared_ptr<chain_link> link_;
   mailbox_receiver head_;
@@ -131,7 +176,7 @@ status chain_rx::run(Try&& try_one, Wait&& wait_one, clock::time_point deadline,
       if (!rx().in_.open && finished(g_)) {
         if (status s = try_one(rx()); !passes(s)) return s;
         if (drained()) {
-          advance();
+          if (!advance(c, deadline)) return status::corrupt;  // a newer generation cannot be followed
           continue;
         }
       }
@@ -151,7 +196,12 @@ status chain_rx::run(Try&& try_one, Wait&& wait_one, clock::time_point deadline,
       const auto slice = now + (c > g_ ? std::chrono::milliseconds(1) : peer_poll);
       const status s = wait_one(rx(), deadline < slice ? deadline : slice);
       if (!passes(s)) return s;
-      if (s == status::peer_gone && c == g_) return s;  // every sender of the newest generation died
+      if (s == status::peer_gone) {
+        // Every sender of g_ died, but one that has not moved here yet may
+        // live: judged on the head, where every sender holds a role.
+        if (c == g_ && !link_->head->peers_alive(role::producer)) return s;
+        park(deadline < slice ? deadline : slice);
+      }
     }
   }
 }

@@ -78,6 +78,10 @@ struct alignas(detail::cache_line) mailbox_chain {
   std::atomic<std::uint32_t> backing;    // pages of every generation
   std::atomic<std::uint32_t> group;      // 1: mode 0660
   std::atomic<std::uint64_t> max_bytes;  // the user's limit
+  // The chain's id: random, nonzero, written before `limit`; every
+  // generation records it (generation_tag), so that a NAME.gN not made by
+  // this chain is never taken for one of its generations, nor removed.
+  std::atomic<std::uint64_t> id;
   // busy[i]: 1 + the generation the sender holding head role slot i is
   // sending into (between its look at `generation` and its publish), else 0.
   chain_word busy[detail::max_roles];
@@ -93,6 +97,27 @@ static_assert(chain_offset % detail::cache_line == 0, "the chain state starts a 
 
 inline mailbox_chain* chain_of(detail::ring_state& st) noexcept {
   return std::launder(reinterpret_cast<mailbox_chain*>(st.extra() + chain_offset));
+}
+
+// A generation (NAME.gN, N >= 1) is a bounded mailbox whose extra region
+// has, after a buffered mailbox's, the chain id and its own number. Its
+// creator writes them just after the segment appears (number, then the id
+// with release): an id of 0 is a generation still being made, or left
+// half-made by a creator that died (runtime/mailbox_auto.cpp, "Growing").
+struct alignas(detail::cache_line) generation_tag {
+  std::atomic<std::uint64_t> chain;
+  std::atomic<std::uint32_t> number;
+  std::byte spare[detail::cache_line];  // a length no other mailbox's extra region has
+};
+constexpr std::uint32_t tag_offset = buffered_extra;
+constexpr std::uint32_t generation_extra = tag_offset + sizeof(generation_tag);
+static_assert(tag_offset % detail::cache_line == 0, "the generation tag starts a cache line");
+static_assert(generation_extra != automatic_extra && generation_extra != rendezvous_extra &&
+                  generation_extra != buffered_extra,
+              "a generation is told from other mailboxes by its extra length");
+
+inline generation_tag* tag_of(detail::ring_state& st) noexcept {
+  return std::launder(reinterpret_cast<generation_tag*>(st.extra() + tag_offset));
 }
 
 inline std::uint64_t role_bit(std::size_t slot) noexcept {

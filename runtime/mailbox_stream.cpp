@@ -196,6 +196,7 @@ status mailbox_sender::stream_out(std::uint64_t size, stream_source src, clock::
     }
     store_header(slot, h);
     e_.publish();
+    chain_wake();
     done += chunk;
   }
   release_writer();

@@ -15,48 +15,20 @@
 #include <thread>
 #include <vector>
 
+#include "mailbox_auto_util.hpp"
 #include "ringport/mailbox.hpp"
 #include "test_util.hpp"
 
 using namespace ringport;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+using namespace auto_test;
 
 namespace {
-
-struct note {
-  std::uint32_t sender, seq;
-};
-constexpr std::size_t note_slot = 24;  // 16-byte header + 8 bytes, already a multiple of 8
-
-template <class T>
-T* shared_block(std::size_t n = 1) {
-  void* p = ::mmap(nullptr, sizeof(T) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  REQUIRE(p != MAP_FAILED);
-  return new (p) T[n]();
-}
 
 std::uint64_t env_count(const char* name, std::uint64_t fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-mailbox make_auto(const char* name, std::uint64_t max_bytes) {
-  mailbox_options o;
-  o.capacity = automatic_buffering;
-  o.max_message_size = sizeof(note);
-  o.max_bytes = max_bytes;
-  o.backing = pages::normal;
-  auto b = mailbox::create(name, o);
-  REQUIRE_MESSAGE(b, b.error().message);
-  REQUIRE(b->is_automatic());
-  return std::move(*b);
-}
-
-bool gen_exists(const char* name, std::uint32_t g) {
-  segment_options so;
-  so.kind = object_kind::mailbox;
-  return static_cast<bool>(segment::open(std::string(name) + ".g" + std::to_string(g), so));
 }
 
 constexpr int senders = 3, receivers = 2;

@@ -130,8 +130,10 @@
 // (they do not grow it); drop_queued() and release() act on the generation
 // the receiver reads now. readable() (for wait_any) is ready when that
 // generation is readable or the receiver may move on to a newer one; it
-// names the generation read now, so take it again after each wake-up. The
-// protocol and its correctness argument: runtime/mailbox_auto.cpp.
+// parks on the head, so it stays valid for the receiver's life. A NAME.gN
+// that is not one of the chain's own generations (a mailbox of yours named
+// so) is never used nor removed. The protocol and its correctness
+// argument: runtime/mailbox_auto.cpp.
 //
 // Non-blocking calls (try_send, try_receive, try_peek, try_claim) return
 // status::would_block at once when full / empty. try_send is asynchronous
@@ -315,6 +317,10 @@ mailbox_slot_summary summarize_slot(const ring_state& st, const std::byte* copy,
 /// its look at the newest generation and its send there (S-LOOK, S-SEND in
 /// runtime/mailbox_auto.cpp), so that a test can widen that window.
 extern std::atomic<void (*)()> auto_send_hook;
+/// Test hook, null in use: called by the creator of a new generation
+/// between the segment's appearance and its tag (runtime/mailbox_auto.cpp,
+/// "Growing"), so that a test can kill a grower there.
+extern std::atomic<void (*)()> auto_grow_hook;
 
 /// A producer or consumer role slot held for as long as a handle lives.
 class mailbox_role {
@@ -440,6 +446,7 @@ class mailbox_sender {
   status reserve_slot() noexcept;
   void finish(std::size_t n, bool sync) noexcept;
   status await_taken(clock::time_point deadline) noexcept;
+  void chain_wake() noexcept;
 
   detail::mailbox_role role_;
   detail::producer_engine<true, true> e_;
@@ -453,6 +460,10 @@ class mailbox_sender {
   bool claiming_ = false;
   wait_policy policy_ = wait_policy::adaptive;
   std::shared_ptr<detail::chain_tx> auto_;  // automatic mailboxes: the chain (runtime/mailbox_auto.cpp)
+  // A generation's sender (automatic): the head's event, rung after each
+  // publish for receivers that park there (readable()); else null.
+  detail::event_count* chain_ec_ = nullptr;
+  detail::doorbell_site* chain_bells_ = nullptr;
 };
 
 /// Receives messages from one mailbox. Move-only; one per receiving thread.
@@ -662,6 +673,7 @@ class mailbox {
  private:
   friend class detail::chain_tx;
   friend class detail::chain_rx;
+  friend struct detail::chain_link;
   mailbox(std::shared_ptr<detail::ring_state> st, std::size_t max, bool rendezvous)
       : st_(std::move(st)), max_(max), rendezvous_(rendezvous) {}
   static result<mailbox> create_automatic(std::string_view name, const mailbox_options& opt);
