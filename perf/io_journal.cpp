@@ -39,7 +39,8 @@ namespace {
 
 namespace jr = ringport::journal;
 using clock_type = std::chrono::steady_clock;
-const std::size_t batch_bytes = jr::writer_options{}.buffer_bytes;  // the writer's default buffer (not constexpr: clang refuses the std::string member)
+// The writer's default buffer (not constexpr: clang refuses the std::string member).
+const std::size_t batch_bytes = jr::writer_options{}.buffer_bytes;
 constexpr auto fsync_interval = std::chrono::milliseconds(10);
 
 struct journal_dir {
