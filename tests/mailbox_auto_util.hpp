@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -34,6 +35,25 @@ inline ringport::mailbox make_auto(const char* name, std::uint64_t max_bytes) {
   REQUIRE_MESSAGE(b, b.error().message);
   REQUIRE(b->is_automatic());
   return std::move(*b);
+}
+
+/// In a forked child: mailbox `name` opened again and a sender on it, or
+/// _exit(10) (no mailbox) / _exit(11) (no sender).
+struct child_sender {
+  ringport::mailbox box;
+  ringport::mailbox_sender tx;
+};
+inline child_sender open_child_sender(const char* name) {
+  auto b = ringport::mailbox::open(name);
+  if (!b) _exit(10);
+  auto tx = b->sender();
+  if (!tx) _exit(11);
+  return {std::move(*b), std::move(*tx)};
+}
+/// In a forked child: notes (s, 0) .. (s, n - 1), each accepted at once, or _exit(12).
+inline void send_or_exit(ringport::mailbox_sender& tx, std::uint32_t s, std::uint32_t n) {
+  for (std::uint32_t q = 0; q < n; ++q)
+    if (tx.try_send(note{s, q}) != ringport::status::ok) _exit(12);
 }
 
 inline bool gen_exists(const char* name, std::uint32_t g) {

@@ -201,14 +201,10 @@ TEST_CASE("automatic: a sender killed holding a claim (busy) while others grow i
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    auto b = mailbox::open(name);
-    if (!b) _exit(10);
-    auto tx = b->sender();
-    if (!tx) _exit(11);
-    for (std::uint32_t q = 0; q < 5; ++q)
-      if (tx->try_send(note{2, q}) != status::ok) _exit(12);
+    auto [b, tx] = open_child_sender(name);
+    send_or_exit(tx, 2, 5);
     std::span<std::byte> out;
-    if (tx->try_claim(sizeof(note), out) != status::ok) _exit(13);  // busy in generation 0, unpublished
+    if (tx.try_claim(sizeof(note), out) != status::ok) _exit(13);  // busy in generation 0, unpublished
     ready->store(1);
     for (;;) ::pause();
   }
@@ -282,14 +278,11 @@ TEST_CASE("automatic: a sender slow between its look and its send keeps receiver
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    auto b = mailbox::open(name);
-    if (!b) _exit(10);
-    auto tx = b->sender();
-    if (!tx) _exit(11);
+    auto [b, tx] = open_child_sender(name);
     detail::auto_send_hook.store(&slow_send);
     hook_armed->store(1);
-    if (tx->send_for(note{2, 0}, 20s) != status::ok) _exit(12);  // waits in the hook, then into generation 0
-    if (tx->send_for(note{2, 1}, 20s) != status::ok) _exit(13);  // into the newest
+    if (tx.send_for(note{2, 0}, 20s) != status::ok) _exit(12);  // waits in the hook, then into generation 0
+    if (tx.send_for(note{2, 1}, 20s) != status::ok) _exit(13);  // into the newest
     _exit(0);
   }
   const auto give_up = clock_type::now() + 20s;

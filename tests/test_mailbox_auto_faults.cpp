@@ -232,14 +232,10 @@ TEST_CASE("automatic faults: a grower killed while it makes a generation does no
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    auto b = mailbox::open(name);
-    if (!b) _exit(10);
-    auto tx = b->sender();
-    if (!tx) _exit(11);
-    for (std::uint32_t q = 0; q < 16; ++q)
-      if (tx->try_send(note{1, q}) != status::ok) _exit(12);
+    auto [b, tx] = open_child_sender(name);
+    send_or_exit(tx, 1, 16);
     detail::auto_grow_hook.store(+[] { ::raise(SIGKILL); });  // after the segment, before its tag
-    (void)tx->try_send(note{1, 16});
+    (void)tx.try_send(note{1, 16});
     _exit(13);
   }
   CHECK(ringport_test::wait_child(child) == 128 + SIGKILL);
