@@ -402,3 +402,30 @@ TEST_CASE("a wait shorter than the peer poll reports dead peers; peers() says wh
   CHECK(c->pop_for(v, 5ms) == status::peer_gone);  // 5 ms < the 50 ms poll
   CHECK(mpsc<std::uint64_t>::remove(name));
 }
+
+TEST_CASE("push_n and pop_n across the end of the buffer claim once: one record covers the batch") {
+  // A batch that wraps is one reservation (one claim record, one CAS) and
+  // one publication, so a producer killed after its claim abandons the
+  // whole batch and never half of it as a separate claim.
+  const std::string name = "crash-wrap-batch";
+  auto ring = mpmc<std::uint64_t>::create(name, {.capacity = 8, .backing = pages::normal});
+  REQUIRE_MESSAGE(ring, why(ring));
+  auto p = ring->producer();
+  auto c = ring->consumer();
+  REQUIRE(p);
+  REQUIRE(c);
+  std::uint64_t in[8] = {}, out[8] = {};
+  for (std::uint64_t i = 0; i < 8; ++i) in[i] = 100 + i;
+  REQUIRE(p->push_n(in, 6) == 6);
+  REQUIRE(c->pop_n(out, 6) == 6);
+  // Positions 6..12: slots 6, 7, then 0..4.
+  CHECK(p->push_n(in, 7) == 7);
+  auto sh = map_shared(name);
+  CHECK(sh->producer_claims[0].from.load() == 6);
+  CHECK(sh->producer_claims[0].end.load() == 13);
+  CHECK(c->pop_n(out, 8) == 7);
+  CHECK(sh->consumer_claims[0].from.load() == 6);
+  CHECK(sh->consumer_claims[0].end.load() == 13);
+  for (std::uint64_t i = 0; i < 7; ++i) CHECK(out[i] == 100 + i);
+  CHECK(mpmc<std::uint64_t>::remove(name));
+}

@@ -174,17 +174,18 @@ class ring {
     }
 
     /// Pushes up to n items without waiting; returns how many. One
-    /// reservation and one publication per contiguous run.
+    /// reservation and one publication per batch, across the end of the
+    /// buffer too (only the copy is split there).
     std::size_t push_n(const T* items, std::size_t n) noexcept {
       if (closed()) [[unlikely]]
         return 0;
       std::size_t done = 0;
       while (done < n) {
-        const std::size_t k = e_.reserve(n - done);
-        if (k == 0) break;
-        std::memcpy(e_.view().slot(e_.pos()), items + done, k * sizeof(T));
+        const detail::span_pos run = e_.reserve_run(n - done);
+        if (run.count == 0) break;
+        e_.view().copy_in(run, items + done, sizeof(T));
         e_.publish();
-        done += k;
+        done += run.count;
       }
       return done;
     }
@@ -276,15 +277,16 @@ class ring {
       return pop_until(out, clock::now() + d);
     }
 
-    /// Pops up to n items without waiting; returns how many.
+    /// Pops up to n items without waiting; returns how many. One
+    /// reservation and one release per batch, as push_n.
     std::size_t pop_n(T* out, std::size_t n) noexcept {
       std::size_t done = 0;
       while (done < n) {
-        const std::size_t k = e_.reserve(n - done);
-        if (k == 0) break;
-        std::memcpy(out + done, e_.view().slot(e_.pos()), k * sizeof(T));
+        const detail::span_pos run = e_.reserve_run(n - done);
+        if (run.count == 0) break;
+        e_.view().copy_out(run, out + done, sizeof(T));
         e_.publish();
-        done += k;
+        done += run.count;
       }
       return done;
     }

@@ -7,8 +7,11 @@
 //   publish()            hand the k slots to the other side
 // try_push and try_pop are push_one(copy) / pop_one(copy): the same three
 // steps for one slot in one call, so that spsc keeps its position in a
-// register across the copy; push_n reserves once per batch; the zero-copy
-// claim/commit and peek/release forms expose the slots directly.
+// register across the copy; push_n/pop_n take reserve_run(n), a run that may
+// go on across the end of the buffer (only the copy is split there:
+// view().copy_in / copy_out), so a batch is one claim and one publication;
+// the zero-copy claim/commit and peek/release forms expose the slots
+// directly and so stop at the end of the buffer.
 //
 // spsc (no multi side): Lamport's ring with cached positions. The producer
 // owns `tail`, the consumer owns `head`; each keeps a process-local copy of
@@ -71,6 +74,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <utility>
 
@@ -112,6 +116,12 @@ enum class ring_mutation : std::uint8_t {
   exact_resume,       // a new single holder resumes only over turns exactly one step on
 };
 
+/// A reservation: count slots from position pos.
+struct span_pos {
+  std::uint64_t pos = 0;
+  std::size_t count = 0;
+};
+
 /// Process-local, validated view of one ring.
 template <class P>
 struct basic_ring_view {
@@ -141,14 +151,24 @@ struct basic_ring_view {
     if (k == 0) __builtin_unreachable();
     return k;
   }
+  // Copies a run of r.count items of `bytes` each into / out of its slots,
+  // in two pieces where it goes on across the end of the buffer.
+  void copy_in(span_pos r, const void* src, std::size_t bytes) const noexcept {
+    const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(r.count, to_end(r.pos)));
+    std::memcpy(slot(r.pos), src, first * bytes);
+    if (first < r.count)
+      std::memcpy(slot(r.pos + first), static_cast<const std::byte*>(src) + first * bytes,
+                  (r.count - first) * bytes);
+  }
+  void copy_out(span_pos r, void* dst, std::size_t bytes) const noexcept {
+    const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(r.count, to_end(r.pos)));
+    std::memcpy(dst, slot(r.pos), first * bytes);
+    if (first < r.count)
+      std::memcpy(static_cast<std::byte*>(dst) + first * bytes, slot(r.pos + first),
+                  (r.count - first) * bytes);
+  }
   std::uint64_t lap2(std::uint64_t pos) const noexcept { return (pos >> shift) << 1; }
   std::uint64_t void_turn(std::uint64_t pos) const noexcept { return (lap2(pos) + 1) | turn_void; }
-};
-
-/// What one reserve() returned.
-struct span_pos {
-  std::uint64_t pos = 0;
-  std::size_t count = 0;
 };
 
 /// A side's process-local watch on the position it is blocked on.
@@ -236,10 +256,12 @@ class engine_base {
     watch_ = o.watch_;
   }
 
-  // Records a reservation of up to k slots from pos, cut at the end of the
-  // buffer (reservations are contiguous).
+  // Records a reservation of up to k slots from pos: cut at the end of the
+  // buffer (contiguous, for spans), or, for a Run, not (a copy split in two
+  // at the end: push_n/pop_n reserve and publish once across the wrap).
+  template <bool Run = false>
   std::size_t take(std::uint64_t pos, std::uint64_t k) noexcept {
-    res_ = {pos, static_cast<std::size_t>(std::min(k, v_.to_end(pos)))};
+    res_ = {pos, static_cast<std::size_t>(Run ? k : std::min(k, v_.to_end(pos)))};
     return res_.count;
   }
 
@@ -272,9 +294,10 @@ class engine_base {
   }
 
   // How many slots from pos are ready for this side, up to n and the end of
-  // the buffer.
+  // the buffer (a Run: up to n and the capacity).
+  template <bool Run = false>
   std::size_t ready_prefix(std::uint64_t pos, std::size_t n) const noexcept {
-    const std::uint64_t lim = std::min<std::uint64_t>(n, v_.to_end(pos));
+    const std::uint64_t lim = std::min<std::uint64_t>(n, Run ? v_.capacity : v_.to_end(pos));
     std::size_t k = 0;
     while (k < lim && ready(pos + k)) ++k;
     return k;
@@ -300,24 +323,26 @@ class engine_base {
   // consumers). Consumers take and skip abandoned slots on the way.
   // The uncontended case is inline; retries, skips and the blocked path
   // are out of line (claim_slow).
+  template <bool Run = false>
   std::size_t claim(atomic_u64& cursor, std::size_t n) noexcept {
     // relaxed: the CAS validates the cursor; turns carry the ordering.
     std::uint64_t pos = cursor.load(std::memory_order_relaxed);
-    if (const std::size_t k = ready_prefix(pos, n); k != 0) [[likely]] {
+    if (const std::size_t k = this->template ready_prefix<Run>(pos, n); k != 0) [[likely]] {
       announce(pos, pos + k);
       // release: publishes the record with the claim (R-CLAIM).
       if (cursor.compare_exchange_strong(pos, pos + k, std::memory_order_release, std::memory_order_relaxed))
           [[likely]]
-        return take(pos, k);
-      return claim_slow(cursor, n, pos, true);
+        return this->template take<Run>(pos, k);
+      return claim_slow<Run>(cursor, n, pos, true);
     }
-    return claim_slow(cursor, n, pos, false);
+    return claim_slow<Run>(cursor, n, pos, false);
   }
 
+  template <bool Run>
   [[gnu::noinline]] std::size_t claim_slow(atomic_u64& cursor, std::size_t n, std::uint64_t pos,
                                            bool announced) noexcept {
     for (;;) {
-      const std::size_t k = ready_prefix(pos, n);
+      const std::size_t k = this->template ready_prefix<Run>(pos, n);
       if (k == 0) {
         if constexpr (Side == role::consumer) {
           if (is_void(pos)) {
@@ -341,7 +366,7 @@ class engine_base {
       // release: publishes the record with the claim (R-CLAIM); exclusivity
       // comes from the CAS itself; the slots' turns were acquired above.
       if (cursor.compare_exchange_weak(pos, pos + k, std::memory_order_release, std::memory_order_relaxed))
-        return take(pos, k);
+        return this->template take<Run>(pos, k);
     }
   }
 
@@ -444,20 +469,32 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, P
   }
   ~producer_engine() { abandon(); }
 
-  /// Takes up to n free contiguous slots; 0 when full. Sets corrupt() when
-  /// the shared positions are impossible.
-  std::size_t reserve(std::size_t n) noexcept {
+ private:
+  template <bool Run>
+  std::size_t reserve_slots(std::size_t n) noexcept {
     if constexpr (!turns) {
       if (v_.capacity - (own_ - cached_other_) < n && !refresh_head()) [[unlikely]]
         return 0;
-      return take(own_, std::min<std::uint64_t>(n, v_.capacity - (own_ - cached_other_)));
+      return this->template take<Run>(own_, std::min<std::uint64_t>(n, v_.capacity - (own_ - cached_other_)));
     } else if constexpr (!MultiProducer) {
-      const std::size_t k = take(own_, ready_prefix(own_, n));
+      const std::size_t k = this->template take<Run>(own_, this->template ready_prefix<Run>(own_, n));
       if (k == 0) blocked(own_);
       return k;
     } else {
-      return claim(v_.shared->tail, n);
+      return this->template claim<Run>(v_.shared->tail, n);
     }
+  }
+
+ public:
+  /// Takes up to n free contiguous slots; 0 when full. Sets corrupt() when
+  /// the shared positions are impossible.
+  std::size_t reserve(std::size_t n) noexcept { return reserve_slots<false>(n); }
+  /// As reserve(), but the run may go on across the end of the buffer (to
+  /// slot 0): for a copy split in two there (view().copy_in), one
+  /// reservation and one publish() per batch (push_n). Returns the run.
+  span_pos reserve_run(std::size_t n) noexcept {
+    reserve_slots<true>(n);
+    return res_;
   }
 
   /// try_push's whole fast path: reserves one free slot, lets copy(slot)
@@ -637,15 +674,25 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
   }
 
   /// Takes up to n filled contiguous slots; 0 when empty.
-  std::size_t reserve(std::size_t n) noexcept {
+  std::size_t reserve(std::size_t n) noexcept { return reserve_slots<false>(n); }
+  /// As reserve(), but the run may go on across the end of the buffer (as
+  /// producer_engine::reserve_run; view().copy_out; pop_n).
+  span_pos reserve_run(std::size_t n) noexcept {
+    reserve_slots<true>(n);
+    return res_;
+  }
+
+ private:
+  template <bool Run>
+  std::size_t reserve_slots(std::size_t n) noexcept {
     if constexpr (!turns) {
       if (cached_other_ - own_ < n && !refresh_tail()) [[unlikely]]
         return 0;
-      return take(own_, std::min<std::uint64_t>(n, cached_other_ - own_));
+      return this->template take<Run>(own_, std::min<std::uint64_t>(n, cached_other_ - own_));
     } else if constexpr (!MultiConsumer) {
       for (;;) {
-        const std::size_t k = ready_prefix(own_, n);
-        if (k != 0) return take(own_, k);
+        const std::size_t k = this->template ready_prefix<Run>(own_, n);
+        if (k != 0) return this->template take<Run>(own_, k);
         if (!is_void(own_)) {
           blocked(own_);
           return 0;
@@ -653,10 +700,11 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
         skip_own_void();
       }
     } else {
-      return claim(v_.shared->head, n);
+      return this->template claim<Run>(v_.shared->head, n);
     }
   }
 
+ public:
   /// Like reserve(1), but first shows the filled slot to `accept(slot)`
   /// (kinds with turns only). When accept returns false nothing is reserved
   /// and the item stays queued; returns 0 then, or when empty (tell the two
