@@ -31,6 +31,11 @@
 // waits for another process; a single side owns its cursor outright and
 // stores it (relaxed) after its turns, as a hint for size() and for the next
 // holder of the role.
+// Turns are contiguous, eight to a 64-byte line, on purpose: spreading
+// consecutive positions' turns over different lines (atomic_queue's
+// remapping) was measured and halved the common 1x1 and batch rows, helping
+// only producers contending for neighbouring positions
+// (perf/results/2026-12-02-turn-spread-ab.txt).
 // Turns are compared for equality only, so a corrupt turn can only make a
 // slot look busy; positions are masked before use, so no shared value can
 // make us touch memory outside the ring.
