@@ -10,7 +10,10 @@
 //
 // Delivery
 //  - JetStream (stream non-empty): at-least-once on the wire, de-duplicated
-//    at both ends, so exactly once at the receivers across bridge crashes.
+//    at both ends, so exactly once at the receivers across bridge crashes,
+//    but for two one-message windows (README.md, "Beyond one machine"): a
+//    run_out() killed while copying a message into its journal loses it; a
+//    run_in() killed between its send and the SEQ store queues it twice.
 //    run_out() moves each message from the mailbox into an in-flight journal
 //    (a memory-mapped file, `state_dir`/out-<domain>-<mailbox>.journal, of
 //    `window` slots) before publishing it, and marks it done only once
