@@ -332,12 +332,12 @@ class engine_base {
   std::size_t claim(atomic_u64& cursor, std::size_t n) noexcept {
     // relaxed: the CAS validates the cursor; turns carry the ordering.
     std::uint64_t pos = cursor.load(std::memory_order_relaxed);
-    if (const std::size_t k = this->template ready_prefix<Run>(pos, n); k != 0) [[likely]] {
+    if (const std::size_t k = ready_prefix<Run>(pos, n); k != 0) [[likely]] {
       announce(pos, pos + k);
       // release: publishes the record with the claim (R-CLAIM).
       if (cursor.compare_exchange_strong(pos, pos + k, std::memory_order_release, std::memory_order_relaxed))
           [[likely]]
-        return this->template take<Run>(pos, k);
+        return take<Run>(pos, k);
       return claim_slow<Run>(cursor, n, pos, true);
     }
     return claim_slow<Run>(cursor, n, pos, false);
@@ -347,7 +347,7 @@ class engine_base {
   [[gnu::noinline]] std::size_t claim_slow(atomic_u64& cursor, std::size_t n, std::uint64_t pos,
                                            bool announced) noexcept {
     for (;;) {
-      const std::size_t k = this->template ready_prefix<Run>(pos, n);
+      const std::size_t k = ready_prefix<Run>(pos, n);
       if (k == 0) {
         if constexpr (Side == role::consumer) {
           if (is_void(pos)) {
@@ -371,7 +371,7 @@ class engine_base {
       // release: publishes the record with the claim (R-CLAIM); exclusivity
       // comes from the CAS itself; the slots' turns were acquired above.
       if (cursor.compare_exchange_weak(pos, pos + k, std::memory_order_release, std::memory_order_relaxed))
-        return this->template take<Run>(pos, k);
+        return take<Run>(pos, k);
     }
   }
 
