@@ -142,10 +142,14 @@ struct basic_ring_view {
 
   // Never null (attach checked the mapping; never on a default view):
   // saying so lets the compiler drop the null test of the fast paths.
+  // Stride: 0, the view's own `stride` (mailboxes: a header plus the
+  // largest message); else the caller's compile-time stride, which must be
+  // the one it attached with (ring<T>: sizeof(T), the stride attach set),
+  // so that a scaled address replaces a load and a multiply.
+  template <std::uint64_t Stride = 0>
   std::byte* slot(std::uint64_t pos) const noexcept {
-    std::byte* const p = data + (pos & mask) * stride;
-    if (p == nullptr) __builtin_unreachable();
-    return p;
+    if (data == nullptr) __builtin_unreachable();
+    return data + (pos & mask) * (Stride != 0 ? Stride : stride);
   }
   atomic_u64& turn(std::uint64_t pos) const noexcept { return turns[pos & mask]; }
   // Slots from pos to the end of the buffer: at least 1 (mask = capacity - 1,
@@ -507,21 +511,21 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, P
   /// corrupt). spsc keeps its position in a register across the copy (a
   /// copy through std::byte* may alias every member, which would be read
   /// again after it).
-  template <class Copy>
+  template <std::uint64_t Stride = 0, class Copy>
   bool push_one(Copy&& copy) noexcept {
     if constexpr (!turns) {
       const std::uint64_t pos = own_;
       if (pos - cached_other_ >= v_.capacity) [[unlikely]]
         if (!refresh_head() || pos - cached_other_ == v_.capacity) return false;
       auto* const sh = v_.shared;
-      copy(v_.slot(pos));
+      copy(v_.template slot<Stride>(pos));
       own_ = pos + 1;
       // R-TAIL (as in publish()).
       sh->tail.store(pos + 1, r_tail);
       P::notify(sh->not_empty, v_.bells);
       return true;
     } else {
-      std::byte* const slot = reserve_one();
+      std::byte* const slot = reserve_one<Stride>();
       if (slot == nullptr) return false;
       copy(slot);
       publish_one();
@@ -532,14 +536,15 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, P
  private:
   // Kinds with turns: the free slot to write, or null when full (or
   // corrupt); then publish_one().
+  template <std::uint64_t Stride>
   std::byte* reserve_one() noexcept {
     static_assert(turns, "spsc: push_one");
     if constexpr (!MultiProducer) {
-      if (ready(own_)) return v_.slot(own_);
+      if (ready(own_)) return v_.template slot<Stride>(own_);
       blocked(own_);
       return nullptr;
     } else {
-      return reserve(1) != 0 ? v_.slot(res_.pos) : nullptr;
+      return reserve(1) != 0 ? v_.template slot<Stride>(res_.pos) : nullptr;
     }
   }
 
@@ -783,21 +788,21 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
   /// try_pop's whole fast path: reserves one filled slot, lets copy(slot)
   /// read it, releases it. False, with nothing reserved, when empty (or
   /// corrupt). As push_one().
-  template <class Copy>
+  template <std::uint64_t Stride = 0, class Copy>
   bool pop_one(Copy&& copy) noexcept {
     if constexpr (!turns) {
       const std::uint64_t pos = own_;
       if (cached_other_ == pos) [[unlikely]]
         if (!refresh_tail() || cached_other_ == pos) return false;
       auto* const sh = v_.shared;
-      copy(static_cast<const std::byte*>(v_.slot(pos)));
+      copy(static_cast<const std::byte*>(v_.template slot<Stride>(pos)));
       own_ = pos + 1;
       // R-HEAD (as in publish()).
       sh->head.store(pos + 1, std::memory_order_release);
       P::notify(sh->not_full, v_.bells);
       return true;
     } else {
-      const std::byte* const slot = reserve_one();
+      const std::byte* const slot = reserve_one<Stride>();
       if (slot == nullptr) return false;
       copy(slot);
       publish_one();
@@ -808,14 +813,15 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
  private:
   // Kinds with turns: the filled slot to read, or null when empty (or
   // corrupt); then publish_one().
+  template <std::uint64_t Stride>
   const std::byte* reserve_one() noexcept {
     static_assert(turns, "spsc: pop_one");
     if constexpr (!MultiConsumer) {
       if (ready(own_)) [[likely]]
-        return v_.slot(own_);
-      return reserve(1) != 0 ? v_.slot(own_) : nullptr;
+        return v_.template slot<Stride>(own_);
+      return reserve(1) != 0 ? v_.template slot<Stride>(own_) : nullptr;
     } else {
-      return reserve(1) != 0 ? v_.slot(res_.pos) : nullptr;
+      return reserve(1) != 0 ? v_.template slot<Stride>(res_.pos) : nullptr;
     }
   }
 
