@@ -391,4 +391,25 @@ std::uint64_t ring_state::size() const noexcept {
   return n > view_.capacity ? (static_cast<std::int64_t>(n) < 0 ? 0 : view_.capacity) : n;
 }
 
+const ring_view& detached_view() noexcept {
+  // Static storage: never mapped, never written by an engine on it (each
+  // path stops at the closed bit, the full or empty check, or the turn).
+  static ring_shared shared;
+  static std::atomic<std::uint64_t> turn{~std::uint64_t{0}};  // ready for no position
+  alignas(cache_line) static std::byte slot[cache_line];
+  static const ring_view v = [] {
+    shared.closed.store(state_closed, std::memory_order_relaxed);
+    ring_view d;
+    d.shared = &shared;
+    d.turns = &turn;
+    d.data = slot;
+    d.capacity = 1;
+    d.mask = 0;
+    d.stride = 0;
+    d.shift = 0;
+    return d;
+  }();
+  return v;
+}
+
 }  // namespace ringport::detail

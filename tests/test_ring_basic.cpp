@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -123,6 +124,82 @@ TEST_CASE("single-role kinds refuse a second holder, multi-role kinds do not") {
     many.push_back(std::move(*h));
   }
   CHECK(many.size() == 5);
+}
+
+// Every call on a handle that holds no role, default-constructed or moved
+// from, on one of them.
+template <class Handle>
+void check_detached_producer(Handle& h) {
+  const std::uint64_t items[3] = {7, 8, 9};
+  status why = status::ok;
+  CHECK_FALSE(h.valid());
+  CHECK(h.capacity() == 0);
+  CHECK(h.try_push(1) == status::closed);
+  CHECK(h.push_for(1, std::chrono::milliseconds(1)) == status::closed);
+  CHECK(h.push(1) == status::closed);
+  CHECK(h.push_n(items, 3) == 0);
+  CHECK(h.push_n_until(items, 3, std::chrono::steady_clock::now(), &why) == 0);
+  CHECK(why == status::closed);
+  CHECK(h.claim(2).empty());
+  CHECK(h.claim_until(2, std::chrono::steady_clock::now() + std::chrono::seconds(5), &why).empty());
+  CHECK(why == status::closed);
+  h.commit();
+}
+
+template <class Handle>
+void check_detached_consumer(Handle& h) {
+  std::uint64_t out[3] = {};
+  status why = status::ok;
+  CHECK_FALSE(h.valid());
+  CHECK(h.capacity() == 0);
+  CHECK(h.try_pop(out[0]) == status::closed);
+  CHECK(h.pop_for(out[0], std::chrono::milliseconds(1)) == status::closed);
+  CHECK(h.pop(out[0]) == status::closed);
+  CHECK(h.pop_n(out, 3) == 0);
+  CHECK(h.pop_n_until(out, 3, std::chrono::steady_clock::now() + std::chrono::seconds(5), &why) == 0);
+  CHECK(why == status::closed);
+  CHECK(h.peek(2).empty());
+  CHECK(h.peek_until(2, std::chrono::steady_clock::now() + std::chrono::seconds(5), &why).empty());
+  CHECK(why == status::closed);
+  h.release();
+}
+
+TEST_CASE_TEMPLATE("a default-constructed or moved-from handle holds no role and finds a closed ring", R,
+                   spsc<std::uint64_t>, mpsc<std::uint64_t>, spmc<std::uint64_t>, mpmc<std::uint64_t>) {
+  typename R::producer_handle no_p;
+  typename R::consumer_handle no_c;
+  check_detached_producer(no_p);
+  check_detached_consumer(no_c);
+
+  // Moved from: the calls must not reach the ring the handle left (for a
+  // single side that would be a second producer or consumer on it).
+  auto r = R::create_local(4, pages::normal);
+  REQUIRE(r);
+  auto p = r->producer();
+  auto c = r->consumer();
+  REQUIRE(p);
+  REQUIRE(c);
+  REQUIRE(p->try_push(1) == status::ok);
+  auto p2 = std::move(*p);
+  auto c2 = std::move(*c);
+  check_detached_producer(*p);
+  check_detached_consumer(*c);
+  CHECK(r->size() == 1);
+  CHECK(p2.valid());
+  CHECK(p2.try_push(2) == status::ok);
+  std::uint64_t v = 0;
+  REQUIRE(c2.try_pop(v) == status::ok);
+  CHECK(v == 1);
+  REQUIRE(c2.try_pop(v) == status::ok);
+  CHECK(v == 2);
+  CHECK(c2.try_pop(v) == status::would_block);
+  // Move-assigning a live handle into a detached one brings it back.
+  *p = std::move(p2);
+  CHECK(p->valid());
+  CHECK(p->try_push(3) == status::ok);
+  CHECK(c2.try_pop(v) == status::ok);
+  CHECK(v == 3);
+  check_detached_producer(p2);
 }
 
 TEST_CASE("named ring: open checks kind and element size") {

@@ -82,7 +82,10 @@
 // open claim() gives it up (its slots are skipped); one destroyed with an
 // open peek() releases it.
 //
-// Moved-from handles and rings may only be destroyed or assigned to.
+// A handle default-constructed or moved from holds no role (valid() is
+// false): every call on it finds a closed ring (status::closed, 0 items,
+// empty spans) and none reaches the ring it left. Moved-from rings may
+// only be destroyed or assigned to.
 #pragma once
 
 #include <chrono>
@@ -135,6 +138,7 @@ class ring {
     }
     ~role_hold() { reset(); }
     detail::ring_state& state() const noexcept { return *st_; }
+    bool held() const noexcept { return st_ && slot_ < detail::max_roles; }
 
    private:
     void reset() noexcept {
@@ -198,7 +202,7 @@ class ring {
       status s = status::ok;
       if (done < n)
         s = wait_full(deadline, [&]() noexcept {
-          if (st().closed()) return status::closed;
+          if (closed()) return status::closed;
           done += push_n(items + done, n - done);
           return done == n ? status::ok : status::would_block;
         });
@@ -220,7 +224,7 @@ class ring {
       status s = status::ok;
       if (out.empty())
         s = wait_full(deadline, [&]() noexcept {
-          if (st().closed()) return status::closed;
+          if (closed()) return status::closed;
           out = claim(n);
           return out.empty() ? status::would_block : status::ok;
         });
@@ -231,7 +235,10 @@ class ring {
       if (e_.reserved() != 0) e_.publish();
     }
 
-    std::size_t capacity() const noexcept { return e_.view().capacity; }
+    /// False for a handle default-constructed or moved from: it holds no
+    /// role, and every call on it finds a closed ring (0 items, empty spans).
+    bool valid() const noexcept { return hold_.held(); }
+    std::size_t capacity() const noexcept { return valid() ? e_.view().capacity : 0; }
     wait_policy policy() const noexcept { return policy_; }
     void set_policy(wait_policy p) noexcept { policy_ = p; }
 
@@ -247,6 +254,7 @@ class ring {
     }
     template <class Attempt>
     status wait_full(clock::time_point deadline, Attempt&& attempt) noexcept {
+      if (!valid()) return status::closed;
       return detail::wait_loop(e_.view().shared->not_full, policy_, deadline, attempt, [this]() noexcept {
         e_.poll_stall();
         return st().peers_alive(detail::role::consumer);
@@ -334,7 +342,10 @@ class ring {
                       &consumer_handle::idle};
     }
 
-    std::size_t capacity() const noexcept { return e_.view().capacity; }
+    /// False for a handle default-constructed or moved from: it holds no
+    /// role, and every call on it finds a closed ring (0 items, empty spans).
+    bool valid() const noexcept { return hold_.held(); }
+    std::size_t capacity() const noexcept { return valid() ? e_.view().capacity : 0; }
     wait_policy policy() const noexcept { return policy_; }
     void set_policy(wait_policy p) noexcept { policy_ = p; }
 
@@ -345,7 +356,11 @@ class ring {
     detail::ring_state& st() const noexcept { return hold_.state(); }
     static bool ready(const void* self) noexcept {
       const auto* c = static_cast<const consumer_handle*>(self);
-      return c->e_.readable() || c->st().closed();
+      return c->e_.readable() || c->closed();
+    }
+    // As the producer's (A-CLOSE); a detached handle's view is closed.
+    bool closed() const noexcept {
+      return (e_.view().shared->closed.load(std::memory_order_acquire) & detail::state_closed) != 0;
     }
     // wait_any() parks for this handle's thread, which owns the engine.
     static void idle(const void* self) noexcept {
@@ -355,11 +370,12 @@ class ring {
     // raced with close() is still delivered: re-check after seeing closed.
     status empty_status() noexcept {
       if (e_.corrupt()) return status::corrupt;
-      if (st().closed()) return e_.readable() ? status::would_block : status::closed;
+      if (closed()) return e_.readable() ? status::would_block : status::closed;
       return status::would_block;
     }
     template <class Attempt>
     status wait_empty(clock::time_point deadline, Attempt&& attempt) noexcept {
+      if (!valid()) return status::closed;
       return detail::wait_loop(e_.view().shared->not_empty, policy_, deadline, attempt, [this]() noexcept {
         e_.poll_stall();
         return st().peers_alive(detail::role::producer);

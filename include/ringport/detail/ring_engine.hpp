@@ -195,6 +195,14 @@ using claim_record_t =
 struct shipped_ring;
 using ring_view = basic_ring_view<shipped_ring>;
 
+/// The view of an engine that holds no ring (default-constructed, or moved
+/// from): a static ring of one slot, closed, whose turn is ready for no
+/// position, with head = tail = 0. An engine on it finds it closed, full
+/// or empty on its ordinary paths (no test added to them), and an engine
+/// that was moved from can no longer touch the ring it left. Out of line:
+/// runtime/ring_state.cpp.
+const ring_view& detached_view() noexcept;
+
 /// Called now and then by a side of a ring that cannot proceed at `pos`
 /// (its cursor). When the position it waits for was claimed by the other
 /// side and has stayed unfinished for recovery_delay, settles the positions
@@ -247,7 +255,7 @@ class engine_base {
   // 0 = free, for producers; 1 = full, for consumers.
   static constexpr std::uint64_t ready_turn = Side == role::producer ? 0 : 1;
 
-  engine_base() = default;
+  engine_base() noexcept { detach(); }
   // other_multi: the other side claims by CAS, so a dead claimer there can
   // stall this side (see blocked()).
   engine_base(const view_type& v, record* rec, bool other_multi) noexcept
@@ -263,6 +271,21 @@ class engine_base {
     other_multi_ = o.other_multi_;
     idle_ = o.idle_;
     watch_ = o.watch_;
+    o.detach();
+  }
+  // Onto detached_view() (the library's policy; the model never detaches):
+  // a single producer's copy of head one lap behind (full), a consumer's
+  // equal to its own (empty).
+  void detach() noexcept {
+    if constexpr (std::is_same_v<P, shipped_ring>) {
+      v_ = detached_view();
+      rec_ = nullptr;
+      own_ = Side == role::producer ? 1 : 0;
+      cached_other_ = 0;
+      res_ = {};
+      corrupt_ = false;
+      other_multi_ = false;
+    }
   }
 
   // Records a reservation of up to k slots from pos: cut at the end of the
