@@ -247,11 +247,7 @@ class ring {
     producer_handle(role_hold hold, std::size_t slot, wait_policy p) noexcept
         : hold_(std::move(hold)), e_(hold_.state().view(), slot), policy_(p) {}
     detail::ring_state& st() const noexcept { return hold_.state(); }
-    bool closed() const noexcept {
-      // A-CLOSE: pairs with R-CLOSE / R-REOPEN in ring_state. Read through
-      // the engine's view: one load (and a bit test) from a line nobody writes.
-      return (e_.view().shared->closed.load(std::memory_order_acquire) & detail::state_closed) != 0;
-    }
+    bool closed() const noexcept { return e_.closed(); }
     template <class Attempt>
     status wait_full(clock::time_point deadline, Attempt&& attempt) noexcept {
       if (!valid()) return status::closed;
@@ -358,10 +354,7 @@ class ring {
       const auto* c = static_cast<const consumer_handle*>(self);
       return c->e_.readable() || c->closed();
     }
-    // As the producer's (A-CLOSE); a detached handle's view is closed.
-    bool closed() const noexcept {
-      return (e_.view().shared->closed.load(std::memory_order_acquire) & detail::state_closed) != 0;
-    }
+    bool closed() const noexcept { return e_.closed(); }
     // wait_any() parks for this handle's thread, which owns the engine.
     static void idle(const void* self) noexcept {
       const_cast<consumer_handle*>(static_cast<const consumer_handle*>(self))->e_.poll_stall();

@@ -246,6 +246,12 @@ class engine_base {
   std::uint64_t pos() const noexcept { return res_.pos; }
   std::size_t reserved() const noexcept { return res_.count; }
   bool corrupt() const noexcept { return corrupt_; }
+  /// Whether the ring is closed. A-CLOSE: pairs with R-CLOSE / R-REOPEN in
+  /// ring_state; one load (and a bit test) from a line nobody writes. A
+  /// detached engine's ring is closed.
+  bool closed() const noexcept {
+    return (v_.shared->closed.load(std::memory_order_acquire) & state_closed) != 0;
+  }
 
   engine_base(const engine_base&) = delete;
   engine_base& operator=(const engine_base&) = delete;
