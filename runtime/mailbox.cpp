@@ -62,7 +62,7 @@ mailbox_sender::mailbox_sender(detail::mailbox_role role, std::size_t max, wait_
 
 // A plain message's slot; leave() once it is published (finish, abort).
 status mailbox_sender::reserve_slot() noexcept {
-  if (role_.state().closed()) [[unlikely]]
+  if (e_.closed()) [[unlikely]]
     return status::closed;
   if (!enter()) [[unlikely]]
     return status::would_block;  // a stream message is being written: wait for its end
@@ -121,7 +121,7 @@ status mailbox_sender::await_receiver(clock::time_point deadline, bool try_only)
   for (;;) {
     // (Re)announce: a pruning race may have cleared our bit.
     if (!try_only) meet_->senders.fetch_or(bit, std::memory_order_relaxed);
-    if (role_.state().closed()) {
+    if (e_.closed()) {
       why = status::closed;
       break;
     }
@@ -286,7 +286,7 @@ status mailbox_sender::await_taken(clock::time_point deadline) noexcept {
     status why = status::would_block;
     if (now >= deadline) {
       why = status::timed_out;
-    } else if (role_.state().closed()) {
+    } else if (e_.closed()) {
       why = status::closed;
     } else if (now >= next_peer_check) {
       if (!role_.state().peers_alive(detail::role::consumer)) why = status::peer_gone;
@@ -325,7 +325,7 @@ bool mailbox_receiver::senders_waiting() const noexcept {
 status mailbox_receiver::empty_status() noexcept {
   if (e_.corrupt()) return status::corrupt;
   // A send that raced with close() is still delivered: re-check after closed.
-  if (role_.state().closed()) return e_.readable() ? status::would_block : status::closed;
+  if (e_.closed()) return e_.readable() ? status::would_block : status::closed;
   return status::would_block;
 }
 
@@ -516,7 +516,7 @@ std::size_t mailbox_receiver::drop_queued() noexcept {
 
 bool mailbox_receiver::ready(const void* self) noexcept {
   const auto* r = static_cast<const mailbox_receiver*>(self);
-  return r->e_.readable() || r->role_.state().closed();
+  return r->e_.readable() || r->e_.closed();
 }
 
 // wait_any() parks for this handle's thread, which owns the engine.

@@ -555,7 +555,7 @@ bool chain_rx::advance(std::uint32_t c, clock::time_point until) noexcept {
 
 bool chain_rx::ready(const void* self) noexcept {
   auto* r = const_cast<chain_rx*>(static_cast<const chain_rx*>(self));
-  return r->rx().e_.readable() || r->rx().role_.state().closed() || r->link_->head->closed();
+  return r->rx().e_.readable() || r->rx().e_.closed() || r->link_->head->closed();
 }
 
 void chain_rx::stall(const void* self) noexcept {

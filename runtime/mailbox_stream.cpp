@@ -72,7 +72,7 @@ status mailbox_sender::acquire_writer(clock::time_point deadline, bool try_only)
   const auto mine = static_cast<std::uint32_t>(role_.slot() + 1);
   auto next_check = clock::now() + detail::peer_poll;
   for (;;) {
-    if (role_.state().closed()) return status::closed;
+    if (e_.closed()) return status::closed;
     std::uint32_t g = 0;
     // D-GATE (first half): see enter().
     if (streams_->writer.compare_exchange_strong(g, mine, std::memory_order_seq_cst)) break;
@@ -121,7 +121,7 @@ status mailbox_sender::await_plain_senders(clock::time_point deadline) noexcept 
 // One fragment's slot, waiting for room (we hold the writer gate).
 status mailbox_sender::reserve_fragment(clock::time_point deadline, bool try_only) noexcept {
   auto attempt = [this]() noexcept {
-    if (role_.state().closed()) return status::closed;
+    if (e_.closed()) return status::closed;
     if (e_.reserve(1) != 0) return status::ok;
     return e_.corrupt() ? status::corrupt : status::would_block;
   };

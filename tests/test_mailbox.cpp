@@ -141,6 +141,42 @@ TEST_CASE("messages round-trip in order; zero length; full and empty never wait"
   CHECK(f.rx.try_receive(buf, len) == status::would_block);
 }
 
+TEST_CASE(
+    "a default-constructed or moved-from sender or receiver holds no role and fails without reaching the "
+    "mailbox") {
+  std::array<std::byte, 32> buf{};
+  std::size_t len = 0;
+  mailbox_sender no_tx;
+  mailbox_receiver no_rx;
+  CHECK_FALSE(no_tx.valid());
+  CHECK_FALSE(no_rx.valid());
+  CHECK(no_tx.try_send(bytes("x")) == status::too_large);  // its max_message_size() is 0
+  CHECK(no_tx.try_send({}) == status::closed);
+  CHECK(no_rx.try_receive(buf, len) == status::closed);
+  CHECK(no_rx.receive_for(buf, len, 1ms) == status::closed);
+
+  fixture f("mb-detached", 4, 32);
+  REQUIRE(f.tx.try_send(bytes("one")) == status::ok);
+  mailbox_sender tx = std::move(f.tx);
+  mailbox_receiver rx = std::move(f.rx);
+  CHECK_FALSE(f.tx.valid());
+  CHECK_FALSE(f.rx.valid());
+  CHECK(tx.valid());
+  CHECK(rx.valid());
+  // A moved-from handle must not act on the mailbox it left.
+  CHECK(f.tx.try_send(bytes("ghost")) == status::closed);
+  CHECK(f.tx.send_for(bytes("ghost"), 1ms) == status::closed);
+  CHECK(f.rx.try_receive(buf, len) == status::closed);
+  CHECK(f.rx.receive_for(buf, len, 1ms) == status::closed);
+  CHECK(f.box.size() == 1);
+  REQUIRE(tx.try_send(bytes("two")) == status::ok);
+  REQUIRE(rx.try_receive(buf, len) == status::ok);
+  CHECK(text(buf, len) == "one");
+  REQUIRE(rx.try_receive(buf, len) == status::ok);
+  CHECK(text(buf, len) == "two");
+  CHECK(rx.try_receive(buf, len) == status::would_block);
+}
+
 TEST_CASE("too large: refused whole on send; kept queued on a short receive buffer") {
   fixture f("mb-large", 8, 16);
   std::string big(17, 'x');

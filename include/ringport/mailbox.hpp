@@ -332,6 +332,7 @@ class mailbox_role {
   ~mailbox_role();
   ring_state& state() const noexcept { return *st_; }
   std::size_t slot() const noexcept { return slot_; }
+  bool held() const noexcept { return st_ != nullptr; }
 
  private:
   void reset() noexcept;
@@ -419,7 +420,10 @@ class mailbox_sender {
   std::size_t max_message_size() const noexcept { return max_; }
   wait_policy policy() const noexcept { return policy_; }
   void set_policy(wait_policy p) noexcept { policy_ = p; }
-  bool valid() const noexcept { return max_ != 0; }
+  /// False for a handle default-constructed or moved from: it holds no role and its
+  /// calls fail without reaching the mailbox (closed; too_large for a message longer
+  /// than a default handle's max_message_size() of 0).
+  bool valid() const noexcept { return max_ != 0 && (role_.held() || auto_); }
 
  private:
   friend class mailbox;
@@ -561,7 +565,10 @@ class mailbox_receiver {
   std::size_t max_message_size() const noexcept { return max_; }
   wait_policy policy() const noexcept { return policy_; }
   void set_policy(wait_policy p) noexcept { policy_ = p; }
-  bool valid() const noexcept { return max_ != 0; }
+  /// False for a handle default-constructed or moved from: it holds no role and its
+  /// calls fail without reaching the mailbox (closed; too_large for a message longer
+  /// than a default handle's max_message_size() of 0).
+  bool valid() const noexcept { return max_ != 0 && (role_.held() || auto_); }
 
  private:
   friend class mailbox;
