@@ -296,6 +296,8 @@ status topic_publisher::attempt(std::span<const std::byte> msg) noexcept {
 }
 
 status topic_publisher::try_publish(std::span<const std::byte> msg) noexcept {
+  if (!st_) [[unlikely]]
+    return status::closed;  // default-constructed or moved from
   if (msg.size() > st_->geo.max_size) [[unlikely]]
     return status::too_large;
   return attempt(msg);
@@ -344,6 +346,8 @@ void topic_publisher::arm_wake() noexcept {
 }
 
 status topic_publisher::publish_until(std::span<const std::byte> msg, clock::time_point deadline) noexcept {
+  if (!st_) [[unlikely]]
+    return status::closed;
   if (msg.size() > st_->geo.max_size) [[unlikely]]
     return status::too_large;
   if (status s = attempt(msg); s != status::would_block) return s;
@@ -463,11 +467,15 @@ status topic_subscriber::attempt(std::span<std::byte> buf, std::size_t& len) noe
 }
 
 status topic_subscriber::try_receive(std::span<std::byte> buf, std::size_t& len) noexcept {
+  if (!st_) [[unlikely]]
+    return status::closed;  // default-constructed or moved from
   return attempt(buf, len);
 }
 
 status topic_subscriber::receive_until(std::span<std::byte> buf, std::size_t& len,
                                        clock::time_point deadline) noexcept {
+  if (!st_) [[unlikely]]
+    return status::closed;
   if (status s = attempt(buf, len); s != status::would_block) return s;
   return detail::wait_loop(
       st_->sh->not_empty, policy_, deadline, [&]() noexcept { return attempt(buf, len); },

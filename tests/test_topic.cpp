@@ -91,6 +91,36 @@ TEST_CASE("byte topic: every subscriber gets every message; sizes") {
   CHECK(len == 10);
 }
 
+TEST_CASE("a default-constructed or moved-from publisher or subscriber returns closed") {
+  std::byte buf[64];
+  std::size_t len = 0;
+  topic_publisher no_p;
+  topic_subscriber no_s;
+  CHECK_FALSE(no_p.valid());
+  CHECK_FALSE(no_s.valid());
+  CHECK(no_p.max_message_size() == 0);
+  CHECK(no_p.try_publish(bytes("x")) == status::closed);
+  CHECK(no_p.publish_for(bytes("x"), 1ms) == status::closed);
+  CHECK(no_s.try_receive(buf, len) == status::closed);
+  CHECK(no_s.receive_for(buf, len, 1ms) == status::closed);
+
+  auto t = byte_topic::create("t-detached", opts(8, topic_mode::lossy));
+  REQUIRE(t);
+  auto p = t->publisher();
+  auto s = t->subscriber();
+  REQUIRE((p && s));
+  topic_publisher p2 = std::move(*p);
+  topic_subscriber s2 = std::move(*s);
+  CHECK_FALSE(p->valid());
+  CHECK_FALSE(s->valid());
+  CHECK(p->try_publish(bytes("ghost")) == status::closed);
+  CHECK(s->try_receive(buf, len) == status::closed);
+  REQUIRE(p2.try_publish(bytes("one")) == status::ok);
+  REQUIRE(s2.try_receive(buf, len) == status::ok);
+  CHECK(std::string(reinterpret_cast<const char*>(buf), len) == "one");
+  CHECK(s2.try_receive(buf, len) == status::would_block);
+}
+
 TEST_CASE("late join: next and oldest (history); latest()") {
   for (topic_mode mode : {topic_mode::lossy, topic_mode::backpressure}) {
     CAPTURE(to_string(mode));
