@@ -186,6 +186,7 @@ result<std::shared_ptr<ring_state>> ring_state::open(std::string_view name, obje
 static void clear_record(ring_view& v, role r, std::size_t slot) noexcept {
   claim_record& rec = r == role::producer ? v.shared->producer_claims[slot] : v.shared->consumer_claims[slot];
   rec.from.store(0, std::memory_order_relaxed);
+  rec.keep.store(0, std::memory_order_relaxed);
   rec.end.store(0, std::memory_order_release);
 }
 
@@ -248,6 +249,35 @@ result<std::size_t> ring_state::attach(role r) {
   }
   return error(errc::too_many_roles, "ring '" + info().name + "' has " + std::to_string(max_roles) +
                                          " live " + role_name(r) + "s already");
+}
+
+result<std::size_t> ring_state::attach_keeping(role r, std::uint64_t tag, bool& inherited) {
+  inherited = false;
+  if (tag == 0 || !kind_has_turns(kind_) || kind_single(kind_, r))
+    return error(errc::invalid_argument, "ring '" + info().name + "': keeping needs a multi " + role_name(r) +
+                                             " side and a non-zero tag");
+  role_table& t = table(view_.shared, r);
+  claim_record* records = r == role::producer ? view_.shared->producer_claims : view_.shared->consumer_claims;
+  const std::uint64_t me = self_owner();
+  for (std::size_t i = 0; i < max_roles; ++i) {
+    std::uint64_t cur = t.slots[i].owner.load(std::memory_order_acquire);
+    if (cur == 0 || owner_alive(cur)) continue;
+    if (records[i].keep.load(std::memory_order_relaxed) != tag) continue;
+    // acq_rel: as attach(); the dead holder's record comes with the slot.
+    if (!t.slots[i].owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel)) continue;
+    if ((view_.shared->closed.load(std::memory_order_seq_cst) & state_resetting) != 0) {
+      t.slots[i].owner.store(0, std::memory_order_release);  // as attach(): refuse a half-reset ring
+      break;
+    }
+    view_.shared->recovery.takeovers.fetch_add(1, std::memory_order_relaxed);
+    inherited = true;
+    return i;
+  }
+  auto slot = attach(r);
+  if (!slot) return slot;
+  // Before our first claim, whose release CAS (R-CLAIM) publishes it.
+  records[*slot].keep.store(tag, std::memory_order_release);
+  return slot;
 }
 
 void ring_state::detach(role r, std::size_t slot) noexcept {
@@ -364,6 +394,7 @@ result<void> ring_state::reset() {
     for (claim_record* rec : {&s->producer_claims[i], &s->consumer_claims[i]}) {
       rec->from.store(0, std::memory_order_relaxed);
       rec->end.store(0, std::memory_order_relaxed);
+      rec->keep.store(0, std::memory_order_relaxed);
     }
   }
   std::uint32_t st = s->closed.load(std::memory_order_relaxed);
@@ -380,7 +411,7 @@ result<void> ring_state::reset() {
 recovery_stats ring_state::recovery() const noexcept {
   const recovery_counters& c = view_.shared->recovery;
   return {c.abandoned.load(std::memory_order_relaxed), c.reclaimed.load(std::memory_order_relaxed),
-          c.takeovers.load(std::memory_order_relaxed)};
+          c.takeovers.load(std::memory_order_relaxed), c.kept.load(std::memory_order_relaxed)};
 }
 
 std::uint64_t ring_state::size() const noexcept {

@@ -89,6 +89,7 @@ struct actor {
   unsigned items = 0;    // producer: items it pushes; consumer: unused
   bool victim = false;   // may die (once) at any of its operations
   bool restart = false;  // after dying, starts again and takes over its role
+  bool keep = false;     // a keeping receiver / sender (its successor inherits what it claimed)
 };
 
 struct check {
@@ -98,13 +99,14 @@ struct check {
   unsigned capacity;
   unsigned threads;
   actor actors[kernel::max_threads];
+  bool slow_restart = false;  // a restarted process yields a few times before it takes over (take_over)
 };
 
-constexpr actor prod(unsigned n, bool victim = false, bool restart = false) {
-  return {part::producer, n, victim, restart};
+constexpr actor prod(unsigned n, bool victim = false, bool restart = false, bool keep = false) {
+  return {part::producer, n, victim, restart, keep};
 }
-constexpr actor cons(bool victim = false, bool restart = false) {
-  return {part::consumer, 0, victim, restart};
+constexpr actor cons(bool victim = false, bool restart = false, bool keep = false) {
+  return {part::consumer, 0, victim, restart, keep};
 }
 
 const check checks[] = {
@@ -175,13 +177,43 @@ const check checks[] = {
      2,
      2,
      {prod(3, true, true), cons()}},
+    {"keep_mpmc_producer",
+     "mpmc, capacity 2: a keeping producer dies anywhere, its successor settles and pushes what was not "
+     "delivered; 1 live producer",
+     true,
+     true,
+     2,
+     3,
+     {prod(2, true, true, true), prod(2), cons()}},
+    {"keep_mpmc_producer_slow",
+     "as keep_mpmc_producer, the successor slow to start (survivors look for dead claimers first)",
+     true,
+     true,
+     2,
+     3,
+     {prod(2, true, true, true), prod(2), cons()},
+     true},
+    {"keep_mpmc_consumer",
+     "mpmc, capacity 1: a keeping consumer dies anywhere and its successor inherits; 1 live consumer",
+     true,
+     true,
+     1,
+     3,
+     {prod(3), cons(true, true, true), cons()}},
+    {"keep_mpmc_consumer_c2",
+     "mpmc, capacity 2: as keep_mpmc_consumer, with room for a claim to fail",
+     true,
+     true,
+     2,
+     3,
+     {prod(3), cons(true, true, true), cons()}},
 };
 
 const check* current = nullptr;
 
 // How often the shipped engine's executions reached each case.
 struct coverage {
-  unsigned long long deaths, lost, abandoned, reclaimed, duplicates;
+  unsigned long long deaths, lost, abandoned, reclaimed, duplicates, kept;
 } seen;
 
 constexpr unsigned max_items = 8;     // per producer, restarts included
@@ -218,6 +250,10 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
   bool done;                      // every item owed arrived: the consumers closed the ring
   bool victim_holding;            // the victim consumer died holding a claimed item
   std::uint64_t inflight;         // the item the victim producer was pushing when it died
+  std::uint64_t recorded[N];      // consumer t: 1 + the position of the last item it recorded (0: none)
+  unsigned confirmed[N];          // keeping producer t: its items before this one are delivered
+  std::uint64_t sending[N];       // keeping producer t: 1 + the position of the item it wrote last (0: none)
+  bool keeping;                   // the check has a keeping consumer
 
   void before() {
     const check& c = *current;
@@ -242,7 +278,10 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
       shared.producer_claims[i].end.init(0);
       shared.consumer_claims[i].from.init(0);
       shared.consumer_claims[i].end.init(0);
+      shared.producer_claims[i].keep.init(0);
+      shared.consumer_claims[i].keep.init(0);
     }
+    shared.recovery.kept.init(0);
     shared.recovery.abandoned.init(0);
     shared.recovery.reclaimed.init(0);
     shared.recovery.takeovers.init(0);
@@ -261,6 +300,10 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
       auto& table = c.actors[t].r == part::producer ? shared.producers : shared.consumers;
       const unsigned slot = c.actors[t].r == part::producer ? np++ : nc++;
       table.slots[slot].owner.init(k.owner(t));
+      // ring_state::attach_keeping() tags the record before the first claim.
+      if (c.actors[t].keep)
+        (c.actors[t].r == part::producer ? shared.producer_claims : shared.consumer_claims)[slot].keep.init(
+            0x6b656570);
       if (c.actors[t].victim) k.arm_kill(t, kill_window);
     }
     done = victim_holding = false;
@@ -270,6 +313,11 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     std::memset(finished, 0, sizeof finished);
     std::memset(got, 0, sizeof got);
     std::memset(last_seen, 0, sizeof last_seen);
+    std::memset(recorded, 0, sizeof recorded);
+    std::memset(confirmed, 0, sizeof confirmed);
+    std::memset(sending, 0, sizeof sending);
+    keeping = false;
+    for (unsigned t = 0; t < N; ++t) keeping |= c.actors[t].keep;
   }
 
   unsigned slot_of(unsigned t) const {
@@ -320,6 +368,8 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     const unsigned slot = slot_of(t);
     for (unsigned r = 0;; ++r) {
       producer e(v, slot);
+      if constexpr (MP)
+        if (r != 0 && a.keep) settle_kept(t, e);
       push_all(t, r, e, a.items);
       if (!k.me_dead() || !a.restart) break;
       // Died: the process is gone; a new process takes over its role.
@@ -330,8 +380,32 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     check_done();
   }
 
+  // A keeping producer's successor (ringport bridge in's settle_left()):
+  // settles the inherited record (a claim held is voided: never
+  // delivered), then judges the item its predecessor recorded as written:
+  // delivered unless that claim was the one voided.
+  void settle_kept(unsigned t, producer& e) {
+    rd::kept_claim kc;
+    for (;;) {
+      kc = rd::resolve_kept(v, rd::role::producer, e.record());
+      if (kc.state != rd::kept_state::wait) break;
+      rl::yield(1, $);  // another live record covers it: that producer moves on
+    }
+    e.inherit(kc.held);
+    bool voided_sending = false;
+    if (kc.state == rd::kept_state::held) {
+      RL_ASSERT(kc.held.count == 1);  // push_one claims one position
+      voided_sending = sending[t] == kc.held.pos + 1;
+      e.abandon();
+      seen.kept++;
+    }
+    if (sending[t] != 0 && !voided_sending) ++confirmed[t];  // the written item was published
+    sending[t] = 0;
+  }
+
   void push_all(unsigned t, unsigned r, producer& e, unsigned items) {
-    for (unsigned n = 0; n < items; ++n) {
+    const bool keep = current->actors[t].keep;
+    for (unsigned n = keep ? confirmed[t] : 0; n < items; ++n) {
       const std::uint64_t item = stamp(t, r, n);
       auto attempt = [&]() -> status {
         if (closed()) return status::closed;
@@ -340,6 +414,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
           if (!k.live(where::current())) return;  // a kill point: dead holding its reserved slot
           slots[index_of(s)]($) = item;
           wrote = true;
+          if (keep) sending[t] = e.pos() + 1;  // recorded after the write, before the publish
         });
         return ok && wrote ? status::ok : status::would_block;
       };
@@ -350,6 +425,10 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
       }
       RL_ASSERT(s == status::ok);  // the consumers close only when every owed item arrived
       pushed[t][r][n] = true;
+      if (keep) {
+        confirmed[t] = n + 1;  // the seen store
+        sending[t] = 0;
+      }
     }
   }
 
@@ -360,6 +439,8 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     const unsigned slot = slot_of(t);
     for (unsigned r = 0;; ++r) {
       consumer e(v, slot);
+      if constexpr (MC)
+        if (r != 0 && a.keep) deliver_kept(t, e);
       pop_all(t, e);
       if (!k.me_dead()) break;
       if (!a.restart) break;
@@ -383,6 +464,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
             return;
           }
           record(t, slots[index_of(s)]($));
+          recorded[t] = e.pos() + 1;
           read = true;
         });
         return ok && read ? status::ok : status::would_block;
@@ -391,6 +473,27 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
       if (k.me_dead() || s == status::closed) return;
       RL_ASSERT(s == status::ok);
     }
+  }
+
+  // A keeping consumer's successor (mailbox_receiver::take_kept): resolves
+  // the inherited record, then delivers what it holds first, unless its
+  // predecessor recorded that position already (the bridge's journal origin).
+  void deliver_kept(unsigned t, consumer& e) {
+    rd::kept_claim kc;
+    for (;;) {
+      kc = rd::resolve_kept(v, rd::role::consumer, e.record());
+      if (kc.state != rd::kept_state::wait) break;
+      rl::yield(1, $);  // another live record covers it: that consumer moves on
+    }
+    e.inherit(kc.held);
+    if (kc.state != rd::kept_state::held) return;
+    RL_ASSERT(kc.held.count == 1);  // pop_one claims one position
+    seen.kept++;
+    if (recorded[t] != kc.held.pos + 1) {
+      record(t, slots[index_of(v.slot(kc.held.pos))]($));
+      recorded[t] = kc.held.pos + 1;
+    }
+    e.publish();
   }
 
   void record(unsigned c, std::uint64_t item) {
@@ -409,6 +512,13 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
   bool owed(unsigned p, unsigned r, unsigned n) const {
     return !current->actors[p].victim || r > 0 || pushed[p][r][n];
   }
+  // A keeping producer's item n, over its restarts (its successor pushes
+  // again only what was not delivered): must arrive exactly once.
+  unsigned delivered(unsigned p, unsigned n) const {
+    unsigned times = 0;
+    for (unsigned r = 0; r <= restarts[p]; ++r) times += got[p][r][n];
+    return times;
+  }
 
   // Every item owed has arrived (but for the one a dead consumer held), and
   // no producer may still push one: close, so that every waiter stops.
@@ -421,18 +531,26 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     for (unsigned p = 0; p < N; ++p) {
       if (c.actors[p].r != part::producer) continue;
       if (c.actors[p].victim && !finished[p] && !k.dead(p)) return;  // may still push an owed item
+      if (c.actors[p].keep) {
+        for (unsigned n = 0; n < c.actors[p].items; ++n) missing += delivered(p, n) == 0;
+        continue;
+      }
       for (unsigned r = 0; r <= restarts[p]; ++r)
         for (unsigned n = 0; n < c.actors[p].items; ++n) missing += owed(p, r, n) && got[p][r][n] == 0;
     }
-    const unsigned excused = victim_holding && c.multi_consumer ? 1 : 0;
+    const unsigned excused = victim_holding && c.multi_consumer && !keeping ? 1 : 0;
     if (missing > excused) return;
     done = true;
     close();
   }
 
   // attach() taking over a dead holder's role slot: the new process's owner
-  // word replaces the dead one (acq_rel CAS, as in ring_state::attach).
+  // word replaces the dead one (acq_rel CAS, as in ring_state::attach). A
+  // slow restart yields first, so that survivors get to run (and look for
+  // dead claimers) before the new process attaches.
   void take_over(rd::basic_role_table<atomic, P::roles>& table, unsigned slot, std::uint64_t me) {
+    if (current->slow_restart)
+      for (int i = 0; i < 4; ++i) rl::yield(1, $);
     std::uint64_t cur = table.slots[slot].owner.load(std::memory_order_acquire);
     RL_ASSERT(cur != 0 && !k.owner_alive(cur));
     RL_ASSERT(table.slots[slot].owner.compare_exchange_strong(cur, me, std::memory_order_acq_rel));
@@ -447,6 +565,13 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     unsigned missing = 0;
     for (unsigned p = 0; p < N; ++p) {
       if (c.actors[p].r != part::producer) continue;
+      if (c.actors[p].keep) {
+        for (unsigned n = 0; n < c.actors[p].items; ++n) {
+          RL_ASSERT(delivered(p, n) == 1);  // neither lost nor pushed twice across the crash
+          seen.duplicates += delivered(p, n) > 1;
+        }
+        continue;
+      }
       for (unsigned r = 0; r <= restarts[p]; ++r)
         for (unsigned n = 0; n < c.actors[p].items; ++n) {
           const unsigned times = got[p][r][n];
@@ -463,7 +588,8 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
           seen.lost += times == 0 && (owed(p, r, n) || stamp(p, r, n) == inflight);
         }
     }
-    RL_ASSERT(missing <= (victim_holding && c.multi_consumer ? 1u : 0u));
+    // A keeping consumer's successor delivers what it held: nothing excused.
+    RL_ASSERT(missing <= (victim_holding && c.multi_consumer && !keeping ? 1u : 0u));
     seen.abandoned += shared.recovery.abandoned.raw().load(rl::mo_relaxed, $) != 0;
     seen.reclaimed += shared.recovery.reclaimed.raw().load(rl::mo_relaxed, $) != 0;
   }
@@ -515,6 +641,10 @@ const config configs[] = {
      "a new single consumer resumes only over slots freed, not refilled (the engine before the model found "
      "it)",
      run<ring_cfg<ring_mutation::exact_resume>>, "takeover_mpsc_consumer"},
+    {"ignore-keep", "recovery settles a dead keeper's claim (its item is lost, or taken for delivered)",
+     run<ring_cfg<ring_mutation::ignore_keep>>, "keep_mpmc_producer_slow keep_mpmc_consumer"},
+    {"kept-alone", "a keeper's successor takes a position another live record covers",
+     run<ring_cfg<ring_mutation::kept_alone>>, "keep_mpmc_producer keep_mpmc_consumer_c2"},
 };
 
 }  // namespace
@@ -554,8 +684,9 @@ int main(int argc, char** argv) {
                     o.iterations, c.what);
         if (!is_mutant)
           std::printf(
-              "  %-22s reached: %llu deaths, %llu lost, %llu abandoned, %llu reclaimed, %llu redelivered\n",
-              "", seen.deaths, seen.lost, seen.abandoned, seen.reclaimed, seen.duplicates);
+              "  %-22s reached: %llu deaths, %llu lost, %llu abandoned, %llu reclaimed, %llu redelivered, "
+              "%llu kept\n",
+              "", seen.deaths, seen.lost, seen.abandoned, seen.reclaimed, seen.duplicates, seen.kept);
         if (failed && !is_mutant) std::printf("%s\n", o.report.c_str());
         if (failed && is_mutant && std::getenv("MODEL_VERBOSE")) std::printf("%s\n", o.report.c_str());
       }

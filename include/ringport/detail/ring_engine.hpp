@@ -57,7 +57,11 @@
 //  - producer (multi) dead after its CAS, before publishing: its claimed
 //    positions are skipped (counted in recovery.abandoned); nothing else.
 //  - consumer (multi) dead after its CAS, before releasing: the items it
-//    held are lost with it (counted in recovery.reclaimed).
+//    held are lost with it (counted in recovery.reclaimed), unless its
+//    record carries a keep tag: then they wait in their slots for its
+//    successor (ring_recovery.hpp, "Kept claims"; recovery.kept). A keeping
+//    producer's unpublished claim waits for its successor too, which voids
+//    it.
 //  - single producer (spmc) dead before publishing: nothing; the next holder
 //    continues from the first position not yet published.
 //  - single consumer (mpsc) dead before releasing: the item it was reading
@@ -119,6 +123,8 @@ enum class ring_mutation : std::uint8_t {
   no_retract,         // a failed claim leaves its record
   settle_live,        // recovery ignores liveness: settles live claims too
   exact_resume,       // a new single holder resumes only over turns exactly one step on
+  ignore_keep,        // recovery settles a dead keeping consumer's claims too
+  kept_alone,         // resolve_kept() ignores the other records covering a position
 };
 
 /// A reservation: count slots from position pos.
@@ -628,6 +634,25 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, P
     res_.count = 0;
   }
 
+  /// A keeping producer that took over a dead holder's role slot
+  /// (ring_recovery.hpp, "Kept claims"): `held` is what resolve_kept()
+  /// found it now holds (claimed, never published), reserved as if
+  /// reserve() had returned it, for abandon() (or publish(), by a caller
+  /// that knows the slots were written whole). Count 0: nothing held, and
+  /// the inherited record is emptied.
+  void inherit(span_pos held) noexcept {
+    static_assert(MultiProducer, "kept claims are a multi producer's");
+    auto* r = this->rec_;
+    if (held.count == 0) {
+      r->end.store(r->from.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      return;
+    }
+    r->from.store(held.pos, std::memory_order_release);
+    r->end.store(held.pos + held.count, std::memory_order_release);
+    res_ = held;
+  }
+  claim_record_t<P>* record() const noexcept { return this->rec_; }
+
   /// For a waiting producer: looks for a dead consumer holding the slot it
   /// waits for (see "Crashes").
   void poll_stall() noexcept {
@@ -903,6 +928,24 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
       return ready(pos) || is_void(pos);
     }
   }
+
+  /// A keeping consumer that took over a dead holder's role slot
+  /// (ring_recovery.hpp, "Kept claims"): `held` is what resolve_kept()
+  /// found it now holds; reserved as if reserve() had returned it (count 0:
+  /// nothing held, and the inherited record is emptied).
+  void inherit(span_pos held) noexcept {
+    static_assert(MultiConsumer, "kept claims are a multi consumer's");
+    auto* r = this->rec_;
+    if (held.count == 0) {
+      r->end.store(r->from.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      return;
+    }
+    // Narrowed to what is held; every step still covers it.
+    r->from.store(held.pos, std::memory_order_release);
+    r->end.store(held.pos + held.count, std::memory_order_release);
+    res_ = held;
+  }
+  claim_record_t<P>* record() const noexcept { return this->rec_; }
 
   /// For a waiting consumer: looks for a dead producer that claimed the
   /// position it waits for (see "Crashes").

@@ -68,6 +68,10 @@ template <template <class> class Atomic>
 struct alignas(cache_line) basic_claim_record {
   Atomic<std::uint64_t> from;
   Atomic<std::uint64_t> end;
+  // Consumers: non-zero for a keeping receiver (ring_recovery.hpp, "Kept
+  // claims"): when its holder dies, what it claimed waits for the next
+  // holder that presents the same tag. Zero in every other record.
+  Atomic<std::uint64_t> keep;
 };
 
 /// Counters of crash recovery, for `ringport stat`; written only by
@@ -77,6 +81,7 @@ struct alignas(cache_line) basic_recovery_counters {
   Atomic<std::uint64_t> abandoned;  // positions of dead producers skipped (messages lost)
   Atomic<std::uint64_t> reclaimed;  // positions a dead consumer held, handed back (messages lost)
   Atomic<std::uint64_t> takeovers;  // single roles taken over from a dead holder
+  Atomic<std::uint64_t> kept;       // positions a dead keeping consumer held, given to its successor
 };
 
 template <template <class> class Atomic, class EventCount, std::size_t Roles>

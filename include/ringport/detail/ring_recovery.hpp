@@ -21,6 +21,7 @@ namespace ringport::detail {
 // and the range its record names.
 struct claim_holder {
   bool alive = false;
+  bool kept = false;  // a keeper's record: left for its successor when it died
   std::uint64_t from = 0;
   std::uint64_t end = 0;
   bool covers(std::uint64_t p) const noexcept { return from <= p && p < end; }
@@ -53,6 +54,9 @@ void snapshot(const claims_view<P>& c, claim_holder (&out)[P::roles]) noexcept {
     // A-CLAIM: pairs with R-CLAIM in engine_base::announce().
     h.from = c.records[i].from.load(std::memory_order_acquire);
     h.end = c.records[i].end.load(std::memory_order_acquire);
+    // relaxed: written by the holder before its first claim, published by
+    // that claim's release CAS (R-CLAIM) with the range read above.
+    h.kept = c.records[i].keep.load(std::memory_order_relaxed) != 0;
     const std::uint64_t again = c.roles->slots[i].owner.load(std::memory_order_acquire);
     // A free slot (0) has nobody who could still publish.
     h.alive = again != o || (o != 0 && P::owner_alive(o));
@@ -126,7 +130,8 @@ std::size_t recover_claims(const basic_ring_view<P>& v, role claimer) noexcept {
   snapshot<P>(c, hs);
   std::size_t settled = 0;
   for (const claim_holder& h : hs) {
-    if (h.alive) continue;
+    // A dead keeper's positions wait for its successor (below).
+    if (h.alive || (h.kept && P::mutation != ring_mutation::ignore_keep)) continue;
     // Never trust the record: clamp it to the window (at most a lap).
     const std::uint64_t lo = h.from > w.lo ? h.from : w.lo;
     const std::uint64_t hi = h.end < w.hi ? h.end : w.hi;
@@ -172,6 +177,73 @@ bool waits_on_claim(const basic_ring_view<P>& v, role blocked, std::uint64_t pos
     return false;
   *claimed = p;
   return true;
+}
+
+// Kept claims. A record with a non-zero `keep` tag belongs to a keeping
+// receiver or sender: when its holder dies, recover_claims() leaves the
+// positions it claimed alone (a consumer's: producers wait for those slots
+// a lap later; a producer's: consumers wait at it), and the next holder
+// that presents the same tag takes over the dead holder's role slot,
+// record and all (ring_state::attach_keeping), then calls resolve_kept():
+// each position the record names is either still held (a consumer's:
+// published, not released: the successor holds it, to deliver again first;
+// a producer's: claimed, not published: the successor holds it, and voids
+// it, so that only it can tell a published message from one that was
+// never delivered), or void (a consumer's: freed here), or finished
+// (nothing). A record also names a claim whose CAS failed before the
+// holder retracted it, so a position counts as held only when no other
+// record covers it: another live record covering it may be the real claim,
+// so we wait (kept_state::wait) until that record or the turn moves; if
+// only dead records cover it as well, it is settled as any dead claim
+// (counted in reclaimed or abandoned). Positions of the window only: a held
+// position's turn does not move, so the cursor stays within a lap of it.
+enum class kept_state : std::uint8_t { none, held, wait };
+
+struct kept_claim {
+  kept_state state = kept_state::none;
+  span_pos held{};  // state held: the positions we hold now
+};
+
+template <class P>
+kept_claim resolve_kept(const basic_ring_view<P>& v, role side, claim_record_t<P>* mine) noexcept {
+  const claims_view<P> c = claims_of(v, side);
+  const claim_window w = open_window(v, c);  // A-CURSOR inside
+  claim_holder hs[P::roles];
+  snapshot<P>(c, hs);
+  const std::uint64_t from = mine->from.load(std::memory_order_acquire);
+  const std::uint64_t end = mine->end.load(std::memory_order_acquire);
+  const std::uint64_t lo = from > w.lo ? from : w.lo;
+  const std::uint64_t hi = end < w.hi ? end : w.hi;
+  kept_claim out;
+  bool settled = false;
+  for (std::uint64_t p = lo; p < hi; ++p) {
+    if (!unfinished(v, side, p)) continue;
+    bool other_live = false, other_dead = false;
+    for (std::size_t i = 0; i < P::roles; ++i) {
+      if (&c.records[i] == mine || !hs[i].covers(p) || P::mutation == ring_mutation::kept_alone) continue;
+      (hs[i].alive ? other_live : other_dead) = true;
+    }
+    if (other_live) return {kept_state::wait, {}};
+    // A-TURN: pairs with the producer's R-TURN-FULL; the item is readable.
+    const std::uint64_t t = v.turn(p).load(std::memory_order_acquire);
+    const std::uint64_t held_turn = side == role::consumer ? v.lap2(p) + 1 : v.lap2(p);
+    if (other_dead || t != held_turn) {
+      settle(v, side, p);  // a void slot freed, or a dead claim of two settled
+      settled = true;
+      continue;
+    }
+    if (out.state == kept_state::none) out = {kept_state::held, {p, 0}};
+    if (out.held.pos + out.held.count == p) {
+      ++out.held.count;
+    } else {
+      settle(v, side, p);  // one claim is one run: never, but never leak a slot
+      settled = true;
+    }
+  }
+  if (settled) P::wake_all(side == role::consumer ? v.shared->not_full : v.shared->not_empty, v.bells);
+  if (out.state == kept_state::held && side == role::consumer)
+    v.shared->recovery.kept.fetch_add(out.held.count, std::memory_order_relaxed);
+  return out;
 }
 
 inline role other_side(role r) noexcept {

@@ -43,6 +43,7 @@ struct recovery_stats {
   std::uint64_t abandoned = 0;  ///< positions of dead producers skipped: messages lost
   std::uint64_t reclaimed = 0;  ///< messages a dead consumer held, handed back: lost
   std::uint64_t takeovers = 0;  ///< single roles taken over from a dead holder
+  std::uint64_t kept = 0;       ///< messages a dead keeping receiver held, given to its successor
 };
 
 namespace detail {
@@ -80,6 +81,12 @@ class ring_state {
 
   /// Registers this process in a role slot; returns the slot index.
   result<std::size_t> attach(role r);
+  /// A slot in role r for a keeping receiver or sender (ring_recovery.hpp,
+  /// "Kept claims"; tag non-zero, multi sides only): the slot of a dead
+  /// holder whose record carries `tag`, taken over record and all
+  /// (*inherited true: resolve_kept() next), else a slot as attach() gives,
+  /// tagged.
+  result<std::size_t> attach_keeping(role r, std::uint64_t tag, bool& inherited);
   void detach(role r, std::size_t slot) noexcept;
   /// False only when at least one attached peer in role r died and none is
   /// alive: the wait loops turn that into status::peer_gone.
