@@ -79,6 +79,7 @@ bool read_ring(const segment& seg, segment_usage& u) {
   u.abandoned = rs->recovery.abandoned.load(std::memory_order_relaxed);
   u.reclaimed = rs->recovery.reclaimed.load(std::memory_order_relaxed);
   u.takeovers = rs->recovery.takeovers.load(std::memory_order_relaxed);
+  u.kept = rs->recovery.kept.load(std::memory_order_relaxed);
   const auto kind = static_cast<object_kind>(g.kind);
   const bool multi_p = !kind_single(kind, role::producer), multi_c = !kind_single(kind, role::consumer);
   read_roles(rs->producers, multi_p ? rs->producer_claims : nullptr, tail, u.producers, u.producer_list,

@@ -79,8 +79,9 @@ struct segment_usage {
   /// Rings and mailboxes: reopens and resets so far (ring.hpp, "Reopen, reset").
   std::uint32_t generation = 0;
   /// Crash recovery so far (rings and mailboxes): messages of dead
-  /// producers skipped, messages held by dead consumers, single-role takeovers.
-  std::uint64_t abandoned = 0, reclaimed = 0, takeovers = 0;
+  /// producers skipped, messages held by dead consumers, single-role takeovers,
+  /// messages held by dead keeping receivers handed to their successors.
+  std::uint64_t abandoned = 0, reclaimed = 0, takeovers = 0, kept = 0;
   /// Every recorded user: role or node holders, plus the creator when it is
   /// not one of them.
   user_count users() const noexcept;

@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "mailbox_auto.hpp"
+#include "ringport/detail/ring_recovery.hpp"
 
 namespace ringport {
 namespace {
@@ -60,10 +61,31 @@ mailbox_sender::mailbox_sender(detail::mailbox_role role, std::size_t max, wait_
   prune_meeting(e_.view(), meet_);
 }
 
+// A keeping sender settles a dead keeper's claims before its first own.
+bool mailbox_sender::settled_first() noexcept {
+  std::optional<std::uint64_t> voided;
+  return !inherits_ || settle_inherited(voided) == status::ok;
+}
+
+status mailbox_sender::settle_inherited(std::optional<std::uint64_t>& voided) noexcept {
+  voided.reset();
+  if (!inherits_) return status::ok;
+  const detail::kept_claim k = detail::resolve_kept(e_.view(), detail::role::producer, e_.record());
+  if (k.state == detail::kept_state::wait) return status::would_block;
+  inherits_ = false;
+  e_.inherit(k.held);
+  if (k.state != detail::kept_state::held) return status::ok;
+  voided = k.held.pos;
+  e_.abandon();  // void turns: receivers skip them, never delivered
+  return status::ok;
+}
+
 // A plain message's slot; leave() once it is published (finish, abort).
 status mailbox_sender::reserve_slot() noexcept {
   if (e_.closed()) [[unlikely]]
     return status::closed;
+  if (!settled_first()) [[unlikely]]
+    return status::would_block;
   if (!enter()) [[unlikely]]
     return status::would_block;  // a stream message is being written: wait for its end
   if (e_.reserve(1) == 0) [[unlikely]] {
@@ -338,6 +360,12 @@ status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len, std::
   release();
   const std::size_t room = buf ? buf->size() : max_;
   for (;;) {
+    if (kept_ != kept::none) [[unlikely]] {
+      bool again = false;
+      const status s = take_kept(buf, len, view, exact, again);
+      if (!again) return s;
+      continue;
+    }
     slot_header h{};
     bool refused = false, stream = false;
     const std::size_t k = e_.reserve_one_if([&](const std::byte* slot) noexcept {
@@ -407,6 +435,61 @@ status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len, std::
     e_.publish();
     return status::ok;
   }
+}
+
+// A keeping receiver's inheritance (mailbox.hpp, "Keeping receivers"):
+// what the dead keeper held is delivered first, through the same checks as
+// a message take() reserved; `again` when there was nothing to deliver.
+status mailbox_receiver::take_kept(std::span<std::byte>* buf, std::size_t& len,
+                                   std::span<const std::byte>* view, bool exact, bool& again) noexcept {
+  again = false;
+  if (kept_ == kept::pending) {
+    const detail::kept_claim k = detail::resolve_kept(e_.view(), detail::role::consumer, e_.record());
+    // Another live record covers the position: wait until it or the turn moves.
+    if (k.state == detail::kept_state::wait) return status::would_block;
+    e_.inherit(k.held);
+    kept_ = k.state == detail::kept_state::held ? kept::held : kept::none;
+    if (kept_ == kept::none) return again = true, status::ok;
+  }
+  const std::byte* slot = e_.view().slot(e_.pos());
+  const slot_header h = load_header(slot);  // read once: we hold the slot
+  const auto drop = [&](status s) noexcept {
+    kept_ = kept::none;
+    e_.publish();
+    again = s == status::ok;
+    return s;
+  };
+  if (h.length > max_ || (h.flags & ~known_flags) != 0) [[unlikely]]
+    return drop(status::corrupt);
+  // An aborted claim; or a stream fragment (streams are not kept: its
+  // message is dropped as for any dead reader's).
+  if ((h.flags & (flag_void | flag_stream)) != 0) return drop(status::ok);
+  const std::size_t room = buf ? buf->size() : max_;
+  if (!view && (exact ? h.length != room : h.length > room)) {
+    len = h.length;  // stays held for a receive that can take it
+    return exact ? status::wrong_size : status::too_large;
+  }
+  if ((h.flags & flag_sync) != 0) {
+    if (h.ack_index >= detail::max_roles || h.ack_gen > gen_mask) [[unlikely]]
+      return drop(status::corrupt);
+    std::atomic<std::uint32_t>& w = acks_[h.ack_index].word;
+    // Still pending: the keeper died before taking it; take it (or it was
+    // withdrawn just now: discard). Otherwise the keeper took it (or its
+    // sender withdrew it after the keeper died: delivered anyway, as said).
+    if (w.load(std::memory_order_relaxed) == ack_word(h.ack_gen, ack_pending)) {
+      if (!detail::ack_take<ack_env>(w, h.ack_gen)) return drop(status::ok);
+      detail::futex_wake_all(&w);
+    }
+  }
+  kept_ = kept::none;
+  len = h.length;
+  if (view) {
+    *view = {slot + mailbox_header_bytes, h.length};
+    return status::ok;  // stays reserved until release()
+  }
+  if (h.length != 0) std::memcpy(buf->data(), slot + mailbox_header_bytes, h.length);
+  e_.publish();
+  return status::ok;
 }
 
 status mailbox_receiver::try_receive(std::span<std::byte> buf, std::size_t& len) noexcept {
@@ -491,7 +574,8 @@ status mailbox_receiver::peek_until(std::span<const std::byte>& msg, clock::time
 void mailbox_receiver::release() noexcept {
   if (auto_) [[unlikely]]
     return auto_->rx().release();
-  if (e_.reserved() != 0 && !in_.held) e_.publish();  // (a fragment read() holds stays)
+  // A fragment read() holds stays, as does an inherited message not yet delivered.
+  if (e_.reserved() != 0 && !in_.held && kept_ != kept::held) e_.publish();
 }
 
 std::size_t mailbox_receiver::drop_queued() noexcept {
@@ -516,7 +600,7 @@ std::size_t mailbox_receiver::drop_queued() noexcept {
 
 bool mailbox_receiver::ready(const void* self) noexcept {
   const auto* r = static_cast<const mailbox_receiver*>(self);
-  return r->e_.readable() || r->e_.closed();
+  return r->e_.readable() || r->e_.closed() || r->kept_ != kept::none;
 }
 
 // wait_any() parks for this handle's thread, which owns the engine.
@@ -702,6 +786,32 @@ result<mailbox_receiver> mailbox::receiver(wait_policy p) const {
   outer.policy_ = p;
   outer.auto_ = std::make_shared<detail::chain_rx>(chain_, std::move(head));
   return outer;
+}
+
+result<mailbox_sender> mailbox::keeping_sender(std::uint64_t tag, wait_policy p) const {
+  if (chain_ || rendezvous_)
+    return error(errc::invalid_argument, "mailbox '" + info().name +
+                                             "': keeping senders need a bounded mailbox (not a rendezvous, "
+                                             "not automatic buffering)");
+  bool inherited = false;
+  auto slot = st_->attach_keeping(detail::role::producer, tag, inherited);
+  if (!slot) return slot.error();
+  mailbox_sender s(detail::mailbox_role(st_, true, *slot), max_, p, meeting());
+  s.inherits_ = inherited;
+  return s;
+}
+
+result<mailbox_receiver> mailbox::keeping_receiver(std::uint64_t tag, wait_policy p) const {
+  if (chain_ || rendezvous_)
+    return error(errc::invalid_argument, "mailbox '" + info().name +
+                                             "': keeping receivers need a bounded mailbox (not a rendezvous, "
+                                             "not automatic buffering)");
+  bool inherited = false;
+  auto slot = st_->attach_keeping(detail::role::consumer, tag, inherited);
+  if (!slot) return slot.error();
+  mailbox_receiver r(detail::mailbox_role(st_, false, *slot), max_, p, meeting());
+  if (inherited) r.kept_ = mailbox_receiver::kept::pending;
+  return r;
 }
 
 detail::mailbox_meeting* mailbox::meeting() const noexcept {

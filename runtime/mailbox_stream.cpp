@@ -122,6 +122,7 @@ status mailbox_sender::await_plain_senders(clock::time_point deadline) noexcept 
 status mailbox_sender::reserve_fragment(clock::time_point deadline, bool try_only) noexcept {
   auto attempt = [this]() noexcept {
     if (e_.closed()) return status::closed;
+    if (!settled_first()) return status::would_block;
     if (e_.reserve(1) != 0) return status::ok;
     return e_.corrupt() ? status::corrupt : status::would_block;
   };

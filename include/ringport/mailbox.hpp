@@ -151,6 +151,36 @@
 // message in place; release() hands the slot back (the next receive or peek
 // on the handle releases it too).
 //
+// Keeping receivers: a receiver killed while it holds a message (between
+// its claim and the release: a lent peek, or a receive cut short) loses it
+// (counted in ringport stat's "held by dead receivers"), unless it is a
+// keeping receiver, mailbox::keeping_receiver(tag). Then survivors leave
+// that slot alone, and the next keeping_receiver(tag) with the same tag
+// takes over the dead holder's role slot and delivers the held message
+// first (its next receive or peek), at the same position(), so per-sender
+// order holds when it is the mailbox's only receiver. For a process that
+// journals what it receives (ringport bridge out): record position() with
+// the message, and on inheriting a message already recorded just release
+// it. Until a successor comes, the held slot stays taken: after one lap
+// senders see a full mailbox. Limits: a stream fragment held so is
+// dropped (streams are not kept); a synchronous message whose keeper died
+// between dequeuing it and acknowledging it, and whose sender withdrew it
+// meanwhile, is still delivered once; when a second receiver died in the
+// same instant with a claim record over the same position, the message is
+// dropped (counted) as before. The protocol: detail/ring_recovery.hpp,
+// "Kept claims"; model-checked in tests/model/ring_model.cpp.
+//
+// Keeping senders: a sender killed after claiming a slot and before
+// publishing it normally has its claim voided by a survivor (a receiver
+// that waits at it), so nobody can later tell whether that message was
+// published. A keeping sender, mailbox::keeping_sender(tag), is left alone
+// instead: receivers wait at its claim until the next keeping_sender(tag)
+// takes over its role slot and settles it (settle_inherited(): voided,
+// with its position). A process that records position() after claiming
+// and before commit (ringport bridge in) so knows after a crash whether
+// the recorded message was delivered: voided, it was not; otherwise it was.
+// Until a successor comes, receivers see nothing past the claim.
+//
 // Handles: mailbox::sender() / mailbox::receiver() return move-only handles
 // that carry the process-local engine state and hold a role slot (pid +
 // process start time) in the segment for as long as they live. One handle
@@ -175,6 +205,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -417,6 +448,22 @@ class mailbox_sender {
   /// Gives up the claim: publishes an empty slot that receivers skip.
   void abort() noexcept;
 
+  /// The mailbox position (see mailbox_receiver::position()) of the slot
+  /// this handle last claimed or sent: between claim and commit, the
+  /// position the message will have.
+  std::uint64_t position() const noexcept { return e_.pos(); }
+  /// A keeping sender ("Keeping senders" above) that took over a dead
+  /// keeper's slot: settles what that keeper had claimed and not
+  /// published. It voids it (receivers skip it: never delivered) and sets
+  /// `voided` to its position; nullopt when the keeper held nothing
+  /// unpublished (every message it claimed was published). would_block
+  /// while another live sender's claim record covers that position: call
+  /// again. ok at once when there is nothing (left) to settle. The first
+  /// send or claim on the handle does it too (would_block meanwhile).
+  status settle_inherited(std::optional<std::uint64_t>& voided) noexcept;
+  /// Whether settle_inherited() still has something to settle.
+  bool inherits() const noexcept { return inherits_; }
+
   std::size_t max_message_size() const noexcept { return max_; }
   wait_policy policy() const noexcept { return policy_; }
   void set_policy(wait_policy p) noexcept { policy_ = p; }
@@ -448,10 +495,12 @@ class mailbox_sender {
   void leave() noexcept;
   status await_receiver(clock::time_point deadline, bool try_only) noexcept;
   status reserve_slot() noexcept;
+  bool settled_first() noexcept;
   void finish(std::size_t n, bool sync) noexcept;
   status await_taken(clock::time_point deadline) noexcept;
   void chain_wake() noexcept;
 
+  bool inherits_ = false;  // a keeping sender with a dead keeper's claims to settle
   detail::mailbox_role role_;
   detail::producer_engine<true, true> e_;
   std::atomic<std::uint32_t>* ack_ = nullptr;  // this sender's word in the shared table
@@ -551,6 +600,15 @@ class mailbox_receiver {
   status try_peek(std::span<const std::byte>& msg) noexcept;
   status peek_until(std::span<const std::byte>& msg, clock::time_point deadline) noexcept;
   void release() noexcept;
+  /// The mailbox position (messages taken from it before, counted from 0
+  /// at its creation) of the message last received or lent by this handle.
+  /// With a keeping receiver, a message delivered again after its holder
+  /// died comes back at the same position: a caller that recorded the
+  /// position with what it made of the message can tell (the bridge does).
+  std::uint64_t position() const noexcept { return e_.pos(); }
+  /// Whether this handle is a keeping receiver that took over a dead
+  /// keeper's slot and has not yet delivered what that keeper held.
+  bool inherits() const noexcept { return kept_ != kept::none; }
   /// Takes and discards, undelivered, the messages queued before this call
   /// (up to the producers' position it reads first; messages sent after that
   /// stay queued); returns how many positions it dropped. A sync sender
@@ -611,8 +669,16 @@ class mailbox_receiver {
   static bool auto_ready(const void* self) noexcept;  // automatic: follows the chain
   static void auto_idle(const void* self) noexcept;
 
+  status take_kept(std::span<std::byte>* buf, std::size_t& len, std::span<const std::byte>* view, bool exact,
+                   bool& again) noexcept;
+
+  // A keeping receiver that took over a dead keeper's role slot: `pending`
+  // until resolve_kept() ran (ring_recovery.hpp), `held` while an inherited
+  // message waits for a receive that can take it.
+  enum class kept : std::uint8_t { none, pending, held };
   detail::mailbox_role role_;
   detail::consumer_engine<true, true> e_;
+  kept kept_ = kept::none;
   detail::mailbox_ack* acks_ = nullptr;      // the shared acknowledgement table (max_roles words)
   detail::mailbox_meeting* meet_ = nullptr;  // rendezvous mailboxes only
   detail::mailbox_streams* streams_ = nullptr;
@@ -643,6 +709,19 @@ class mailbox {
   result<mailbox_sender> sender(wait_policy p = wait_policy::adaptive) const;
   /// A receiving handle (errc::too_many_roles beyond 64 live receivers).
   result<mailbox_receiver> receiver(wait_policy p = wait_policy::adaptive) const;
+  /// A keeping sender ("Keeping senders" above): a message it claimed and
+  /// had not published when its process died is left for the next
+  /// keeping_sender(tag) with the same tag, which voids it and says so
+  /// (settle_inherited()). errc::invalid_argument for tag 0, a rendezvous or
+  /// an automatic mailbox.
+  result<mailbox_sender> keeping_sender(std::uint64_t tag, wait_policy p = wait_policy::adaptive) const;
+  /// A keeping receiver ("Keeping receivers" above): a message it holds
+  /// when its process dies (received or lent, not yet released) is not
+  /// dropped but kept in its slot for the next keeping_receiver(tag) with
+  /// the same non-zero tag, which delivers it first, at the same
+  /// position(). errc::invalid_argument for tag 0, a rendezvous or an
+  /// automatic mailbox.
+  result<mailbox_receiver> keeping_receiver(std::uint64_t tag, wait_policy p = wait_policy::adaptive) const;
 
   /// Closes the mailbox for every process: sends fail, receives drain.
   void close() const noexcept;

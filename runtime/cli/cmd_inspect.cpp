@@ -66,7 +66,7 @@ listed.
     position is the end of the holder's last claim on a multi side, the
     shared tail/head on a single one; a mailbox's producers are its
     senders, its consumers its receivers),
-    recovery {abandoned, reclaimed, takeovers}},
+    recovery {abandoned, reclaimed, takeovers, kept}},
   node (node segments, else null): {holder {alive, dead}},
   link (link mailboxes, else null): {nodes_alive}.
 Field names are stable; later versions only add fields.
@@ -176,6 +176,10 @@ int cmd_stat(int argc, char** argv, int first) {
                 static_cast<unsigned long long>(u.abandoned), box ? "senders" : "producers",
                 static_cast<unsigned long long>(u.reclaimed), box ? "receivers" : "consumers",
                 static_cast<unsigned long long>(u.takeovers));
+    if (u.kept != 0)
+      std::printf(
+          "kept in crashes: %llu held by dead keeping receivers, delivered again by their successors\n",
+          static_cast<unsigned long long>(u.kept));
     if (auto mb = box_kind ? mailbox::open(info.name, info.domain) : result<mailbox>(errc::wrong_kind, "");
         mb)
       std::printf("streams dropped: %llu (stream messages given up midway: sender died or gave up)\n",

@@ -92,6 +92,7 @@ void describe_queue(json& out, const detail::segment_usage& u) {
       .field("abandoned", u.abandoned)
       .field("reclaimed", u.reclaimed)
       .field("takeovers", u.takeovers)
+      .field("kept", u.kept)
       .end_object();
   out.end_object();
 }
