@@ -282,9 +282,13 @@ case_cluster() {
 # The crash windows, deterministically (RINGPORT_BRIDGE_CRASH=POINT:N makes
 # a bridge SIGKILL itself the Nth time it passes POINT, runtime/bridge/
 # common.hpp). 200 messages each, the bridge killed at message 50, then
-# restarted. Closed by the journal / seen file: out-journaled, in-recorded
-# (exactly once). The two documented windows, pinned to exactly one message:
-# out-taken loses message 50, in-queued delivers it twice.
+# restarted. Closed by the keeping receiver and the journal's origins:
+# out-taken (the restarted bridge inherits message 50 from the mailbox) and
+# out-journaled (inherits it, finds its origin already journaled, releases
+# it); by the keeping sender and the seen file's sending record: in-claimed
+# (the restarted bridge voids message 50's claim: JetStream redelivers it)
+# and in-queued (finds it published: records it); by the seen file:
+# in-recorded. Exactly once at every point.
 crash_at() {  # POINT N BRIDGE-ARGS...: runs one bridge that must die of SIGKILL
   local point=$1 n=$2
   shift 2
@@ -311,7 +315,8 @@ case_crash_points() {
   start_server one "$port"
   local url=nats://127.0.0.1:$port in
   "$cli" mailbox create dst --domain $B
-  # bridge out: killed after taking message 50 / after journaling it.
+  # bridge out: killed after taking message 50 / after journaling it:
+  # exactly once either way.
   local point want
   for point in out-taken out-journaled; do
     "$cli" mailbox create d-$point --domain $B
@@ -323,20 +328,15 @@ case_crash_points() {
       2>>"$work/crash.log" &
     in=$!
     pids+=($in)
-    want=200
-    [ $point = out-taken ] && want=199
-    "$cli" recv d-$point --domain $B -n $want --timeout 20000 >"$work/got-$point"
+    "$cli" recv d-$point --domain $B -n 200 --timeout 20000 >"$work/got-$point"
     sleep 1
     "$cli" recv d-$point --domain $B --nonblock >>"$work/got-$point" 2>/dev/null
     kill $in
-    if [ $point = out-taken ]; then
-      expect_got "$work/got-$point" "0x s1 50" "$point (window a: loses the message taken)"
-    else
-      expect_got "$work/got-$point" "" "$point (journal: exactly once)"
-    fi
+    expect_got "$work/got-$point" "" "$point (keeping receiver and journal: exactly once)"
   done
-  # bridge in: killed after queueing message 50 / after recording its sequence.
-  for point in in-queued in-recorded; do
+  # bridge in: killed after claiming message 50's slot and recording the
+  # sending / after queueing it / after recording its sequence.
+  for point in in-claimed in-queued in-recorded; do
     "$cli" mailbox create d-$point --domain $B
     fill s-$point
     "$cli" bridge out s-$point --domain $A --url "$url" --subject t.$point --stream S$point \
@@ -346,20 +346,14 @@ case_crash_points() {
       2>>"$work/crash.log" &
     in=$!
     pids+=($in)
-    want=200
-    [ $point = in-queued ] && want=201
     # JetStream redelivers what the dead bridge held after the ack wait (5 s).
-    "$cli" recv d-$point --domain $B -n $want --timeout 30000 >"$work/got-$point"
+    "$cli" recv d-$point --domain $B -n 200 --timeout 30000 >"$work/got-$point"
     sleep 1
     "$cli" recv d-$point --domain $B --nonblock >>"$work/got-$point" 2>/dev/null
     kill $in
-    if [ $point = in-queued ]; then
-      expect_got "$work/got-$point" "2x s1 50" "$point (window b: duplicates the message queued)"
-    else
-      expect_got "$work/got-$point" "" "$point (seen file: exactly once)"
-    fi
+    expect_got "$work/got-$point" "" "$point (keeping sender and seen file: exactly once)"
   done
-  echo "crash points: out-journaled and in-recorded exactly once; out-taken lost 1, in-queued duplicated 1 (the documented windows)"
+  echo "crash points: out-taken, out-journaled, in-claimed, in-queued, in-recorded: exactly once"
 }
 
 "case_$case"

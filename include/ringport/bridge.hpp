@@ -10,10 +10,8 @@
 //
 // Delivery
 //  - JetStream (stream non-empty): at-least-once on the wire, de-duplicated
-//    at both ends, so exactly once at the receivers across bridge crashes,
-//    but for two one-message windows (README.md, "Beyond one machine"): a
-//    run_out() killed while copying a message into its journal loses it; a
-//    run_in() killed between its send and the SEQ store queues it twice.
+//    at both ends, so exactly once at the receivers across bridge crashes
+//    (README.md, "Beyond one machine").
 //    run_out() moves each message from the mailbox into an in-flight journal
 //    (a memory-mapped file, `state_dir`/out-<domain>-<mailbox>.journal, of
 //    `window` slots) before publishing it, and marks it done only once
@@ -34,15 +32,25 @@
 //    is refused (nak, retried 200 ms later) until the gap is filled: per-
 //    source order and no loss. (A message removed from the stream by its
 //    limits would hold its source up: size the stream for the backlog.)
-//    Residual windows (documented, not closed; test bridge_crash_points
-//    kills a bridge at each point, RINGPORT_BRIDGE_CRASH=POINT:N): a SIGKILL
-//    after the mailbox lent run_out() a message and before its copy into
-//    the journal is complete (a memcpy and one 8-byte store) loses that
-//    message, since a mailbox drops what it lent to a process that died;
-//    one between run_in()'s send into the mailbox and the 8-byte store of
-//    its sequence delivers it twice. The mailbox has no transaction that
-//    would hand a message over and record it in one step, so closing
-//    either needs a change to the mailbox engine.
+//    run_out() takes messages as a keeping receiver (mailbox.hpp, "Keeping
+//    receivers"; tag: a hash of the journal's path), and every journal
+//    slot records its message's origin (the mailbox's creation time and
+//    the message's position()). A SIGKILL between the mailbox lending a
+//    message and its release leaves it in the mailbox; the next run_out()
+//    on the same journal gets it first, at the same position, and journals
+//    it, or, when the journal's last origin is that position (killed after
+//    the append), only releases it. (On a rendezvous or automatic mailbox,
+//    which cannot keep, it warns and a SIGKILL between peek and the append
+//    loses that message.) run_in() queues as a keeping sender (mailbox.hpp,
+//    "Keeping senders"; tag: a hash of the seen file's path): it claims the
+//    slot, writes the message, records {SEQ, position} as "sending" in the
+//    seen file, then commits. The next run_in() settles what a killed one
+//    left: its unpublished claim is voided by it (so the recorded message
+//    was not delivered: JetStream redelivers it), else the recorded SEQ
+//    was published and is stored. (On a rendezvous or automatic mailbox it
+//    warns and a SIGKILL between the send and the SEQ store queues that
+//    message twice.) Test bridge_crash_points kills a bridge at every step,
+//    RINGPORT_BRIDGE_CRASH=POINT:N.
 //    The files are not fsynced: they survive the bridge's crash, not a power
 //    loss of its host.
 //  - Core NATS (stream empty): at-most-once. run_out() takes a message out of

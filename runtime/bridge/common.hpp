@@ -24,8 +24,10 @@ inline std::string domain_of(const std::string& given) {
 /// Test hook: RINGPORT_BRIDGE_CRASH=POINT:N makes the bridge SIGKILL itself
 /// the Nth time (1-based) it passes `point` (tests/test_bridge.sh, case
 /// crash_points). Points: out-taken (a message lent by the mailbox, not yet
-/// in the journal), out-journaled (in the journal, not yet released),
-/// in-queued (sent into the mailbox, its sequence not yet stored),
+/// in the journal: kept for the next bridge), out-journaled (in the journal,
+/// not yet released: kept, then only released),
+/// in-claimed (its slot claimed, written and the sending recorded, not yet
+/// published), in-queued (published, its sequence not yet stored),
 /// in-recorded (stored, not yet acknowledged). Unset: one load and a compare.
 inline void crash_point(const char* point) noexcept {
   static const char* env = std::getenv("RINGPORT_BRIDGE_CRASH");

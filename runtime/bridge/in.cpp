@@ -1,7 +1,9 @@
 // ringport::bridge::run_in(): a mailbox fed from a NATS subject.
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "common.hpp"
 #include "nats_link.hpp"
@@ -27,16 +29,60 @@ std::span<const std::byte> payload(natsMsg* m) {
           static_cast<std::size_t>(natsMsg_GetDataLength(m))};
 }
 
+// FNV-1a of the seen file's path, never 0: the keeping sender's tag.
+std::uint64_t keep_tag(const std::string& path) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : path) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return h != 0 ? h : 1;
+}
+
 class in_bridge {
  public:
-  in_bridge(const in_options& o, mailbox_sender& tx) : o_(o), tx_(tx) {}
+  // keeping: tx is a keeping sender (else sendings are not recorded: a
+  // plain sender's dead claim is voided by survivors, unseen).
+  in_bridge(const in_options& o, mailbox_sender& tx, std::uint64_t mailbox_id, bool keeping = false)
+      : o_(o), tx_(tx), mailbox_id_(mailbox_id), keeping_(keeping) {}
+
+  // What a killed run left: the message it was sending was delivered
+  // unless our keeping sender voided its claim (mailbox.hpp, "Keeping
+  // senders"); the seen file then says so. False when stopped first.
+  bool settle_left(detail::seen_table& seen) {
+    std::optional<std::uint64_t> voided;
+    while (tx_.settle_inherited(voided) == status::would_block) {
+      if (detail::stopping(o_)) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // another sender's claim moves on
+    }
+    if (const auto s = seen.left_sending()) {
+      const bool delivered = !(voided && *voided == s->position && s->mailbox == mailbox_id_);
+      if (delivered && s->seq > detail::seen_table::load(s->last)) detail::seen_table::store(s->last, s->seq);
+      seen.clear_sending();
+    }
+    return true;
+  }
 
   // Sends one message, waiting while the mailbox is full (no drop); calls
-  // `keepalive` about once a second while it waits.
+  // `keepalive` about once a second while it waits. With `sending`: claims
+  // the slot, writes it, records the sending (its position) in the seen
+  // file, then publishes (settle_left() tells what a crash left).
   template <class F>
-  outcome deliver(std::span<const std::byte> msg, F&& keepalive) {
+  outcome deliver(std::span<const std::byte> msg, F&& keepalive, detail::seen_table* seen = nullptr,
+                  detail::seen_table::sending sending = {}) {
     for (;;) {
-      const status st = tx_.send_until(msg, clock::now() + std::chrono::seconds(1));
+      status st;
+      if (seen == nullptr) {
+        st = tx_.send_until(msg, clock::now() + std::chrono::seconds(1));
+      } else {
+        std::span<std::byte> out;
+        st = tx_.claim_until(msg.size(), out, clock::now() + std::chrono::seconds(1));
+        if (st == status::ok) {
+          if (!msg.empty()) std::memcpy(out.data(), msg.data(), msg.size());
+          sending.mailbox = mailbox_id_;
+          sending.position = tx_.position();
+          seen->set_sending(sending);
+          detail::crash_point("in-claimed");
+          st = tx_.commit(msg.size());
+        }
+      }
       if (st == status::ok) return {};
       if (st == status::too_large)
         return fail(failure::too_large, "a message of " + std::to_string(msg.size()) +
@@ -127,15 +173,20 @@ class in_bridge {
       natsMsg_NakWithDelay(m, 200, nullptr);
       return outcome{failure::none, {}, moved};
     }
-    const outcome r = deliver(payload(m), [&] {
+    const auto keepalive = [&] {
       for (int k = i; k < list.Count; ++k) natsMsg_InProgress(list.Msgs[k], nullptr);
-    });
+    };
+    const outcome r = last != nullptr && keeping_ ? deliver(payload(m), keepalive, &seen, {last, seq})
+                                                  : deliver(payload(m), keepalive);
     if (r.why != failure::none) return outcome{r.why, r.message, moved};
     if (r.message == stopped) return outcome{failure::none, {}, moved};  // not queued, not acked
-    // Window (b): a SIGKILL from the send's publish to this store duplicates
-    // the message (JetStream redelivers it; the seen file does not have it).
+    // A SIGKILL from the commit to this store: the restarted bridge finds
+    // the sending recorded and its claim published (settle_left()).
     detail::crash_point("in-queued");
-    if (last != nullptr) detail::seen_table::store(last, seq);  // before the ack
+    if (last != nullptr) {
+      detail::seen_table::store(last, seq);  // before the ack
+      seen.clear_sending();
+    }
     detail::crash_point("in-recorded");
     natsMsg_Ack(m, nullptr);
     return outcome{failure::none, {}, moved + 1};
@@ -143,6 +194,8 @@ class in_bridge {
 
   const in_options& o_;
   mailbox_sender& tx_;
+  const std::uint64_t mailbox_id_;  // the mailbox's instance (its creation time)
+  const bool keeping_;
 };
 
 outcome check_stream(jsCtx* js, const std::string& stream) {
@@ -164,20 +217,39 @@ outcome run_in(const in_options& o) {
   mo.domain = o.domain;
   auto box = mailbox::open_or_create(o.mailbox, mo);
   if (!box) return fail(failure::mailbox, "mailbox " + o.mailbox + ": " + box.error().message);
-  auto tx = box->sender();
-  if (!tx) return fail(failure::mailbox, "mailbox " + o.mailbox + ": " + tx.error().message);
   detail::link l;
   if (auto r = l.connect(o.url, !o.stream.empty(), 0); r.why != failure::none) return r;
-  in_bridge b(o, *tx);
-  if (o.stream.empty()) return b.core(l.conn());
+  const std::uint64_t id = box->info().created_ns;
+  if (o.stream.empty()) {
+    auto tx = box->sender();
+    if (!tx) return fail(failure::mailbox, "mailbox " + o.mailbox + ": " + tx.error().message);
+    in_bridge b(o, *tx, id);
+    return b.core(l.conn());
+  }
   if (auto r = check_stream(l.js(), o.stream); r.why != failure::none) return r;
   const std::string durable = o.durable.empty() ? "ringport-" + o.mailbox : o.durable;
   std::string err;
   const std::string dir = detail::state_dir_of(o.state_dir);
   if (!detail::ensure_state_dir(dir, err)) return fail(failure::state, err);
-  auto seen = detail::seen_table::open(
-      dir + "/in-" + detail::domain_of(o.domain) + "-" + o.mailbox + "-" + durable + ".seen", err);
+  const std::string path =
+      dir + "/in-" + detail::domain_of(o.domain) + "-" + o.mailbox + "-" + durable + ".seen";
+  auto seen = detail::seen_table::open(path, err);
   if (!seen) return fail(failure::state, err);
+  // A keeping sender, tagged by the seen file's path: a message claimed by
+  // a killed bridge and never published is voided by the next one, which
+  // so knows it was not delivered.
+  auto tx = box->keeping_sender(keep_tag(path));
+  const bool keeping = static_cast<bool>(tx);
+  if (!tx && tx.error().code == errc::invalid_argument) {
+    std::fprintf(stderr,
+                 "ringport: bridge in: %s: a SIGKILL between queueing a message and recording it queues it "
+                 "twice\n",
+                 tx.error().message.c_str());
+    tx = box->sender();
+  }
+  if (!tx) return fail(failure::mailbox, "mailbox " + o.mailbox + ": " + tx.error().message);
+  in_bridge b(o, *tx, id, keeping);
+  if (!b.settle_left(*seen)) return {};
   return b.jetstream(l.js(), *seen, durable);
 }
 

@@ -45,9 +45,17 @@ outcome ensure_stream(jsCtx* js, const out_options& o) {
   return {};
 }
 
+// FNV-1a of the journal's path, never 0.
+std::uint64_t keep_tag(const std::string& path) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : path) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return h != 0 ? h : 1;
+}
+
 class out_bridge {
  public:
-  out_bridge(const out_options& o, mailbox_receiver& rx, detail::link& l) : o_(o), rx_(rx), l_(l) {}
+  out_bridge(const out_options& o, mailbox_receiver& rx, detail::link& l, std::uint64_t mailbox_id)
+      : o_(o), rx_(rx), l_(l), mailbox_id_(mailbox_id) {}
   out_bridge(const out_bridge&) = delete;
   out_bridge& operator=(const out_bridge&) = delete;
   ~out_bridge() { l_.record_acks(nullptr, 0); }  // publishes may still be outstanding
@@ -143,11 +151,18 @@ class out_bridge {
       if (st == status::timed_out) return {};
       if (st == status::closed) return closed = true, outcome{};
       if (st != status::ok) return fail(failure::mailbox, std::string("mailbox: ") + to_string(st));
-      // Window (a): a SIGKILL from the peek to the end of append() loses msg
-      // (the mailbox drops a slot lent to a process that died).
+      // A SIGKILL from the peek to the release leaves msg in the mailbox for
+      // the next bridge (a keeping receiver: mailbox.hpp), which gets it
+      // first, at the same position: in the journal already when its origin
+      // is the last one appended (died after append()), so only released.
       detail::crash_point("out-taken");
+      const detail::journal::origin from{mailbox_id_, rx_.position()};
+      if (j.last_origin() == from) {
+        rx_.release();
+        continue;
+      }
       const std::uint64_t seq = j.next();
-      j.append(msg);  // in the journal first; the mailbox drops it on release
+      j.append(msg, from);  // in the journal first; the mailbox drops it on release
       detail::crash_point("out-journaled");
       rx_.release();
       const auto copy = j.entry(seq);
@@ -212,6 +227,7 @@ class out_bridge {
   const out_options& o_;
   mailbox_receiver& rx_;
   detail::link& l_;
+  const std::uint64_t mailbox_id_;  // the mailbox's instance (its creation time), for journal origins
   std::string source_;
   std::vector<std::atomic<std::uint64_t>> done_;  // slot seq % window: seq once acknowledged
   bool failed_ = false;                           // a publish call failed: republish the window
@@ -233,18 +249,31 @@ outcome run_out(const out_options& o) {
                 "mailbox " + o.mailbox + " allows messages of " + std::to_string(box->max_message_size()) +
                     " bytes but the server's max_payload is " + std::to_string(l.max_payload()) +
                     " bytes; nothing was taken from the mailbox");
-  auto rx = box->receiver();
-  if (!rx) return fail(failure::mailbox, "mailbox " + o.mailbox + ": " + rx.error().message);
-  out_bridge b(o, *rx, l);
-  if (o.stream.empty()) return b.core();
+  if (o.stream.empty()) {
+    auto rx = box->receiver();
+    if (!rx) return fail(failure::mailbox, "mailbox " + o.mailbox + ": " + rx.error().message);
+    out_bridge b(o, *rx, l, box->info().created_ns);
+    return b.core();
+  }
   if (auto r = ensure_stream(l.js(), o); r.why != failure::none) return r;
   std::string err;
   const std::string dir = detail::state_dir_of(o.state_dir);
   if (!detail::ensure_state_dir(dir, err)) return fail(failure::state, err);
-  auto j = detail::journal::open(dir + "/out-" + detail::domain_of(o.domain) + "-" + o.mailbox + ".journal",
-                                 static_cast<std::uint32_t>(o.window),
+  const std::string path = dir + "/out-" + detail::domain_of(o.domain) + "-" + o.mailbox + ".journal";
+  auto j = detail::journal::open(path, static_cast<std::uint32_t>(o.window),
                                  static_cast<std::uint32_t>(box->max_message_size()), err);
   if (!j) return fail(failure::state, err);
+  // A keeping receiver, tagged by the journal's path: what a killed bridge
+  // held comes back to the next bridge on this journal.
+  auto rx = box->keeping_receiver(keep_tag(path));
+  if (!rx && rx.error().code == errc::invalid_argument) {
+    std::fprintf(stderr,
+                 "ringport: bridge out: %s: a SIGKILL between taking a message and journaling it loses it\n",
+                 rx.error().message.c_str());
+    rx = box->receiver();
+  }
+  if (!rx) return fail(failure::mailbox, "mailbox " + o.mailbox + ": " + rx.error().message);
+  out_bridge b(o, *rx, l, box->info().created_ns);
   return b.jetstream(*j);
 }
 

@@ -16,8 +16,9 @@
 namespace ringport::bridge::detail {
 namespace {
 
-constexpr std::uint64_t journal_magic = 0x314c4e524a425052ULL;  // "RPBJRNL1"
-constexpr std::uint64_t seen_magic = 0x314e454553425052ULL;     // "RPBSEEN1"
+constexpr std::uint64_t journal_magic = 0x324c4e524a425052ULL;     // "RPBJRNL2"
+constexpr std::uint64_t journal_magic_v1 = 0x314c4e524a425052ULL;  // "RPBJRNL1": 16-byte slot headers
+constexpr std::uint64_t seen_magic = 0x314e454553425052ULL;        // "RPBSEEN1"
 constexpr std::size_t page = 4096;
 
 struct journal_header {
@@ -28,7 +29,16 @@ struct journal_header {
 struct slot_header {
   std::uint64_t seq;
   std::uint32_t len, pad;
+  journal::origin from;  // where in the mailbox the message was
 };
+static_assert(sizeof(slot_header) == 32);
+// In the seen table's first page, after the magic.
+struct sending_record {
+  std::uint64_t seq;  // 0: none; stored last
+  std::uint64_t entry, mailbox, position;
+};
+constexpr std::size_t sending_offset = 64;
+
 struct seen_entry {
   char source[seen_table::max_source_len + 1];
   std::uint64_t last;
@@ -112,7 +122,9 @@ std::optional<journal> journal::open(const std::string& path, std::uint32_t wind
   auto f = mapped_file::open(path, bytes, fresh, err);
   if (!f) return std::nullopt;
   auto* h = reinterpret_cast<journal_header*>(f->data());
-  if (!fresh && h->magic != journal_magic) return err = path + ": not a bridge journal", std::nullopt;
+  if (!fresh && h->magic != journal_magic && h->magic != journal_magic_v1)
+    return err = path + ": not a bridge journal", std::nullopt;
+  const bool v1 = !fresh && h->magic == journal_magic_v1;
   std::uint64_t epoch = 0, next = 1;
   if (fresh) {
     epoch = std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
@@ -124,6 +136,11 @@ std::optional<journal> journal::open(const std::string& path, std::uint32_t wind
       return err = path + ": corrupt journal (acked " + std::to_string(acked) + ", next " +
                    std::to_string(next) + ")",
              std::nullopt;
+    if (v1 && acked != next)
+      return err = path + ": holds " + std::to_string(next - acked) +
+                   " unpublished messages in the journal format of an older ringport: run that bridge once "
+                   "to publish them",
+             std::nullopt;
     if ((h->window != window || h->slot_bytes != slot_bytes) && acked != next)
       return err = path + ": holds " + std::to_string(next - acked) +
                    " unpublished messages of a journal with --window " + std::to_string(h->window) +
@@ -131,7 +148,7 @@ std::optional<journal> journal::open(const std::string& path, std::uint32_t wind
                    " bytes: run the bridge once with that window and a mailbox of that message size",
              std::nullopt;
   }
-  if (fresh || h->window != window || h->slot_bytes != slot_bytes) {
+  if (fresh || v1 || h->window != window || h->slot_bytes != slot_bytes) {
     h->epoch = epoch;
     h->window = window;
     h->slot_bytes = slot_bytes;
@@ -159,11 +176,11 @@ std::byte* journal::slot(std::uint64_t seq) const noexcept {
   return f_.data() + page + (seq % window_) * slot_stride(slot_bytes_);
 }
 
-void journal::append(std::span<const std::byte> msg) noexcept {
+void journal::append(std::span<const std::byte> msg, origin from) noexcept {
   auto* h = reinterpret_cast<journal_header*>(f_.data());
   const std::uint64_t seq = load64(h->next);
   std::byte* s = slot(seq);
-  slot_header sh{seq, static_cast<std::uint32_t>(msg.size()), 0};
+  slot_header sh{seq, static_cast<std::uint32_t>(msg.size()), 0, from};
   std::memcpy(s, &sh, sizeof sh);
   if (!msg.empty()) std::memcpy(s + sizeof sh, msg.data(), msg.size());
   store64(h->next, seq + 1);  // the message is in the journal from here on
@@ -175,6 +192,14 @@ std::optional<std::span<const std::byte>> journal::entry(std::uint64_t seq) cons
   std::memcpy(&sh, s, sizeof sh);  // read once, then checked
   if (sh.seq != seq || sh.len > slot_bytes_) return std::nullopt;
   return std::span<const std::byte>(s + sizeof sh, sh.len);
+}
+
+std::optional<journal::origin> journal::last_origin() const noexcept {
+  const std::uint64_t last = next() - 1;  // next() >= 1
+  slot_header sh{};
+  std::memcpy(&sh, slot(last), sizeof sh);  // read once, then checked
+  if (last == 0 || sh.seq != last) return std::nullopt;
+  return sh.from;
 }
 
 void journal::acknowledge(std::uint64_t seq) noexcept {
@@ -209,6 +234,28 @@ std::uint64_t* seen_table::last_of(std::string_view source) noexcept {
     if (source == std::string_view(name)) return &e[i].last;
   }
   return nullptr;
+}
+
+void seen_table::set_sending(const sending& s) noexcept {
+  auto* r = reinterpret_cast<sending_record*>(f_.data() + sending_offset);
+  const auto at = reinterpret_cast<const std::byte*>(s.last) - (f_.data() + page);
+  r->entry = static_cast<std::uint64_t>(at) / sizeof(seen_entry);  // s.last is an entry's `last`
+  r->mailbox = s.mailbox;
+  r->position = s.position;
+  store64(r->seq, s.seq);  // valid from here on
+}
+
+void seen_table::clear_sending() noexcept {
+  store64(reinterpret_cast<sending_record*>(f_.data() + sending_offset)->seq, 0);
+}
+
+std::optional<seen_table::sending> seen_table::left_sending() noexcept {
+  auto* r = reinterpret_cast<sending_record*>(f_.data() + sending_offset);
+  const std::uint64_t seq = load64(r->seq);
+  const std::uint64_t entry = r->entry;  // read once, then checked
+  if (seq == 0 || entry >= max_sources) return std::nullopt;
+  auto* e = reinterpret_cast<seen_entry*>(f_.data() + page);
+  return sending{&e[entry].last, seq, r->mailbox, r->position};
 }
 
 std::uint64_t seen_table::load(const std::uint64_t* w) noexcept {

@@ -2,8 +2,11 @@
 // bridge survive its own crash (see ringport/bridge.hpp, "Delivery").
 //  - journal: run_out()'s in-flight window. Header {magic, epoch, window,
 //    slot_bytes, acked, next}; slot seq % window holds message seq while
-//    acked <= seq < next. Messages below `acked` are in JetStream.
-//  - seen_table: run_in()'s highest delivered sequence per source.
+//    acked <= seq < next, with its origin (the mailbox's instance and the
+//    message's position there). Messages below `acked` are in JetStream.
+//  - seen_table: run_in()'s highest delivered sequence per source, and the
+//    one message it is sending: {sequence, entry, mailbox, position},
+//    valid while the sequence word (stored last, 8 bytes) is not 0.
 // Every field read from a file is checked before use (a bad one is
 // failure::state, never an out-of-bounds access). Stores that mark progress
 // are single aligned 8-byte stores (std::atomic_ref), so a SIGKILL never
@@ -57,8 +60,18 @@ class journal {
   std::uint64_t acked() const noexcept;
   std::uint64_t next() const noexcept;
   std::uint32_t window() const noexcept { return window_; }
-  /// Copies msg (len <= slot_bytes) into the slot of next(), then advances next().
-  void append(std::span<const std::byte> msg) noexcept;
+  /// Where a message came from: the mailbox (its creation time) and its
+  /// position there (mailbox_receiver::position()).
+  struct origin {
+    std::uint64_t mailbox = 0, position = 0;
+    bool operator==(const origin&) const = default;
+  };
+  /// Copies msg (len <= slot_bytes) and its origin into the slot of next(),
+  /// then advances next() (one 8-byte store: the message is in from there).
+  void append(std::span<const std::byte> msg, origin from) noexcept;
+  /// The origin of the last message appended (next() - 1), while its slot
+  /// still holds it (always: a slot is reused only by the next lap).
+  std::optional<origin> last_origin() const noexcept;
   /// Message seq (acked() <= seq < next()), checked; nullopt when the slot is bad.
   std::optional<std::span<const std::byte>> entry(std::uint64_t seq) const noexcept;
   /// Every message below seq is acknowledged (seq <= next()).
@@ -80,6 +93,19 @@ class seen_table {
   std::uint64_t* last_of(std::string_view source) noexcept;
   static std::uint64_t load(const std::uint64_t* w) noexcept;
   static void store(std::uint64_t* w, std::uint64_t v) noexcept;
+
+  /// The message being sent: sequence seq of the source whose word is
+  /// `last`, claimed at `position` of the mailbox made at `mailbox`.
+  struct sending {
+    std::uint64_t* last = nullptr;
+    std::uint64_t seq = 0, mailbox = 0, position = 0;
+  };
+  /// Records it (the sequence last); clear_sending() once its fate is
+  /// recorded in *last.
+  void set_sending(const sending& s) noexcept;
+  void clear_sending() noexcept;
+  /// What a killed run left, checked (nullopt: nothing, or a bad entry).
+  std::optional<sending> left_sending() noexcept;
 
  private:
   mapped_file f_;

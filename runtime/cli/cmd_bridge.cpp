@@ -18,9 +18,11 @@ out drains MAILBOX to the NATS subject SUBJ until the mailbox is closed and
 drained; in feeds MAILBOX (created when missing) from SUBJ until SIGTERM or
 SIGINT. URL is nats://HOST:PORT, or several, comma-separated.
 With --stream (JetStream): exactly once at the receivers across crashes of
-either bridge, but for two one-message windows (README.md, "Beyond one
-machine": out killed while copying a message into its journal loses it; in
-killed between queueing a message and recording its SEQ queues it twice).
+either bridge (README.md, "Beyond one machine"): out takes messages as a
+keeping receiver (one it held when killed goes to the next out on the same
+journal, which journals it unless its journal has it already); in queues
+them as a keeping sender (the next in voids a claim a killed one left
+unpublished, so it knows the message was not delivered).
 out creates STREAM (file storage, bound to SUBJ, 2 min
 duplicate window, R replicas: 1 to 5, default 1) when missing, keeps up to N (1 to 65536; default 256)
 unacknowledged messages in a journal file under DIR (default
