@@ -400,46 +400,65 @@ status mailbox_receiver::take(std::span<std::byte>* buf, std::size_t& len, std::
       return empty_status();
     }
     // We own the slot now; h is the one copy of its header we act on.
-    const std::byte* slot = e_.view().slot(e_.pos());
-    if (h.length > max_ || (h.flags & ~known_flags) != 0) [[unlikely]] {
-      e_.publish();  // drop it: a corrupt or hostile peer wrote it
-      return status::corrupt;
-    }
-    if ((h.flags & flag_void) != 0) {
-      e_.publish();
-      continue;
-    }
-    if ((h.flags & flag_sync) != 0) {
-      if (h.ack_index >= detail::max_roles || h.ack_gen > gen_mask) [[unlikely]] {
-        e_.publish();
-        return status::corrupt;
-      }
-      std::atomic<std::uint32_t>& w = acks_[h.ack_index].word;
-      // R-ACK: exactly one of this CAS and the sender's withdrawing CAS wins.
-      if (!detail::ack_take<ack_env>(w, h.ack_gen)) {
-        e_.publish();  // withdrawn (timed out): never delivered
-        continue;
-      }
-      detail::futex_wake_all(&w);
-    }
-    len = h.length;
-    if (view) {
-      *view = {slot + mailbox_header_bytes, h.length};
-      return status::ok;  // stays reserved until release()
-    }
-    if (h.length > room || (exact && h.length != room)) [[unlikely]] {
-      e_.publish();  // only a peer rewriting a header we reserved gets here
-      return status::corrupt;
-    }
-    if (h.length != 0) std::memcpy(buf->data(), slot + mailbox_header_bytes, h.length);
-    e_.publish();
-    return status::ok;
+    bool again = false;
+    const status s = deliver(h, buf, len, view, exact, false, again);
+    if (!again) return s;
   }
 }
 
+// A slot this handle holds (reserved by take(), or inherited from a dead
+// keeper: `inherited`), with h its header read once: delivered into *buf or
+// lent as *view, or dropped (again: nothing delivered, take the next).
+status mailbox_receiver::deliver(const slot_header& h, std::span<std::byte>* buf, std::size_t& len,
+                                 std::span<const std::byte>* view, bool exact, bool inherited,
+                                 bool& again) noexcept {
+  again = false;
+  const std::byte* slot = e_.view().slot(e_.pos());
+  const auto drop = [&](status s) noexcept {
+    kept_ = kept::none;
+    e_.publish();
+    again = s == status::ok;
+    return s;
+  };
+  if (h.length > max_ || (h.flags & ~known_flags) != 0) [[unlikely]]
+    return drop(status::corrupt);  // a corrupt or hostile peer wrote it
+  // An aborted claim; or a stream fragment, which take() leaves queued, so
+  // an inherited one (streams are not kept: dropped as a dead reader's).
+  if ((h.flags & (flag_void | flag_stream)) != 0) return drop(status::ok);
+  if ((h.flags & flag_sync) != 0) {
+    if (h.ack_index >= detail::max_roles || h.ack_gen > gen_mask) [[unlikely]]
+      return drop(status::corrupt);
+    std::atomic<std::uint32_t>& w = acks_[h.ack_index].word;
+    // Inherited and no longer pending: the dead keeper took it (or its
+    // sender withdrew it after the keeper died: delivered anyway, as
+    // mailbox.hpp says). Else R-ACK: exactly one of this CAS and the
+    // sender's withdrawing CAS wins.
+    if (!inherited || w.load(std::memory_order_relaxed) == ack_word(h.ack_gen, ack_pending)) {
+      if (!detail::ack_take<ack_env>(w, h.ack_gen)) return drop(status::ok);  // withdrawn: never delivered
+      detail::futex_wake_all(&w);
+    }
+  }
+  const std::size_t room = buf ? buf->size() : max_;
+  if (!view && (exact ? h.length != room : h.length > room)) {
+    if (!inherited) [[unlikely]]
+      return drop(status::corrupt);  // only a peer rewriting a header we reserved gets here
+    len = h.length;                  // stays held for a receive that can take it
+    return exact ? status::wrong_size : status::too_large;
+  }
+  kept_ = kept::none;
+  len = h.length;
+  if (view) {
+    *view = {slot + mailbox_header_bytes, h.length};
+    return status::ok;  // stays reserved until release()
+  }
+  if (h.length != 0) std::memcpy(buf->data(), slot + mailbox_header_bytes, h.length);
+  e_.publish();
+  return status::ok;
+}
+
 // A keeping receiver's inheritance (mailbox.hpp, "Keeping receivers"):
-// what the dead keeper held is delivered first, through the same checks as
-// a message take() reserved; `again` when there was nothing to deliver.
+// what the dead keeper held is delivered first, through deliver(), as a
+// message take() reserved; `again` when there was nothing to deliver.
 status mailbox_receiver::take_kept(std::span<std::byte>* buf, std::size_t& len,
                                    std::span<const std::byte>* view, bool exact, bool& again) noexcept {
   again = false;
@@ -451,45 +470,7 @@ status mailbox_receiver::take_kept(std::span<std::byte>* buf, std::size_t& len,
     kept_ = k.state == detail::kept_state::held ? kept::held : kept::none;
     if (kept_ == kept::none) return again = true, status::ok;
   }
-  const std::byte* slot = e_.view().slot(e_.pos());
-  const slot_header h = load_header(slot);  // read once: we hold the slot
-  const auto drop = [&](status s) noexcept {
-    kept_ = kept::none;
-    e_.publish();
-    again = s == status::ok;
-    return s;
-  };
-  if (h.length > max_ || (h.flags & ~known_flags) != 0) [[unlikely]]
-    return drop(status::corrupt);
-  // An aborted claim; or a stream fragment (streams are not kept: its
-  // message is dropped as for any dead reader's).
-  if ((h.flags & (flag_void | flag_stream)) != 0) return drop(status::ok);
-  const std::size_t room = buf ? buf->size() : max_;
-  if (!view && (exact ? h.length != room : h.length > room)) {
-    len = h.length;  // stays held for a receive that can take it
-    return exact ? status::wrong_size : status::too_large;
-  }
-  if ((h.flags & flag_sync) != 0) {
-    if (h.ack_index >= detail::max_roles || h.ack_gen > gen_mask) [[unlikely]]
-      return drop(status::corrupt);
-    std::atomic<std::uint32_t>& w = acks_[h.ack_index].word;
-    // Still pending: the keeper died before taking it; take it (or it was
-    // withdrawn just now: discard). Otherwise the keeper took it (or its
-    // sender withdrew it after the keeper died: delivered anyway, as said).
-    if (w.load(std::memory_order_relaxed) == ack_word(h.ack_gen, ack_pending)) {
-      if (!detail::ack_take<ack_env>(w, h.ack_gen)) return drop(status::ok);
-      detail::futex_wake_all(&w);
-    }
-  }
-  kept_ = kept::none;
-  len = h.length;
-  if (view) {
-    *view = {slot + mailbox_header_bytes, h.length};
-    return status::ok;  // stays reserved until release()
-  }
-  if (h.length != 0) std::memcpy(buf->data(), slot + mailbox_header_bytes, h.length);
-  e_.publish();
-  return status::ok;
+  return deliver(load_header(e_.view().slot(e_.pos())), buf, len, view, exact, true, again);
 }
 
 status mailbox_receiver::try_receive(std::span<std::byte> buf, std::size_t& len) noexcept {

@@ -219,6 +219,9 @@
 
 namespace ringport {
 
+namespace mbx {
+struct slot_header;  // runtime/mailbox_slots.hpp
+}  // namespace mbx
 namespace detail {
 class ring_state;
 struct chain_link;
@@ -671,6 +674,8 @@ class mailbox_receiver {
 
   status take_kept(std::span<std::byte>* buf, std::size_t& len, std::span<const std::byte>* view, bool exact,
                    bool& again) noexcept;
+  status deliver(const mbx::slot_header& h, std::span<std::byte>* buf, std::size_t& len,
+                 std::span<const std::byte>* view, bool exact, bool inherited, bool& again) noexcept;
 
   // A keeping receiver that took over a dead keeper's role slot: `pending`
   // until resolve_kept() ran (ring_recovery.hpp), `held` while an inherited

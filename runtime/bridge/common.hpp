@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -13,6 +14,15 @@
 #include "ringport/bridge.hpp"
 
 namespace ringport::bridge::detail {
+
+/// The tag of a bridge's keeping receiver or sender (mailbox.hpp, "Keeping
+/// receivers"): FNV-1a of its state file's path, never 0, so that the next
+/// bridge on the same file, and only it, inherits what a killed one held.
+inline std::uint64_t keep_tag(const std::string& path) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : path) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  return h != 0 ? h : 1;
+}
 
 /// The domain a mailbox lives in: `given`, else RINGPORT_DOMAIN, else "default".
 inline std::string domain_of(const std::string& given) {

@@ -29,13 +29,6 @@ std::span<const std::byte> payload(natsMsg* m) {
           static_cast<std::size_t>(natsMsg_GetDataLength(m))};
 }
 
-// FNV-1a of the seen file's path, never 0: the keeping sender's tag.
-std::uint64_t keep_tag(const std::string& path) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (const char c : path) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-  return h != 0 ? h : 1;
-}
-
 class in_bridge {
  public:
   // keeping: tx is a keeping sender (else sendings are not recorded: a
@@ -238,7 +231,7 @@ outcome run_in(const in_options& o) {
   // A keeping sender, tagged by the seen file's path: a message claimed by
   // a killed bridge and never published is voided by the next one, which
   // so knows it was not delivered.
-  auto tx = box->keeping_sender(keep_tag(path));
+  auto tx = box->keeping_sender(detail::keep_tag(path));
   const bool keeping = static_cast<bool>(tx);
   if (!tx && tx.error().code == errc::invalid_argument) {
     std::fprintf(stderr,

@@ -45,13 +45,6 @@ outcome ensure_stream(jsCtx* js, const out_options& o) {
   return {};
 }
 
-// FNV-1a of the journal's path, never 0.
-std::uint64_t keep_tag(const std::string& path) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (const char c : path) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-  return h != 0 ? h : 1;
-}
-
 class out_bridge {
  public:
   out_bridge(const out_options& o, mailbox_receiver& rx, detail::link& l, std::uint64_t mailbox_id)
@@ -265,7 +258,7 @@ outcome run_out(const out_options& o) {
   if (!j) return fail(failure::state, err);
   // A keeping receiver, tagged by the journal's path: what a killed bridge
   // held comes back to the next bridge on this journal.
-  auto rx = box->keeping_receiver(keep_tag(path));
+  auto rx = box->keeping_receiver(detail::keep_tag(path));
   if (!rx && rx.error().code == errc::invalid_argument) {
     std::fprintf(stderr,
                  "ringport: bridge out: %s: a SIGKILL between taking a message and journaling it loses it\n",
