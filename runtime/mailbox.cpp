@@ -70,7 +70,7 @@ bool mailbox_sender::settled_first() noexcept {
 status mailbox_sender::settle_inherited(std::optional<std::uint64_t>& voided) noexcept {
   voided.reset();
   if (!inherits_) return status::ok;
-  const detail::kept_claim k = detail::resolve_kept(e_.view(), detail::role::producer, e_.record());
+  const detail::kept_claim k = detail::resolve_kept(e_.view(), detail::role::producer, e_.claims());
   if (k.state == detail::kept_state::wait) return status::would_block;
   inherits_ = false;
   e_.inherit(k.held);
@@ -463,7 +463,7 @@ status mailbox_receiver::take_kept(std::span<std::byte>* buf, std::size_t& len,
                                    std::span<const std::byte>* view, bool exact, bool& again) noexcept {
   again = false;
   if (kept_ == kept::pending) {
-    const detail::kept_claim k = detail::resolve_kept(e_.view(), detail::role::consumer, e_.record());
+    const detail::kept_claim k = detail::resolve_kept(e_.view(), detail::role::consumer, e_.claims());
     // Another live record covers the position: wait until it or the turn moves.
     if (k.state == detail::kept_state::wait) return status::would_block;
     e_.inherit(k.held);

@@ -387,7 +387,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
   void settle_kept(unsigned t, producer& e) {
     rd::kept_claim kc;
     for (;;) {
-      kc = rd::resolve_kept(v, rd::role::producer, e.record());
+      kc = rd::resolve_kept(v, rd::role::producer, e.claims());
       if (kc.state != rd::kept_state::wait) break;
       rl::yield(1, $);  // another live record covers it: that producer moves on
     }
@@ -481,7 +481,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
   void deliver_kept(unsigned t, consumer& e) {
     rd::kept_claim kc;
     for (;;) {
-      kc = rd::resolve_kept(v, rd::role::consumer, e.record());
+      kc = rd::resolve_kept(v, rd::role::consumer, e.claims());
       if (kc.state != rd::kept_state::wait) break;
       rl::yield(1, $);  // another live record covers it: that consumer moves on
     }

@@ -259,6 +259,27 @@ class engine_base {
     return (v_.shared->closed.load(std::memory_order_acquire) & state_closed) != 0;
   }
 
+  /// A keeping side (a multi side: it has a claim record) that took over
+  /// a dead holder's role slot (ring_recovery.hpp, "Kept claims"): `held`
+  /// is what resolve_kept() found it now holds, reserved as if reserve()
+  /// had returned it: a consumer's to deliver, then publish(); a
+  /// producer's (claimed, never published) to abandon(), or publish() by a
+  /// caller that knows the slots were written whole. Count 0: nothing
+  /// held, and the inherited record is emptied.
+  void inherit(span_pos held) noexcept {
+    record* const r = rec_;
+    if (held.count == 0) {
+      r->end.store(r->from.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      return;
+    }
+    // Narrowed to what is held; every step still covers it.
+    r->from.store(held.pos, std::memory_order_release);
+    r->end.store(held.pos + held.count, std::memory_order_release);
+    res_ = held;
+  }
+  /// Our role slot's claim record (null for single sides).
+  record* claims() const noexcept { return rec_; }
+
   engine_base(const engine_base&) = delete;
   engine_base& operator=(const engine_base&) = delete;
 
@@ -634,25 +655,6 @@ class alignas(cache_line) producer_engine : public engine_base<role::producer, P
     res_.count = 0;
   }
 
-  /// A keeping producer that took over a dead holder's role slot
-  /// (ring_recovery.hpp, "Kept claims"): `held` is what resolve_kept()
-  /// found it now holds (claimed, never published), reserved as if
-  /// reserve() had returned it, for abandon() (or publish(), by a caller
-  /// that knows the slots were written whole). Count 0: nothing held, and
-  /// the inherited record is emptied.
-  void inherit(span_pos held) noexcept {
-    static_assert(MultiProducer, "kept claims are a multi producer's");
-    auto* r = this->rec_;
-    if (held.count == 0) {
-      r->end.store(r->from.load(std::memory_order_relaxed), std::memory_order_relaxed);
-      return;
-    }
-    r->from.store(held.pos, std::memory_order_release);
-    r->end.store(held.pos + held.count, std::memory_order_release);
-    res_ = held;
-  }
-  claim_record_t<P>* record() const noexcept { return this->rec_; }
-
   /// For a waiting producer: looks for a dead consumer holding the slot it
   /// waits for (see "Crashes").
   void poll_stall() noexcept {
@@ -928,24 +930,6 @@ class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P
       return ready(pos) || is_void(pos);
     }
   }
-
-  /// A keeping consumer that took over a dead holder's role slot
-  /// (ring_recovery.hpp, "Kept claims"): `held` is what resolve_kept()
-  /// found it now holds; reserved as if reserve() had returned it (count 0:
-  /// nothing held, and the inherited record is emptied).
-  void inherit(span_pos held) noexcept {
-    static_assert(MultiConsumer, "kept claims are a multi consumer's");
-    auto* r = this->rec_;
-    if (held.count == 0) {
-      r->end.store(r->from.load(std::memory_order_relaxed), std::memory_order_relaxed);
-      return;
-    }
-    // Narrowed to what is held; every step still covers it.
-    r->from.store(held.pos, std::memory_order_release);
-    r->end.store(held.pos + held.count, std::memory_order_release);
-    res_ = held;
-  }
-  claim_record_t<P>* record() const noexcept { return this->rec_; }
 
   /// For a waiting consumer: looks for a dead producer that claimed the
   /// position it waits for (see "Crashes").
