@@ -140,6 +140,7 @@ class out_bridge {
     for (bool first = true; j.next() - j.acked() < j.window(); first = false) {
       if (!first && clock::now() >= deadline) return {};
       std::span<const std::byte> msg;
+      const bool inherited = rx_.inherits();  // this peek may return what a killed bridge held
       const status st = rx_.peek_until(msg, deadline);
       if (st == status::timed_out) return {};
       if (st == status::closed) return closed = true, outcome{};
@@ -150,7 +151,7 @@ class out_bridge {
       // is the last one appended (died after append()), so only released.
       detail::crash_point("out-taken");
       const detail::journal::origin from{mailbox_id_, rx_.position()};
-      if (j.last_origin() == from) {
+      if (inherited && j.last_origin() == from) {
         rx_.release();
         continue;
       }
