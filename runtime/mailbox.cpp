@@ -769,13 +769,20 @@ result<mailbox_receiver> mailbox::receiver(wait_policy p) const {
   return outer;
 }
 
-result<mailbox_sender> mailbox::keeping_sender(std::uint64_t tag, wait_policy p) const {
+// A role slot for a keeping handle (ring_state::attach_keeping), refused
+// where the mailbox cannot keep.
+result<std::size_t> mailbox::keeping_slot(detail::role r, std::uint64_t tag, bool& inherited) const {
   if (chain_ || rendezvous_)
-    return error(errc::invalid_argument, "mailbox '" + info().name +
-                                             "': keeping senders need a bounded mailbox (not a rendezvous, "
-                                             "not automatic buffering)");
+    return error(errc::invalid_argument,
+                 "mailbox '" + info().name + "': keeping " +
+                     (r == detail::role::producer ? "senders" : "receivers") +
+                     " need a bounded mailbox (not a rendezvous, not automatic buffering)");
+  return st_->attach_keeping(r, tag, inherited);
+}
+
+result<mailbox_sender> mailbox::keeping_sender(std::uint64_t tag, wait_policy p) const {
   bool inherited = false;
-  auto slot = st_->attach_keeping(detail::role::producer, tag, inherited);
+  auto slot = keeping_slot(detail::role::producer, tag, inherited);
   if (!slot) return slot.error();
   mailbox_sender s(detail::mailbox_role(st_, true, *slot), max_, p, meeting());
   s.inherits_ = inherited;
@@ -783,12 +790,8 @@ result<mailbox_sender> mailbox::keeping_sender(std::uint64_t tag, wait_policy p)
 }
 
 result<mailbox_receiver> mailbox::keeping_receiver(std::uint64_t tag, wait_policy p) const {
-  if (chain_ || rendezvous_)
-    return error(errc::invalid_argument, "mailbox '" + info().name +
-                                             "': keeping receivers need a bounded mailbox (not a rendezvous, "
-                                             "not automatic buffering)");
   bool inherited = false;
-  auto slot = st_->attach_keeping(detail::role::consumer, tag, inherited);
+  auto slot = keeping_slot(detail::role::consumer, tag, inherited);
   if (!slot) return slot.error();
   mailbox_receiver r(detail::mailbox_role(st_, false, *slot), max_, p, meeting());
   if (inherited) r.kept_ = mailbox_receiver::kept::pending;

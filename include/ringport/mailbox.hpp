@@ -768,6 +768,7 @@ class mailbox {
   mailbox(std::shared_ptr<detail::ring_state> st, std::size_t max, bool rendezvous)
       : st_(std::move(st)), max_(max), rendezvous_(rendezvous) {}
   static result<mailbox> create_automatic(std::string_view name, const mailbox_options& opt);
+  result<std::size_t> keeping_slot(detail::role r, std::uint64_t tag, bool& inherited) const;
   detail::mailbox_meeting* meeting() const noexcept;
   std::shared_ptr<detail::ring_state> st_;
   std::shared_ptr<detail::chain_link> chain_;  // automatic mailboxes only
