@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -39,10 +40,13 @@ void send_all(const mailbox& box, std::uint64_t first, std::uint64_t n) {
   for (std::uint64_t v = first; v < first + n; ++v) REQUIRE(tx->try_send(v) == status::ok);
 }
 
-// A child that opens `name`, takes a receiver (keeping with `keep`, else
-// plain), peeks one message and, with `hold`, keeps it lent; writes the
-// position it got to the pipe and waits to be killed. Returns its pid.
-pid_t holder(const char* name, std::uint64_t keep, bool hold, std::uint64_t& pos) {
+// Forks a child that opens `name` and runs act(box, ready). Once it holds
+// what the case needs, act calls ready(position), which writes the
+// position to a pipe and waits there, handles alive, until the parent
+// SIGKILLs the child; an act that fails returns an exit code instead.
+using ready_fn = std::function<void(std::uint64_t)>;
+void killed_child(const char* name, const std::function<int(mailbox&, const ready_fn&)>& act,
+                  std::uint64_t& pos) {
   int fds[2];
   REQUIRE(::pipe(fds) == 0);
   const pid_t pid = ::fork();
@@ -51,51 +55,54 @@ pid_t holder(const char* name, std::uint64_t keep, bool hold, std::uint64_t& pos
     ::close(fds[0]);
     auto box = mailbox::open(name);
     if (!box) _exit(2);
-    auto rx = keep != 0 ? box->keeping_receiver(keep) : box->receiver();
-    if (!rx) _exit(3);
-    std::span<const std::byte> msg;
-    if (rx->peek_until(msg, std::chrono::steady_clock::now() + 5s) != status::ok) _exit(4);
-    std::uint64_t p = rx->position();
-    if (!hold) rx->release();
-    if (::write(fds[1], &p, sizeof p) != sizeof p) _exit(5);
-    for (;;) ::pause();
+    const ready_fn ready = [&](std::uint64_t p) {
+      if (::write(fds[1], &p, sizeof p) != sizeof p) _exit(9);
+      for (;;) ::pause();
+    };
+    _exit(act(*box, ready));
   }
   ::close(fds[1]);
   REQUIRE(::read(fds[0], &pos, sizeof pos) == sizeof pos);
   ::close(fds[0]);
   ::kill(pid, SIGKILL);
   CHECK(ringport_test::wait_child(pid) == 128 + SIGKILL);
-  return pid;
+}
+
+// A child that takes a receiver (keeping with `keep`, else plain), peeks
+// one message and, with `hold`, keeps it lent.
+void holder(const char* name, std::uint64_t keep, bool hold, std::uint64_t& pos) {
+  killed_child(
+      name,
+      [&](mailbox& box, const ready_fn& ready) {
+        auto rx = keep != 0 ? box.keeping_receiver(keep) : box.receiver();
+        if (!rx) return 3;
+        std::span<const std::byte> msg;
+        if (rx->peek_until(msg, std::chrono::steady_clock::now() + 5s) != status::ok) return 4;
+        if (!hold) rx->release();
+        ready(rx->position());
+        return 0;
+      },
+      pos);
 }
 
 // A child that takes a sender (keeping with `keep`, else plain), claims a
-// slot and writes 7 into it, and with `commit` publishes it; writes the
-// position to the pipe and waits to be killed.
+// slot and writes 7 into it, and with `commit` publishes it.
 void claimer(const char* name, std::uint64_t keep, bool commit, std::uint64_t& pos) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::close(fds[0]);
-    auto box = mailbox::open(name);
-    if (!box) _exit(2);
-    auto tx = keep != 0 ? box->keeping_sender(keep) : box->sender();
-    if (!tx) _exit(3);
-    std::span<std::byte> out;
-    if (tx->try_claim(sizeof(std::uint64_t), out) != status::ok) _exit(4);
-    const std::uint64_t seven = 7;
-    std::memcpy(out.data(), &seven, sizeof seven);
-    std::uint64_t p = tx->position();
-    if (commit && tx->commit(sizeof seven) != status::ok) _exit(5);
-    if (::write(fds[1], &p, sizeof p) != sizeof p) _exit(6);
-    for (;;) ::pause();
-  }
-  ::close(fds[1]);
-  REQUIRE(::read(fds[0], &pos, sizeof pos) == sizeof pos);
-  ::close(fds[0]);
-  ::kill(pid, SIGKILL);
-  CHECK(ringport_test::wait_child(pid) == 128 + SIGKILL);
+  killed_child(
+      name,
+      [&](mailbox& box, const ready_fn& ready) {
+        auto tx = keep != 0 ? box.keeping_sender(keep) : box.sender();
+        if (!tx) return 3;
+        std::span<std::byte> out;
+        if (tx->try_claim(sizeof(std::uint64_t), out) != status::ok) return 4;
+        const std::uint64_t seven = 7;
+        std::memcpy(out.data(), &seven, sizeof seven);
+        const std::uint64_t p = tx->position();
+        if (commit && tx->commit(sizeof seven) != status::ok) return 5;
+        ready(p);
+        return 0;
+      },
+      pos);
 }
 
 std::uint64_t receive_one(mailbox_receiver& rx) {

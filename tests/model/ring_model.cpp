@@ -384,14 +384,22 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
   // settles the inherited record (a claim held is voided: never
   // delivered), then judges the item its predecessor recorded as written:
   // delivered unless that claim was the one voided.
-  void settle_kept(unsigned t, producer& e) {
-    rd::kept_claim kc;
+  // resolve_kept() until no other live record covers the inherited
+  // positions (that side moves on meanwhile), then inherit() what it holds.
+  template <class Engine>
+  rd::kept_claim resolve_waiting(rd::role side, Engine& e) {
     for (;;) {
-      kc = rd::resolve_kept(v, rd::role::producer, e.claims());
-      if (kc.state != rd::kept_state::wait) break;
-      rl::yield(1, $);  // another live record covers it: that producer moves on
+      const rd::kept_claim kc = rd::resolve_kept(v, side, e.claims());
+      if (kc.state != rd::kept_state::wait) {
+        e.inherit(kc.held);
+        return kc;
+      }
+      rl::yield(1, $);
     }
-    e.inherit(kc.held);
+  }
+
+  void settle_kept(unsigned t, producer& e) {
+    const rd::kept_claim kc = resolve_waiting(rd::role::producer, e);
     bool voided_sending = false;
     if (kc.state == rd::kept_state::held) {
       RL_ASSERT(kc.held.count == 1);  // push_one claims one position
@@ -479,13 +487,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
   // the inherited record, then delivers what it holds first, unless its
   // predecessor recorded that position already (the bridge's journal origin).
   void deliver_kept(unsigned t, consumer& e) {
-    rd::kept_claim kc;
-    for (;;) {
-      kc = rd::resolve_kept(v, rd::role::consumer, e.claims());
-      if (kc.state != rd::kept_state::wait) break;
-      rl::yield(1, $);  // another live record covers it: that consumer moves on
-    }
-    e.inherit(kc.held);
+    const rd::kept_claim kc = resolve_waiting(rd::role::consumer, e);
     if (kc.state != rd::kept_state::held) return;
     RL_ASSERT(kc.held.count == 1);  // pop_one claims one position
     seen.kept++;
