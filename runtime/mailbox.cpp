@@ -88,7 +88,7 @@ status mailbox_sender::reserve_slot() noexcept {
     return status::would_block;
   if (!enter()) [[unlikely]]
     return status::would_block;  // a stream message is being written: wait for its end
-  if (e_.reserve(1) == 0) [[unlikely]] {
+  if (e_.reserve(1).count == 0) [[unlikely]] {
     leave();
     return e_.corrupt() ? status::corrupt : status::would_block;
   }

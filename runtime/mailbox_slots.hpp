@@ -145,7 +145,7 @@ inline slot_header load_header(const std::byte* slot) noexcept {
 }
 
 inline void store_header(std::byte* slot, const slot_header& h) noexcept {
-  // relaxed: published by R-TURN-FULL in producer_engine::publish().
+  // relaxed: published by R-TURN-FULL in ring_engine::hand_on().
   field(slot, off_length).store(h.length, std::memory_order_relaxed);
   field(slot, off_flags).store(h.flags, std::memory_order_relaxed);
   field(slot, off_ack_index).store(h.ack_index, std::memory_order_relaxed);

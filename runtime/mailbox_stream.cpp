@@ -123,7 +123,7 @@ status mailbox_sender::reserve_fragment(clock::time_point deadline, bool try_onl
   auto attempt = [this]() noexcept {
     if (e_.closed()) return status::closed;
     if (!settled_first()) return status::would_block;
-    if (e_.reserve(1) != 0) return status::ok;
+    if (e_.reserve(1).count != 0) return status::ok;
     return e_.corrupt() ? status::corrupt : status::would_block;
   };
   const status s = attempt();

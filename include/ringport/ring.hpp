@@ -163,7 +163,7 @@ class ring {
     status try_push(const T& v) noexcept {
       if (closed()) [[unlikely]]
         return status::closed;
-      if (e_.template push_one<sizeof(T)>(
+      if (e_.template transfer_one<sizeof(T)>(
               [&](std::byte* slot) noexcept { std::memcpy(slot, &v, sizeof(T)); })) [[likely]]
         return status::ok;
       return e_.corrupt() ? status::corrupt : status::would_block;
@@ -216,8 +216,8 @@ class ring {
     std::span<T> claim(std::size_t n) noexcept {
       if (closed()) [[unlikely]]
         return {};
-      const std::size_t k = e_.reserve(n);
-      return {reinterpret_cast<T*>(e_.view().template slot<sizeof(T)>(e_.pos())), k};
+      const detail::span_pos r = e_.reserve(n);
+      return {reinterpret_cast<T*>(e_.view().template slot<sizeof(T)>(r.pos)), r.count};
     }
     std::span<T> claim_until(std::size_t n, clock::time_point deadline, status* why = nullptr) noexcept {
       std::span<T> out = claim(n);
@@ -268,7 +268,7 @@ class ring {
 
     /// Pops into out if an item is there; never waits.
     status try_pop(T& out) noexcept {
-      if (e_.template pop_one<sizeof(T)>(
+      if (e_.template transfer_one<sizeof(T)>(
               [&](const std::byte* slot) noexcept { std::memcpy(&out, slot, sizeof(T)); })) [[likely]]
         return status::ok;
       return empty_status();
@@ -314,8 +314,8 @@ class ring {
     /// Zero copy: up to n contiguous filled slots to read in place (empty
     /// when there are none). Hand them back with release().
     std::span<const T> peek(std::size_t n) noexcept {
-      const std::size_t k = e_.reserve(n);
-      return {reinterpret_cast<const T*>(e_.view().template slot<sizeof(T)>(e_.pos())), k};
+      const detail::span_pos r = e_.reserve(n);
+      return {reinterpret_cast<const T*>(e_.view().template slot<sizeof(T)>(r.pos)), r.count};
     }
     std::span<const T> peek_until(std::size_t n, clock::time_point deadline, status* why = nullptr) noexcept {
       std::span<const T> out = peek(n);

@@ -361,7 +361,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     P::wake_all(shared.not_full, nullptr);
   }
 
-  // ---- producers: try_push (push_one: reserve, write, publish), waiting on
+  // ---- producers: try_push (transfer_one: reserve, write, publish), waiting on
   // not_full when full, as producer_handle::push does.
   void produce(unsigned t) {
     const actor& a = current->actors[t];
@@ -402,7 +402,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     const rd::kept_claim kc = resolve_waiting(rd::role::producer, e);
     bool voided_sending = false;
     if (kc.state == rd::kept_state::held) {
-      RL_ASSERT(kc.held.count == 1);  // push_one claims one position
+      RL_ASSERT(kc.held.count == 1);  // transfer_one claims one position
       voided_sending = sending[t] == kc.held.pos + 1;
       e.abandon();
       seen.kept++;
@@ -418,7 +418,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
       auto attempt = [&]() -> status {
         if (closed()) return status::closed;
         bool wrote = false;  // a dead thread writes nothing (its publication is then a no-op)
-        const bool ok = e.push_one([&](std::byte* s) {
+        const bool ok = e.transfer_one([&](std::byte* s) {
           if (!k.live(where::current())) return;  // a kill point: dead holding its reserved slot
           slots[index_of(s)]($) = item;
           wrote = true;
@@ -440,7 +440,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
     }
   }
 
-  // ---- consumers: try_pop (pop_one: reserve, read, release), waiting on
+  // ---- consumers: try_pop (transfer_one: reserve, read, release), waiting on
   // not_empty when empty, until every owed item arrived.
   void consume(unsigned t) {
     const actor& a = current->actors[t];
@@ -465,7 +465,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
         check_done();
         if (done) return status::closed;
         bool read = false;  // read and recorded before the release, as try_pop copies before it
-        const bool ok = e.pop_one([&](const std::byte* s) {
+        const bool ok = e.transfer_one([&](const std::byte* s) {
           if (k.me_dead()) return;          // died before the claim: holds nothing
           if (!k.live(where::current())) {  // a kill point: dead holding the item it claimed
             victim_holding = true;
@@ -489,7 +489,7 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
   void deliver_kept(unsigned t, consumer& e) {
     const rd::kept_claim kc = resolve_waiting(rd::role::consumer, e);
     if (kc.state != rd::kept_state::held) return;
-    RL_ASSERT(kc.held.count == 1);  // pop_one claims one position
+    RL_ASSERT(kc.held.count == 1);  // transfer_one claims one position
     seen.kept++;
     if (recorded[t] != kc.held.pos + 1) {
       record(t, slots[index_of(v.slot(kc.held.pos))]($));

@@ -1,17 +1,21 @@
 // ringport/detail/ring_engine.hpp — the lock-free algorithms, on bytes.
 //
-// A producer or consumer engine works in two steps that every public
-// operation is built from:
-//   reserve(n) -> k      take up to n contiguous slots (0: full / empty)
-//   ...copy into / out of slot(pos()) ... slot(pos() + k - 1)
-//   publish()            hand the k slots to the other side
-// try_push and try_pop are push_one(copy) / pop_one(copy): the same three
-// steps for one slot in one call, so that spsc keeps its position in a
-// register across the copy; push_n/pop_n take reserve_run(n), a run that may
-// go on across the end of the buffer (only the copy is split there:
-// view().copy_in / copy_out), so a batch is one claim and one publication;
-// the zero-copy claim/commit and peek/release forms expose the slots
-// directly and so stop at the end of the buffer.
+// One engine, ring_engine<Side, MultiOwn, MultiOther>, serves both sides of
+// every kind (side_traits says what differs: which cursor a side advances,
+// which it watches, which event count it wakes, its two turns). Every public
+// operation is built from its two steps:
+//   reserve(n) -> span   take up to n contiguous slots (count 0: full / empty)
+//   ...copy into / out of the span's slots...
+//   publish()            hand them to the other side
+// try_push and try_pop are transfer_one(copy): the same three steps for one
+// slot in one call, so that the position stays in a register across the
+// copy; push_n/pop_n take reserve_run(n), a run that may go on across the
+// end of the buffer (only the copy is split there: view().copy_in /
+// copy_out), so a batch is one claim and one publication; the zero-copy
+// claim/commit and peek/release forms expose the slots directly and so stop
+// at the end of the buffer. What a kind changes is how a side reserves
+// (reserve_slots: cached positions, owned turns, or a CAS claim) and how it
+// hands slots on (a position store, or turns).
 //
 // spsc (no multi side): Lamport's ring with cached positions. The producer
 // owns `tail`, the consumer owns `head`; each keeps a process-local copy of
@@ -240,15 +244,116 @@ constexpr std::memory_order order_unless(ring_mutation m, std::memory_order o) n
   return P::mutation == m ? std::memory_order_relaxed : o;
 }
 
-/// What both engines share: the validated view, the process-local
-/// positions, the current reservation and the per-slot turn checks.
-template <role Side, class P = shipped_ring>
-class engine_base {
+template <class P>
+claim_record_t<P>* claim_record_of(const basic_ring_view<P>& v, role r, std::size_t slot) noexcept {
+  if (v.shared == nullptr || slot >= P::roles) return nullptr;
+  return r == role::producer ? &v.shared->producer_claims[slot] : &v.shared->consumer_claims[slot];
+}
+
+/// What makes a side a producer or a consumer. The engine below is one
+/// piece of code for both (as DPDK's one move_head serves both directions);
+/// a side differs only in these: the cursor it advances, the other side's
+/// cursor, the event count it wakes, and its two turns.
+template <role Side, class P>
+struct side_traits;
+
+template <class P>
+struct side_traits<role::producer, P> {
+  template <class Shared>
+  static auto& own(Shared& s) noexcept {
+    return s.tail;
+  }
+  template <class Shared>
+  static auto& other(Shared& s) noexcept {
+    return s.head;
+  }
+  template <class Shared>
+  static auto& wakes(Shared& s) noexcept {
+    return s.not_empty;
+  }
+  // A slot is ready for this side at turn 2L + ready (free) and handed on
+  // at 2L + done (full).
+  static constexpr std::uint64_t ready = 0;
+  static constexpr std::uint64_t done = 1;
+  // spsc: a producer may run up to a whole ring ahead of the consumer.
+  static constexpr bool ahead_by_capacity = true;
+  // R-TAIL (spsc publish; pairs with the consumer's A-TAIL), A-HEAD (spsc
+  // refresh; pairs with the consumer's R-HEAD), R-TURN-FULL (turn publish;
+  // pairs with the consumer's A-TURN).
+  static constexpr auto r_own = order_unless<P>(ring_mutation::relaxed_tail, std::memory_order_release);
+  static constexpr auto a_other = order_unless<P>(ring_mutation::relaxed_head, std::memory_order_acquire);
+  static constexpr auto r_done = order_unless<P>(ring_mutation::relaxed_turn_full, std::memory_order_release);
+};
+
+template <class P>
+struct side_traits<role::consumer, P> {
+  template <class Shared>
+  static auto& own(Shared& s) noexcept {
+    return s.head;
+  }
+  template <class Shared>
+  static auto& other(Shared& s) noexcept {
+    return s.tail;
+  }
+  template <class Shared>
+  static auto& wakes(Shared& s) noexcept {
+    return s.not_full;
+  }
+  // Ready at 2L + 1 (full), handed on at 2L + 2 (free for the next lap).
+  static constexpr std::uint64_t ready = 1;
+  static constexpr std::uint64_t done = 2;
+  static constexpr bool ahead_by_capacity = false;
+  // R-HEAD (the consumer is done reading every slot before head), A-TAIL
+  // (the producer's slot writes before tail are visible), R-TURN-FREE.
+  static constexpr auto r_own = std::memory_order_release;
+  static constexpr auto a_other = std::memory_order_acquire;
+  static constexpr auto r_done = order_unless<P>(ring_mutation::relaxed_turn_free, std::memory_order_release);
+};
+
+/// One side of a ring: reserve, (the caller copies), publish.
+///   Side        producer or consumer (side_traits)
+///   MultiOwn    this side claims its positions by CAS on its cursor (with
+///               a claim record), else it owns the cursor outright
+///   MultiOther  the other side claims by CAS: a dead claimer there can
+///               stall this side (blocked(), poll_stall())
+/// Neither multi: spsc, positions only; else per-slot turns. Engines are
+/// written on every operation by their own thread: each takes whole cache
+/// lines, so handles that sit next to each other never falsely share.
+template <role Side, bool MultiOwn, bool MultiOther, class P = shipped_ring>
+class alignas(cache_line) ring_engine {
+  using S = side_traits<Side, P>;
+  static constexpr bool turns = MultiOwn || MultiOther;
+  static constexpr bool consumer = Side == role::consumer;
+
  public:
   using view_type = basic_ring_view<P>;
   using atomic_u64 = typename view_type::atomic_u64;
   using record = claim_record_t<P>;
+
+  ring_engine() noexcept { detach(); }
+  /// `slot`: this handle's role slot (its claim record, for a multi side).
+  ring_engine(const view_type& v, std::size_t slot) noexcept
+      : v_(v), rec_(MultiOwn ? claim_record_of(v, Side, slot) : nullptr) {
+    // relaxed: read once at attach; spsc checks it against the other
+    // side's position at its first reserve (limit_ = own_: full / empty).
+    own_ = own_cursor().load(std::memory_order_relaxed);
+    limit_ = own_;
+    if constexpr (turns && !MultiOwn) resume_after_finished();
+  }
+  ring_engine(ring_engine&& o) noexcept { steal(o); }
+  ring_engine& operator=(ring_engine&& o) noexcept {
+    if (this != &o) {
+      drop();
+      steal(o);
+    }
+    return *this;
+  }
+  ~ring_engine() { drop(); }
+  ring_engine(const ring_engine&) = delete;
+  ring_engine& operator=(const ring_engine&) = delete;
+
   const view_type& view() const noexcept { return v_; }
+  /// The first position of the current (or last) reservation.
   std::uint64_t pos() const noexcept { return res_.pos; }
   std::size_t reserved() const noexcept { return res_.count; }
   bool corrupt() const noexcept { return corrupt_; }
@@ -257,6 +362,169 @@ class engine_base {
   /// detached engine's ring is closed.
   bool closed() const noexcept {
     return (v_.shared->closed.load(std::memory_order_acquire) & state_closed) != 0;
+  }
+
+  /// Takes up to n contiguous slots ready for this side (free for a
+  /// producer, filled for a consumer): the span it took, count 0 when full
+  /// / empty (or corrupt(): the shared positions are impossible). The
+  /// reservation stays open until publish() (or abandon()).
+  span_pos reserve(std::size_t n) noexcept { return reserve_slots<false>(n); }
+  /// As reserve(), but the run may go on across the end of the buffer (to
+  /// slot 0): for a copy split in two there (view().copy_in / copy_out),
+  /// so that a batch is one reservation and one publish() (push_n, pop_n).
+  span_pos reserve_run(std::size_t n) noexcept { return reserve_slots<true>(n); }
+
+  /// Hands the reserved slots to the other side.
+  void publish() noexcept {
+    const span_pos r = res_;
+    if constexpr (!turns) {
+      own_ = r.pos + r.count;
+      // R-TAIL / R-HEAD (side_traits).
+      own_cursor().store(own_, S::r_own);
+    } else {
+      for (std::size_t i = 0; i < r.count; ++i) hand_on(r.pos + i);
+      if constexpr (!MultiOwn) {
+        own_ = r.pos + r.count;
+        // relaxed: a hint for size() and the next holder; turns publish.
+        own_cursor().store(own_, std::memory_order_relaxed);
+      }
+    }
+    res_.count = 0;
+    P::notify(S::wakes(*v_.shared), v_.bells);
+  }
+
+  /// try_push and try_pop: reserves one slot, lets copy(slot) write or read
+  /// it, publishes it: false, with nothing reserved, when full / empty (or
+  /// corrupt). The position stays in a register across the copy (a copy
+  /// through std::byte* may alias every member, which would be read again
+  /// after it). Stride: as view().slot().
+  template <std::uint64_t Stride = 0, class Copy>
+  bool transfer_one(Copy&& copy) noexcept {
+    if constexpr (!turns) {
+      const std::uint64_t pos = own_;
+      if (limit_ == pos) [[unlikely]]
+        if (!refresh() || limit_ == pos) return false;
+      auto* const sh = v_.shared;
+      copy(slot_of<Stride>(pos));
+      own_ = pos + 1;
+      // R-TAIL / R-HEAD (side_traits).
+      S::own(*sh).store(pos + 1, S::r_own);
+      P::notify(S::wakes(*sh), v_.bells);
+      return true;
+    } else {
+      std::uint64_t pos;
+      if (!reserve_one(pos)) return false;
+      copy(slot_of<Stride>(pos));
+      hand_on(pos);
+      if constexpr (!MultiOwn) {
+        own_ = pos + 1;
+        own_cursor().store(own_, std::memory_order_relaxed);  // hint (as in publish())
+      }
+      P::notify(S::wakes(*v_.shared), v_.bells);
+      return true;
+    }
+  }
+
+  /// Producers: gives up the reservation. A multi producer's claimed
+  /// positions become void (consumers skip them); a single producer simply
+  /// writes them again.
+  void abandon() noexcept requires(!consumer) {
+    if (res_.count == 0) return;
+    if constexpr (MultiOwn) {
+      for (std::size_t i = 0; i < res_.count; ++i)
+        v_.turn(res_.pos + i).store(v_.void_turn(res_.pos + i), std::memory_order_release);
+      P::notify(S::wakes(*v_.shared), v_.bells);
+    }
+    res_.count = 0;
+  }
+
+  /// Consumers: like reserve(1), but first shows the filled slot to
+  /// `accept(slot)` (kinds with turns only). When accept returns false
+  /// nothing is reserved and the item stays queued; returns 0 then, or when
+  /// empty (tell the two apart by what accept saw). accept may run on a
+  /// slot that another consumer takes meanwhile: it must only read
+  /// (atomically) and must not act on what it saw unless reserve_one_if
+  /// then returns 1.
+  template <class Accept>
+  std::size_t reserve_one_if(Accept&& accept) noexcept requires(consumer) {
+    static_assert(turns, "reserve_one_if needs per-slot turns");
+    std::uint64_t pos = MultiOwn ? own_cursor().load(std::memory_order_relaxed) : own_;
+    bool announced = false;
+    auto none = [&]() noexcept -> std::size_t {
+      if constexpr (MultiOwn)
+        if (announced) retract();
+      return 0;
+    };
+    for (;;) {
+      if (!ready(pos)) {  // A-TURN inside
+        if (is_void(pos)) {
+          if constexpr (MultiOwn) {
+            announced = true;
+            skip_void(pos);
+          } else {
+            skip_own_void();
+            pos = own_;
+          }
+          continue;
+        }
+        if constexpr (MultiOwn) {
+          const std::uint64_t again = own_cursor().load(std::memory_order_relaxed);
+          if (again != pos) {
+            pos = again;
+            continue;
+          }
+        }
+        blocked(pos);
+        return none();
+      }
+      const bool ok = accept(static_cast<const std::byte*>(v_.slot(pos)));
+      if constexpr (!MultiOwn) {
+        return ok ? take<false>(pos, 1).count : 0;
+      } else {
+        if (!ok) {
+          // F-ACCEPT: keeps accept's reads before the head re-load. If head
+          // still equals pos, nobody took pos, so its producer of the next
+          // lap cannot have written the slot: accept saw this item.
+          std::uint64_t again;
+          if constexpr (P::rmw_pairing) {
+            // An RMW that writes head's own value: its release half keeps
+            // accept's reads before it (TSan builds only; see cpu.hpp).
+            again = own_cursor().fetch_add(0, std::memory_order_acq_rel);
+          } else {
+            P::acquire_fence();
+            again = own_cursor().load(std::memory_order_relaxed);
+          }
+          if (again == pos) return none();
+          pos = again;
+          continue;
+        }
+        announce(pos, pos + 1);
+        announced = true;
+        // release: publishes the record with the claim (R-CLAIM); success
+        // means head was still pos, so the slot accept looked at is ours.
+        if (own_cursor().compare_exchange_weak(pos, pos + 1, std::memory_order_release,
+                                               std::memory_order_relaxed))
+          return take<false>(pos, 1).count;
+      }
+    }
+  }
+
+  /// Consumers: true when a reserve(1) would likely succeed (for multi-ring
+  /// waits); an abandoned slot counts, since taking it lets the wait move on.
+  bool readable() const noexcept requires(consumer) {
+    if constexpr (!turns) {
+      return S::other(*v_.shared).load(std::memory_order_acquire) != own_;
+    } else {
+      const std::uint64_t pos = MultiOwn ? v_.shared->head.load(std::memory_order_relaxed) : own_;
+      return ready(pos) || is_void(pos);
+    }
+  }
+
+  /// For a waiting side: looks for a dead claimer of the other side that
+  /// holds the position it waits for (see "Crashes").
+  void poll_stall() noexcept {
+    if constexpr (MultiOther)
+      P::check_stall(v_, Side, MultiOwn ? own_cursor().load(std::memory_order_relaxed) : own_, watch_);
   }
 
   /// A keeping side (a multi side: it has a claim record) that took over
@@ -280,87 +548,129 @@ class engine_base {
   /// Our role slot's claim record (null for single sides).
   record* claims() const noexcept { return rec_; }
 
-  engine_base(const engine_base&) = delete;
-  engine_base& operator=(const engine_base&) = delete;
-
- protected:
-  // The turn (relative to 2 * lap) at which a slot is ready for this side:
-  // 0 = free, for producers; 1 = full, for consumers.
-  static constexpr std::uint64_t ready_turn = Side == role::producer ? 0 : 1;
-
-  engine_base() noexcept { detach(); }
-  // other_multi: the other side claims by CAS, so a dead claimer there can
-  // stall this side (see blocked()).
-  engine_base(const view_type& v, record* rec, bool other_multi) noexcept
-      : v_(v), rec_(rec), other_multi_(other_multi) {}
-  engine_base(engine_base&& o) noexcept { steal(o); }
-  void steal(engine_base& o) noexcept {
-    v_ = o.v_;
-    rec_ = o.rec_;
-    own_ = o.own_;
-    cached_other_ = o.cached_other_;
-    res_ = std::exchange(o.res_, span_pos{});
-    corrupt_ = o.corrupt_;
-    other_multi_ = o.other_multi_;
-    idle_ = o.idle_;
-    watch_ = o.watch_;
-    o.detach();
+ private:
+  atomic_u64& own_cursor() const noexcept { return S::own(*v_.shared); }
+  template <std::uint64_t Stride>
+  auto* slot_of(std::uint64_t pos) const noexcept {
+    if constexpr (consumer)
+      return static_cast<const std::byte*>(v_.template slot<Stride>(pos));
+    else
+      return v_.template slot<Stride>(pos);
   }
+
   // Onto detached_view() (the library's policy; the model never detaches):
-  // a single producer's copy of head one lap behind (full), a consumer's
-  // equal to its own (empty).
+  // a capacity of 1 with head = tail = 0, so a producer at 1 finds it full
+  // and a consumer at 0 empty.
   void detach() noexcept {
     if constexpr (std::is_same_v<P, shipped_ring>) {
       v_ = detached_view();
       rec_ = nullptr;
-      own_ = Side == role::producer ? 1 : 0;
-      cached_other_ = 0;
+      own_ = consumer ? 0 : 1;
+      limit_ = own_;
       res_ = {};
       corrupt_ = false;
-      other_multi_ = false;
+    }
+  }
+  void steal(ring_engine& o) noexcept {
+    v_ = o.v_;
+    rec_ = o.rec_;
+    own_ = o.own_;
+    limit_ = o.limit_;
+    res_ = std::exchange(o.res_, span_pos{});
+    corrupt_ = o.corrupt_;
+    idle_ = o.idle_;
+    watch_ = o.watch_;
+    o.detach();
+  }
+  // A reservation left open when the handle goes: a producer's is given up,
+  // a consumer's handed back.
+  void drop() noexcept {
+    if constexpr (consumer) {
+      if (res_.count != 0) publish();
+    } else {
+      abandon();
     }
   }
 
-  // Records a reservation of up to k slots from pos: cut at the end of the
-  // buffer (contiguous, for spans), or, for a Run, not (a copy split in two
-  // at the end: push_n/pop_n reserve and publish once across the wrap).
-  template <bool Run = false>
-  std::size_t take(std::uint64_t pos, std::uint64_t k) noexcept {
-    res_ = {pos, static_cast<std::size_t>(Run ? k : std::min(k, v_.to_end(pos)))};
-    return res_.count;
+  template <bool Run>
+  span_pos reserve_slots(std::size_t n) noexcept {
+    if constexpr (!turns) {
+      if (limit_ - own_ < n && !refresh()) [[unlikely]]
+        return {};
+      return take<Run>(own_, std::min<std::uint64_t>(n, limit_ - own_));
+    } else if constexpr (!MultiOwn) {
+      for (;;) {
+        if (const std::size_t k = ready_prefix<Run>(own_, n); k != 0) return take<Run>(own_, k);
+        if constexpr (consumer) {
+          if (is_void(own_)) {
+            skip_own_void();
+            continue;
+          }
+        }
+        blocked(own_);
+        return {};
+      }
+    } else {
+      return claim<Run>(n);
+    }
   }
 
-  // A-TURN: the acquire pairs with the other side's release of the same
-  // turn: R-TURN-FREE in consumer_engine::publish() for producers (the
-  // consumer of the previous lap is done reading), R-TURN-FULL in
-  // producer_engine::publish() for consumers (the item is written).
-  bool ready(std::uint64_t pos) const noexcept {
-    return v_.turn(pos).load(a_turn) == v_.lap2(pos) + ready_turn;
+  // Kinds with turns, for transfer_one(): the position of one slot ready
+  // for this side, taken (false when full / empty, or corrupt). Nothing
+  // stays reserved: transfer_one() hands the slot on itself.
+  bool reserve_one(std::uint64_t& pos) noexcept {
+    if constexpr (!MultiOwn) {
+      if (ready(own_)) [[likely]] {
+        pos = own_;
+        return true;
+      }
+    }
+    const span_pos r = reserve_slots<false>(1);
+    res_.count = 0;
+    pos = r.pos;
+    return r.count != 0;
   }
+
+  // Records a reservation of up to k slots from pos: cut at the end of the
+  // buffer (contiguous, for spans), or, for a Run, not.
+  template <bool Run>
+  span_pos take(std::uint64_t pos, std::uint64_t k) noexcept {
+    res_ = {pos, static_cast<std::size_t>(Run ? k : std::min(k, v_.to_end(pos)))};
+    return res_;
+  }
+
+  // spsc: re-reads the other side's position (A-HEAD / A-TAIL:
+  // side_traits); false (and corrupt()) when it is impossible: the two
+  // positions never lie more than capacity apart, and limit_ - own_, the
+  // slots this side may take, never exceeds capacity.
+  bool refresh() noexcept {
+    const std::uint64_t o = S::other(*v_.shared).load(S::a_other);
+    const std::uint64_t limit = S::ahead_by_capacity ? o + v_.capacity : o;
+    if (limit - own_ > v_.capacity) [[unlikely]] {
+      corrupt_ = true;
+      return false;
+    }
+    limit_ = limit;
+    return true;
+  }
+
+  // A-TURN: the acquire pairs with the other side's R-TURN-FULL /
+  // R-TURN-FREE of the same turn (hand_on()).
+  bool ready(std::uint64_t pos) const noexcept {
+    return v_.turn(pos).load(a_turn) == v_.lap2(pos) + S::ready;
+  }
+  // R-TURN-FULL / R-TURN-FREE: hands the slot at pos on to the other side
+  // (the item is written / the slot is read).
+  void hand_on(std::uint64_t pos) noexcept { v_.turn(pos).store(v_.lap2(pos) + S::done, S::r_done); }
   // Consumers: pos was abandoned by its dead producer (set by the CAS of
   // check_stall(); nothing to read, so relaxed).
   bool is_void(std::uint64_t pos) const noexcept {
     return v_.turn(pos).load(std::memory_order_relaxed) == v_.void_turn(pos);
   }
 
-  // Single side taken over (resume_after_finished): whether the last holder
-  // finished pos, i.e. its turn (void bit aside) reached lap2 + done (1: a
-  // producer published it; 2: a consumer released it) or went further: the
-  // other side may already have moved the slot on to its next lap (a
-  // consumer's released slot refilled by the producer of pos + cap). An
-  // ordering comparison, unlike ready(): a corrupt turn only makes the new
-  // holder skip or stop; positions stay masked.
-  bool finished_before(std::uint64_t pos, std::uint64_t done) const noexcept {
-    // A-TURN (as in ready()).
-    const std::uint64_t t = v_.turn(pos).load(std::memory_order_acquire) & ~turn_void;
-    const std::uint64_t want = v_.lap2(pos) + done;
-    if constexpr (P::mutation == ring_mutation::exact_resume) return t == want;
-    return t >= want;
-  }
-
   // How many slots from pos are ready for this side, up to n and the end of
   // the buffer (a Run: up to n and the capacity).
-  template <bool Run = false>
+  template <bool Run>
   std::size_t ready_prefix(std::uint64_t pos, std::size_t n) const noexcept {
     const std::uint64_t lim = std::min<std::uint64_t>(n, Run ? v_.capacity : v_.to_end(pos));
     std::size_t k = 0;
@@ -383,13 +693,14 @@ class engine_base {
     rec_->end.store(rec_->from.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
 
-  // A multi side claims up to n ready slots by CAS on its cursor; 0 when
-  // the slot at the cursor is not ready (full for producers, empty for
-  // consumers). Consumers take and skip abandoned slots on the way.
-  // The uncontended case is inline; retries, skips and the blocked path
-  // are out of line (claim_slow).
-  template <bool Run = false>
-  std::size_t claim(atomic_u64& cursor, std::size_t n) noexcept {
+  // A multi side claims up to n ready slots by CAS on its cursor; count 0
+  // when the slot at the cursor is not ready (full for producers, empty for
+  // consumers). Consumers take and skip abandoned slots on the way. The
+  // uncontended case is inline; retries, skips and the blocked path are out
+  // of line (claim_slow).
+  template <bool Run>
+  span_pos claim(std::size_t n) noexcept {
+    atomic_u64& cursor = own_cursor();
     // relaxed: the CAS validates the cursor; turns carry the ordering.
     std::uint64_t pos = cursor.load(std::memory_order_relaxed);
     if (const std::size_t k = ready_prefix<Run>(pos, n); k != 0) [[likely]] {
@@ -398,21 +709,21 @@ class engine_base {
       if (cursor.compare_exchange_strong(pos, pos + k, std::memory_order_release, std::memory_order_relaxed))
           [[likely]]
         return take<Run>(pos, k);
-      return claim_slow<Run>(cursor, n, pos, true);
+      return claim_slow<Run>(n, pos, true);
     }
-    return claim_slow<Run>(cursor, n, pos, false);
+    return claim_slow<Run>(n, pos, false);
   }
 
   template <bool Run>
-  [[gnu::noinline]] std::size_t claim_slow(atomic_u64& cursor, std::size_t n, std::uint64_t pos,
-                                           bool announced) noexcept {
+  [[gnu::noinline]] span_pos claim_slow(std::size_t n, std::uint64_t pos, bool announced) noexcept {
+    atomic_u64& cursor = own_cursor();
     for (;;) {
       const std::size_t k = ready_prefix<Run>(pos, n);
       if (k == 0) {
-        if constexpr (Side == role::consumer) {
+        if constexpr (consumer) {
           if (is_void(pos)) {
             announced = true;
-            skip_void(cursor, pos);
+            skip_void(pos);
             continue;
           }
         }
@@ -421,7 +732,7 @@ class engine_base {
           // Nothing claimed: the record must not cover others' positions.
           if (announced) retract();
           blocked(pos);
-          return 0;
+          return {};
         }
         pos = again;
         continue;
@@ -435,540 +746,73 @@ class engine_base {
     }
   }
 
-  // Consumers (multi): claims the abandoned slot at pos and frees it for the
+  // Multi consumers: claims the abandoned slot at pos and frees it for the
   // next lap; pos becomes the cursor to continue from.
-  void skip_void(atomic_u64& cursor, std::uint64_t& pos) noexcept {
+  void skip_void(std::uint64_t& pos) noexcept {
     announce(pos, pos + 1);
     const std::uint64_t p = pos;
-    if (cursor.compare_exchange_strong(pos, p + 1, std::memory_order_release, std::memory_order_relaxed)) {
-      free_for_next_lap(p);
+    if (own_cursor().compare_exchange_strong(pos, p + 1, std::memory_order_release,
+                                             std::memory_order_relaxed)) {
+      hand_on(p);
+      P::notify(S::wakes(*v_.shared), v_.bells);
       pos = p + 1;
     }
   }
-  void free_for_next_lap(std::uint64_t p) noexcept {
-    // R-TURN-FREE (as in consumer_engine::publish()).
-    v_.turn(p).store(v_.lap2(p) + 2, r_turn_free);
-    P::notify(v_.shared->not_full, v_.bells);
+  // Single consumer: takes and frees the abandoned slot at own_.
+  void skip_own_void() noexcept {
+    hand_on(own_);
+    P::notify(S::wakes(*v_.shared), v_.bells);
+    ++own_;
+    own_cursor().store(own_, std::memory_order_relaxed);  // hint
   }
 
   // Every 1024th failed reservation looks for a stalled claim (cheap: a
   // counter; the clock and the shared cursor only then).
   void blocked(std::uint64_t pos) noexcept {
-    if (other_multi_ && (++idle_ & P::stall_check_mask) == 0) [[unlikely]]
-      P::check_stall(v_, Side, pos, watch_);
+    if constexpr (MultiOther)
+      if ((++idle_ & P::stall_check_mask) == 0) [[unlikely]]
+        P::check_stall(v_, Side, pos, watch_);
   }
 
-  // The orders of the turn and spsc position steps (see order_unless).
+  // Single side with turns, at attach: the stored cursor may lag the last
+  // holder's work by its last batch; skip the positions it had already
+  // finished (a producer's: full, void or already consumed; a consumer's:
+  // free for their next lap).
+  void resume_after_finished() noexcept {
+    for (std::uint64_t i = 0; i < v_.capacity; ++i, ++own_)
+      if (!finished_before(own_, S::done)) break;
+    own_cursor().store(own_, std::memory_order_relaxed);
+  }
+  // Whether the last holder finished pos, i.e. its turn (void bit aside)
+  // reached lap2 + done or went further: the other side may already have
+  // moved the slot on to its next lap (a consumer's released slot refilled
+  // by the producer of pos + cap). An ordering comparison, unlike ready():
+  // a corrupt turn only makes the new holder skip or stop; positions stay
+  // masked.
+  bool finished_before(std::uint64_t pos, std::uint64_t done) const noexcept {
+    // A-TURN (as in ready()).
+    const std::uint64_t t = v_.turn(pos).load(std::memory_order_acquire) & ~turn_void;
+    const std::uint64_t want = v_.lap2(pos) + done;
+    if constexpr (P::mutation == ring_mutation::exact_resume) return t == want;
+    return t >= want;
+  }
+
   static constexpr auto a_turn = order_unless<P>(ring_mutation::relaxed_ready, std::memory_order_acquire);
-  static constexpr auto r_turn_full =
-      order_unless<P>(ring_mutation::relaxed_turn_full, std::memory_order_release);
-  static constexpr auto r_turn_free =
-      order_unless<P>(ring_mutation::relaxed_turn_free, std::memory_order_release);
-  static constexpr auto r_tail = order_unless<P>(ring_mutation::relaxed_tail, std::memory_order_release);
-  static constexpr auto a_head = order_unless<P>(ring_mutation::relaxed_head, std::memory_order_acquire);
 
   view_type v_{};
-  record* rec_ = nullptr;           // multi side: our role slot's record
-  std::uint64_t own_ = 0;           // single side: next position of this side
-  std::uint64_t cached_other_ = 0;  // spsc: the other side's position, last seen
+  record* rec_ = nullptr;    // multi side: our role slot's record
+  std::uint64_t own_ = 0;    // single side: next position of this side
+  std::uint64_t limit_ = 0;  // spsc: the position this side may go up to, last seen
   span_pos res_{};
   bool corrupt_ = false;
-  bool other_multi_ = false;
   std::uint32_t idle_ = 0;
   stall_watch watch_{};
 };
 
-template <class P>
-claim_record_t<P>* claim_record_of(const basic_ring_view<P>& v, role r, std::size_t slot) noexcept {
-  if (v.shared == nullptr || slot >= P::roles) return nullptr;
-  return r == role::producer ? &v.shared->producer_claims[slot] : &v.shared->consumer_claims[slot];
-}
-
-// Engines are written on every operation by their own thread: each takes
-// whole cache lines, so handles that sit next to each other (on a stack, in
-// a struct) never falsely share.
+/// The two sides of a ring of a given kind.
 template <bool MultiProducer, bool MultiConsumer, class P = shipped_ring>
-class alignas(cache_line) producer_engine : public engine_base<role::producer, P> {
-  static constexpr bool turns = MultiProducer || MultiConsumer;
-  using base = engine_base<role::producer, P>;
-  using base::a_head;
-  using base::a_turn;
-  using base::blocked;
-  using base::cached_other_;
-  using base::claim;
-  using base::corrupt_;
-  using base::own_;
-  using base::r_tail;
-  using base::r_turn_free;
-  using base::r_turn_full;
-  using base::ready;
-  using base::ready_prefix;
-  using base::res_;
-  using base::steal;
-  using base::take;
-  using base::v_;
-  using base::watch_;
-  using typename base::view_type;
-
- public:
-  producer_engine() = default;
-  /// `slot`: this handle's producer role slot (its claim record).
-  producer_engine(const view_type& v, std::size_t slot) noexcept
-      : base(v, MultiProducer ? claim_record_of(v, role::producer, slot) : nullptr, MultiConsumer) {
-    // relaxed: read once at attach; later uses validate against head.
-    own_ = v_.shared->tail.load(std::memory_order_relaxed);
-    if constexpr (!turns) {
-      // Looks full: the first reserve re-reads and checks head.
-      cached_other_ = own_ - v_.capacity;
-    } else if constexpr (!MultiProducer) {
-      resume_after_finished();
-    }
-  }
-  producer_engine(producer_engine&& o) noexcept : base(std::move(o)) {}
-  producer_engine& operator=(producer_engine&& o) noexcept {
-    if (this != &o) {
-      abandon();
-      steal(o);
-    }
-    return *this;
-  }
-  ~producer_engine() { abandon(); }
-
- private:
-  template <bool Run>
-  std::size_t reserve_slots(std::size_t n) noexcept {
-    if constexpr (!turns) {
-      if (v_.capacity - (own_ - cached_other_) < n && !refresh_head()) [[unlikely]]
-        return 0;
-      return this->template take<Run>(own_, std::min<std::uint64_t>(n, v_.capacity - (own_ - cached_other_)));
-    } else if constexpr (!MultiProducer) {
-      const std::size_t k = this->template take<Run>(own_, this->template ready_prefix<Run>(own_, n));
-      if (k == 0) blocked(own_);
-      return k;
-    } else {
-      return this->template claim<Run>(v_.shared->tail, n);
-    }
-  }
-
- public:
-  /// Takes up to n free contiguous slots; 0 when full. Sets corrupt() when
-  /// the shared positions are impossible.
-  std::size_t reserve(std::size_t n) noexcept { return reserve_slots<false>(n); }
-  /// As reserve(), but the run may go on across the end of the buffer (to
-  /// slot 0): for a copy split in two there (view().copy_in), one
-  /// reservation and one publish() per batch (push_n). Returns the run.
-  span_pos reserve_run(std::size_t n) noexcept {
-    reserve_slots<true>(n);
-    return res_;
-  }
-
-  /// try_push's whole fast path: reserves one free slot, lets copy(slot)
-  /// write it, publishes it. False, with nothing reserved, when full (or
-  /// corrupt). spsc keeps its position in a register across the copy (a
-  /// copy through std::byte* may alias every member, which would be read
-  /// again after it).
-  template <std::uint64_t Stride = 0, class Copy>
-  bool push_one(Copy&& copy) noexcept {
-    if constexpr (!turns) {
-      const std::uint64_t pos = own_;
-      if (pos - cached_other_ >= v_.capacity) [[unlikely]]
-        if (!refresh_head() || pos - cached_other_ == v_.capacity) return false;
-      auto* const sh = v_.shared;
-      copy(v_.template slot<Stride>(pos));
-      own_ = pos + 1;
-      // R-TAIL (as in publish()).
-      sh->tail.store(pos + 1, r_tail);
-      P::notify(sh->not_empty, v_.bells);
-      return true;
-    } else {
-      std::byte* const slot = reserve_one<Stride>();
-      if (slot == nullptr) return false;
-      copy(slot);
-      publish_one();
-      return true;
-    }
-  }
-
- private:
-  // Kinds with turns: the free slot to write, or null when full (or
-  // corrupt); then publish_one().
-  template <std::uint64_t Stride>
-  std::byte* reserve_one() noexcept {
-    static_assert(turns, "spsc: push_one");
-    if constexpr (!MultiProducer) {
-      if (ready(own_)) return v_.template slot<Stride>(own_);
-      blocked(own_);
-      return nullptr;
-    } else {
-      return reserve(1) != 0 ? v_.template slot<Stride>(res_.pos) : nullptr;
-    }
-  }
-
-  // Publishes the slot from reserve_one().
-  void publish_one() noexcept {
-    if constexpr (!MultiProducer) {
-      // R-TURN-FULL (as in publish()).
-      v_.turn(own_).store(v_.lap2(own_) + 1, r_turn_full);
-      ++own_;
-      v_.shared->tail.store(own_, std::memory_order_relaxed);  // hint (see the top of this file)
-    } else {
-      // R-TURN-FULL (as in publish()).
-      v_.turn(res_.pos).store(v_.lap2(res_.pos) + 1, r_turn_full);
-      res_.count = 0;
-    }
-    P::notify(v_.shared->not_empty, v_.bells);
-  }
-
- public:
-  /// Hands the reserved slots to the consumers.
-  void publish() noexcept {
-    if constexpr (!turns) {
-      own_ = res_.pos + res_.count;
-      // R-TAIL: pairs with A-TAIL in consumer_engine::refresh_tail(): the
-      // slot writes above become visible with the new tail.
-      v_.shared->tail.store(own_, r_tail);
-    } else {
-      for (std::size_t i = 0; i < res_.count; ++i) {
-        const std::uint64_t p = res_.pos + i;
-        // R-TURN-FULL: pairs with A-TURN in the consumer's ready().
-        v_.turn(p).store(v_.lap2(p) + 1, r_turn_full);
-      }
-      if constexpr (!MultiProducer) {
-        own_ = res_.pos + res_.count;
-        // relaxed: a hint for size() and the next holder; turns publish.
-        v_.shared->tail.store(own_, std::memory_order_relaxed);
-      }
-    }
-    res_.count = 0;
-    P::notify(v_.shared->not_empty, v_.bells);
-  }
-
-  /// Gives up the reservation: a multi producer's claimed positions become
-  /// void (consumers skip them); single producers simply write them again.
-  void abandon() noexcept {
-    if (res_.count == 0) return;
-    if constexpr (MultiProducer) {
-      for (std::size_t i = 0; i < res_.count; ++i)
-        v_.turn(res_.pos + i).store(v_.void_turn(res_.pos + i), std::memory_order_release);
-      P::notify(v_.shared->not_empty, v_.bells);
-    }
-    res_.count = 0;
-  }
-
-  /// For a waiting producer: looks for a dead consumer holding the slot it
-  /// waits for (see "Crashes").
-  void poll_stall() noexcept {
-    if constexpr (MultiConsumer)
-      P::check_stall(v_, role::producer,
-                     MultiProducer ? v_.shared->tail.load(std::memory_order_relaxed) : own_, watch_);
-  }
-
- private:
-  // spsc: re-reads the consumer's position; false (and corrupt()) when it
-  // is impossible.
-  bool refresh_head() noexcept {
-    // A-HEAD: pairs with R-HEAD in consumer_engine::publish(): the consumer
-    // is done reading every slot before head.
-    const std::uint64_t h = v_.shared->head.load(a_head);
-    if (own_ - h > v_.capacity) [[unlikely]] {
-      corrupt_ = true;
-      return false;
-    }
-    cached_other_ = h;
-    return true;
-  }
-
-  // Single producer with turns (spmc), at attach: the stored tail may lag
-  // the last holder's publications by its last batch; skip the positions it
-  // had already published (full, void, or already consumed).
-  void resume_after_finished() noexcept {
-    for (std::uint64_t i = 0; i < v_.capacity; ++i, ++own_)
-      if (!this->finished_before(own_, 1)) break;
-    v_.shared->tail.store(own_, std::memory_order_relaxed);
-  }
-};
-
+using producer_engine = ring_engine<role::producer, MultiProducer, MultiConsumer, P>;
 template <bool MultiProducer, bool MultiConsumer, class P = shipped_ring>
-class alignas(cache_line) consumer_engine : public engine_base<role::consumer, P> {
-  static constexpr bool turns = MultiProducer || MultiConsumer;
-  using base = engine_base<role::consumer, P>;
-  using base::a_turn;
-  using base::announce;
-  using base::blocked;
-  using base::cached_other_;
-  using base::claim;
-  using base::corrupt_;
-  using base::free_for_next_lap;
-  using base::is_void;
-  using base::own_;
-  using base::r_turn_free;
-  using base::r_turn_full;
-  using base::ready;
-  using base::ready_prefix;
-  using base::res_;
-  using base::retract;
-  using base::skip_void;
-  using base::steal;
-  using base::take;
-  using base::v_;
-  using base::watch_;
-  using typename base::view_type;
-
- public:
-  consumer_engine() = default;
-  /// `slot`: this handle's consumer role slot (its claim record).
-  consumer_engine(const view_type& v, std::size_t slot) noexcept
-      : base(v, MultiConsumer ? claim_record_of(v, role::consumer, slot) : nullptr, MultiProducer) {
-    own_ = v_.shared->head.load(std::memory_order_relaxed);
-    if constexpr (!turns) {
-      // Looks empty: the first reserve re-reads and checks tail.
-      cached_other_ = own_;
-    } else if constexpr (!MultiConsumer) {
-      resume_after_finished();
-    }
-  }
-  consumer_engine(consumer_engine&& o) noexcept : base(std::move(o)) {}
-  consumer_engine& operator=(consumer_engine&& o) noexcept {
-    if (this != &o) {
-      if (res_.count != 0) publish();
-      steal(o);
-    }
-    return *this;
-  }
-  ~consumer_engine() {
-    if (res_.count != 0) publish();
-  }
-
-  /// Takes up to n filled contiguous slots; 0 when empty.
-  std::size_t reserve(std::size_t n) noexcept { return reserve_slots<false>(n); }
-  /// As reserve(), but the run may go on across the end of the buffer (as
-  /// producer_engine::reserve_run; view().copy_out; pop_n).
-  span_pos reserve_run(std::size_t n) noexcept {
-    reserve_slots<true>(n);
-    return res_;
-  }
-
- private:
-  template <bool Run>
-  std::size_t reserve_slots(std::size_t n) noexcept {
-    if constexpr (!turns) {
-      if (cached_other_ - own_ < n && !refresh_tail()) [[unlikely]]
-        return 0;
-      return this->template take<Run>(own_, std::min<std::uint64_t>(n, cached_other_ - own_));
-    } else if constexpr (!MultiConsumer) {
-      for (;;) {
-        const std::size_t k = this->template ready_prefix<Run>(own_, n);
-        if (k != 0) return this->template take<Run>(own_, k);
-        if (!is_void(own_)) {
-          blocked(own_);
-          return 0;
-        }
-        skip_own_void();
-      }
-    } else {
-      return this->template claim<Run>(v_.shared->head, n);
-    }
-  }
-
- public:
-  /// Like reserve(1), but first shows the filled slot to `accept(slot)`
-  /// (kinds with turns only). When accept returns false nothing is reserved
-  /// and the item stays queued; returns 0 then, or when empty (tell the two
-  /// apart by what accept saw). accept may run on a slot that another
-  /// consumer takes meanwhile: it must only read (atomically) and must not
-  /// act on what it saw unless reserve_one_if then returns 1.
-  template <class Accept>
-  std::size_t reserve_one_if(Accept&& accept) noexcept {
-    static_assert(turns, "reserve_one_if needs per-slot turns");
-    std::uint64_t pos = MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_;
-    bool announced = false;
-    auto none = [&]() noexcept -> std::size_t {
-      if constexpr (MultiConsumer)
-        if (announced) retract();
-      return 0;
-    };
-    for (;;) {
-      if (!ready(pos)) {  // A-TURN inside
-        if (is_void(pos)) {
-          if constexpr (MultiConsumer) {
-            announced = true;
-            skip_void(v_.shared->head, pos);
-          } else {
-            skip_own_void();
-            pos = own_;
-          }
-          continue;
-        }
-        if constexpr (MultiConsumer) {
-          const std::uint64_t again = v_.shared->head.load(std::memory_order_relaxed);
-          if (again != pos) {
-            pos = again;
-            continue;
-          }
-        }
-        blocked(pos);
-        return none();
-      }
-      const bool ok = accept(static_cast<const std::byte*>(v_.slot(pos)));
-      if constexpr (!MultiConsumer) {
-        return ok ? take(pos, 1) : 0;
-      } else {
-        if (!ok) {
-          // F-ACCEPT: keeps accept's reads before the head re-load. If head
-          // still equals pos, nobody took pos, so its producer of the next
-          // lap cannot have written the slot: accept saw this item.
-          std::uint64_t again;
-          if constexpr (P::rmw_pairing) {
-            // An RMW that writes head's own value: its release half keeps
-            // accept's reads before it (TSan builds only; see cpu.hpp).
-            again = v_.shared->head.fetch_add(0, std::memory_order_acq_rel);
-          } else {
-            P::acquire_fence();
-            again = v_.shared->head.load(std::memory_order_relaxed);
-          }
-          if (again == pos) return none();
-          pos = again;
-          continue;
-        }
-        announce(pos, pos + 1);
-        announced = true;
-        // release: publishes the record with the claim (R-CLAIM); success
-        // means head was still pos, so the slot accept looked at is ours.
-        if (v_.shared->head.compare_exchange_weak(pos, pos + 1, std::memory_order_release,
-                                                  std::memory_order_relaxed))
-          return take(pos, 1);
-      }
-    }
-  }
-
-  /// try_pop's whole fast path: reserves one filled slot, lets copy(slot)
-  /// read it, releases it. False, with nothing reserved, when empty (or
-  /// corrupt). As push_one().
-  template <std::uint64_t Stride = 0, class Copy>
-  bool pop_one(Copy&& copy) noexcept {
-    if constexpr (!turns) {
-      const std::uint64_t pos = own_;
-      if (cached_other_ == pos) [[unlikely]]
-        if (!refresh_tail() || cached_other_ == pos) return false;
-      auto* const sh = v_.shared;
-      copy(static_cast<const std::byte*>(v_.template slot<Stride>(pos)));
-      own_ = pos + 1;
-      // R-HEAD (as in publish()).
-      sh->head.store(pos + 1, std::memory_order_release);
-      P::notify(sh->not_full, v_.bells);
-      return true;
-    } else {
-      const std::byte* const slot = reserve_one<Stride>();
-      if (slot == nullptr) return false;
-      copy(slot);
-      publish_one();
-      return true;
-    }
-  }
-
- private:
-  // Kinds with turns: the filled slot to read, or null when empty (or
-  // corrupt); then publish_one().
-  template <std::uint64_t Stride>
-  const std::byte* reserve_one() noexcept {
-    static_assert(turns, "spsc: pop_one");
-    if constexpr (!MultiConsumer) {
-      if (ready(own_)) [[likely]]
-        return v_.template slot<Stride>(own_);
-      return reserve(1) != 0 ? v_.template slot<Stride>(own_) : nullptr;
-    } else {
-      return reserve(1) != 0 ? v_.template slot<Stride>(res_.pos) : nullptr;
-    }
-  }
-
-  /// Releases the slot from reserve_one().
-  void publish_one() noexcept {
-    if constexpr (!MultiConsumer) {
-      // R-TURN-FREE (as in publish()).
-      v_.turn(own_).store(v_.lap2(own_) + 2, r_turn_free);
-      ++own_;
-      v_.shared->head.store(own_, std::memory_order_relaxed);  // hint (see the top of this file)
-      res_.count = 0;
-    } else {
-      // R-TURN-FREE (as in publish()).
-      v_.turn(res_.pos).store(v_.lap2(res_.pos) + 2, r_turn_free);
-      res_.count = 0;
-    }
-    P::notify(v_.shared->not_full, v_.bells);
-  }
-
- public:
-  /// Gives the reserved slots back to the producers.
-  void publish() noexcept {
-    if constexpr (!turns) {
-      own_ = res_.pos + res_.count;
-      // R-HEAD: pairs with A-HEAD in producer_engine::refresh_head(): our
-      // reads of the slots happen before the producer may overwrite them.
-      v_.shared->head.store(own_, std::memory_order_release);
-    } else {
-      for (std::size_t i = 0; i < res_.count; ++i) {
-        const std::uint64_t p = res_.pos + i;
-        // R-TURN-FREE: pairs with A-TURN in the producer's ready().
-        v_.turn(p).store(v_.lap2(p) + 2, r_turn_free);
-      }
-      if constexpr (!MultiConsumer) {
-        own_ = res_.pos + res_.count;
-        v_.shared->head.store(own_, std::memory_order_relaxed);  // hint (see the top of this file)
-      }
-    }
-    res_.count = 0;
-    P::notify(v_.shared->not_full, v_.bells);
-  }
-
-  /// True when a reserve(1) would likely succeed (for multi-ring waits); an
-  /// abandoned slot counts, since taking it lets the wait move on.
-  bool readable() const noexcept {
-    if constexpr (!turns) {
-      return v_.shared->tail.load(std::memory_order_acquire) != own_;
-    } else {
-      const std::uint64_t pos = MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_;
-      return ready(pos) || is_void(pos);
-    }
-  }
-
-  /// For a waiting consumer: looks for a dead producer that claimed the
-  /// position it waits for (see "Crashes").
-  void poll_stall() noexcept {
-    if constexpr (MultiProducer)
-      P::check_stall(v_, role::consumer,
-                     MultiConsumer ? v_.shared->head.load(std::memory_order_relaxed) : own_, watch_);
-  }
-
- private:
-  // spsc: re-reads the producer's position; false (and corrupt()) when it
-  // is impossible.
-  bool refresh_tail() noexcept {
-    // A-TAIL: pairs with R-TAIL in producer_engine::publish(): the
-    // producer's slot writes before tail are visible.
-    const std::uint64_t t = v_.shared->tail.load(std::memory_order_acquire);
-    if (t - own_ > v_.capacity) [[unlikely]] {
-      corrupt_ = true;
-      return false;
-    }
-    cached_other_ = t;
-    return true;
-  }
-
-  // Single consumer: takes and frees the abandoned slot at own_.
-  void skip_own_void() noexcept {
-    free_for_next_lap(own_);
-    ++own_;
-    v_.shared->head.store(own_, std::memory_order_relaxed);  // hint
-  }
-
-  // Single consumer with turns (mpsc), at attach: the stored head may lag
-  // the last holder's releases by its last batch; skip the positions it had
-  // already released (free for their next lap).
-  void resume_after_finished() noexcept {
-    for (std::uint64_t i = 0; i < v_.capacity; ++i, ++own_)
-      if (!this->finished_before(own_, 2)) break;
-    v_.shared->head.store(own_, std::memory_order_relaxed);
-  }
-};
+using consumer_engine = ring_engine<role::consumer, MultiConsumer, MultiProducer, P>;
 
 }  // namespace ringport::detail

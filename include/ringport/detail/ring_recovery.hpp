@@ -51,7 +51,7 @@ void snapshot(const claims_view<P>& c, claim_holder (&out)[P::roles]) noexcept {
   for (std::size_t i = 0; i < P::roles; ++i) {
     const std::uint64_t o = c.roles->slots[i].owner.load(std::memory_order_acquire);
     claim_holder h;
-    // A-CLAIM: pairs with R-CLAIM in engine_base::announce().
+    // A-CLAIM: pairs with R-CLAIM in ring_engine::announce().
     h.from = c.records[i].from.load(std::memory_order_acquire);
     h.end = c.records[i].end.load(std::memory_order_acquire);
     // relaxed: written by the holder before its first claim, published by
@@ -104,7 +104,7 @@ bool settle(const basic_ring_view<P>& v, role claimer, std::uint64_t p) noexcept
     return true;
   }
   std::uint64_t expected = lap2 + 1;
-  // R-TURN-FREE (as in consumer_engine::publish()) on behalf of the dead.
+  // R-TURN-FREE (as in ring_engine::hand_on()) on behalf of the dead.
   if (turn.compare_exchange_strong(expected, lap2 + 2, std::memory_order_acq_rel)) {
     s->recovery.reclaimed.fetch_add(1, std::memory_order_relaxed);
     return true;
