@@ -37,7 +37,7 @@ count() {
   sed -n 's/^summary: *//p' "$tmp/out"
 }
 
-impls="ringport-spsc ref-spsc boost-spsc moodycamel-rwq ringport-mpmc boost-mpmc moodycamel-cq"
+impls="ringport-spsc ref-spsc ref-spsc-turns boost-spsc moodycamel-rwq ringport-mpmc boost-mpmc moodycamel-cq"
 printf '| impl | instructions per pair |\n| --- | ---: |\n'
 : >"$tmp/table"
 for impl in $impls; do

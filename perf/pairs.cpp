@@ -77,6 +77,11 @@ std::uint64_t run(const char* impl, std::uint64_t n) {
     return pairs(
         n, [&](item v) { return q->try_push(v); }, [&](item& v) { return q->try_pop(v); });
   }
+  if (std::strcmp(impl, "ref-spsc-turns") == 0) {
+    auto q = std::make_unique<bench::ref_turn_ring<item, slots>>();
+    return pairs(
+        n, [&](item v) { return q->try_push(v); }, [&](item& v) { return q->try_pop(v); });
+  }
 #if RINGPORT_BENCH_HAVE_RWQ
   if (std::strcmp(impl, "moodycamel-rwq") == 0) {
     moodycamel::ReaderWriterQueue<item> q(slots);

@@ -244,6 +244,10 @@ void register_peers(registry& r) {
   add_throughput<ref_spsc, 8, 64, 512, 4096>(r, 1, 1);
   add_throughput<ref_spsc_64k, 8>(r, 1, 1);
   add_pingpong<ref_spsc>(r);
+  // Issue 11's one-line-transfer spsc design, measured beside ref-spsc.
+  add_throughput<ref_turns, 8, 64>(r, 1, 1);
+  add_throughput<ref_turns_64k, 8>(r, 1, 1);
+  add_pingpong<ref_turns>(r);
 #if RINGPORT_BENCH_HAVE_RWQ
   add_throughput<moodycamel_rwq, 8, 64, 512, 4096>(r, 1, 1);
   add_throughput<moodycamel_rwq_64k, 8>(r, 1, 1);

@@ -72,4 +72,77 @@ using ref_spsc = ref_spsc_cap<N, queue_slots>;
 template <std::size_t N>
 using ref_spsc_64k = ref_spsc_cap<N, large_queue_slots>;
 
+// ref-spsc-turns: the same floor with issue 11's "one line transfer per
+// message" design, to measure it before the engine takes it up. Each slot
+// carries its own turn beside the payload: the producer of position p
+// writes the item, then stores turn p + 1 (release); the consumer at p
+// takes the slot when its turn reads p + 1 (acquire) — a stale turn from an
+// earlier lap is p + 1 - k * Cap — and needs no shared tail at all. The
+// consumer still publishes head for the producer, which reads it only when
+// its private copy says full. So in lock-step only the slot's line crosses
+// between the cores (ref-spsc moves the tail's line as well). The price: the
+// payload is no longer contiguous (a turn per slot), which zero-copy spans
+// and one-memcpy batches need.
+template <class T, std::size_t Cap>
+class ref_turn_ring {
+  static_assert(Cap >= 2 && (Cap & (Cap - 1)) == 0, "capacity is a power of two");
+  struct cell {
+    std::atomic<std::size_t> turn{0};  // p + 1: holds position p's item
+    T value;
+  };
+
+ public:
+  bool try_push(const T& v) noexcept {
+    const std::size_t t = tail_;
+    if (t - head_seen_ == Cap) {  // full by the copy: look again
+      head_seen_ = head_.load(std::memory_order_acquire);
+      if (t - head_seen_ == Cap) return false;
+    }
+    cell& c = cells_[t & (Cap - 1)];
+    c.value = v;
+    c.turn.store(t + 1, std::memory_order_release);  // pairs with the consumer's acquire of turn
+    tail_ = t + 1;
+    return true;
+  }
+  bool try_pop(T& v) noexcept {
+    const std::size_t h = head_.load(std::memory_order_relaxed);
+    cell& c = cells_[h & (Cap - 1)];
+    if (c.turn.load(std::memory_order_acquire) != h + 1) return false;
+    v = c.value;
+    head_.store(h + 1, std::memory_order_release);  // pairs with the producer's acquire of head_
+    return true;
+  }
+
+ private:
+  alignas(line) std::size_t tail_ = 0;              // the producer's own, never shared
+  std::size_t head_seen_ = 0;                       // the producer's copy of head_
+  alignas(line) std::atomic<std::size_t> head_{0};  // written by the consumer
+  alignas(line) cell cells_[Cap];
+};
+
+template <std::size_t N, std::size_t Cap>
+struct ref_turns_cap : channel_defaults {
+  using message = bench::message<N>;
+  static constexpr const char* impl = "ref-spsc-turns";
+  static constexpr const char* wait = "spin-yield";
+  static constexpr std::size_t capacity = Cap;
+  static constexpr const char* peer = "ref-spsc";  // vs best peer: the positions design beside it
+  ref_turn_ring<message, Cap> q;
+
+  ringport::result<void> init() { return {}; }
+  bool send(const message& m) noexcept {
+    return retry([&]() noexcept { return q.try_push(m) ? step::done : step::again; });
+  }
+  bool recv(message& m) noexcept {
+    return retry([&]() noexcept { return q.try_pop(m) ? step::done : step::again; });
+  }
+  std::string describe() const {
+    return std::to_string(Cap) + " slots; ref-spsc with a turn in every slot instead of a shared tail";
+  }
+};
+template <std::size_t N>
+using ref_turns = ref_turns_cap<N, queue_slots>;
+template <std::size_t N>
+using ref_turns_64k = ref_turns_cap<N, large_queue_slots>;
+
 }  // namespace bench
