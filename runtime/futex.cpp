@@ -44,13 +44,33 @@ bool futex_waitv_until(const void* entries, unsigned n, clock::time_point deadli
   return !(rc < 0 && errno == ENOSYS);
 }
 
+namespace {
+std::atomic<std::uint64_t> wake_calls{0};
+std::atomic<std::uint64_t> wake_woken{0};
+
+void wake(std::atomic<std::uint32_t>* word, int n) noexcept {
+  const long rc =
+      ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, n, nullptr, nullptr, 0);
+  wake_calls.fetch_add(1, std::memory_order_relaxed);
+  if (rc > 0) wake_woken.fetch_add(static_cast<std::uint64_t>(rc), std::memory_order_relaxed);
+}
+}  // namespace
+
 void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept {
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  wake(word, INT_MAX);
 }
 
-void notify_slow(event_count& ec, doorbell_site* site) noexcept {
-  // Clear the registrations, change seq, FUTEX_WAKE (detail/event_count.hpp).
-  wake_waiters<shipped_env>(ec);
+void futex_wake(std::atomic<std::uint32_t>* word, std::uint32_t n) noexcept {
+  wake(word, n > INT_MAX ? INT_MAX : static_cast<int>(n));
+}
+
+wake_tally wake_tally_now() noexcept {
+  return {wake_calls.load(std::memory_order_relaxed), wake_woken.load(std::memory_order_relaxed)};
+}
+
+void notify_slow(event_count& ec, doorbell_site* site, std::uint32_t k) noexcept {
+  // Take the registrations, change seq, FUTEX_WAKE (detail/event_count.hpp).
+  wake_waiters<shipped_env>(ec, k);
   // A-BELLS: pairs with R-BELLS in wait_any(); a waker that takes a bit
   // rings after that waiter read its doorbell key.
   if (ec.bells.load(std::memory_order_relaxed) != 0)

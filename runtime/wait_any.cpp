@@ -100,9 +100,12 @@ void register_all(std::span<const waitable> t, sleeper& s) noexcept {
     // above before any waker's ring for this bit.
     if (s.table) t[i].event->bells.fetch_or(std::uint64_t{1} << s.bell, std::memory_order_release);
     // release: a waker that reads this (or a later) count sees our bit
-    // (acq_rel in TSan builds: see detail::notify()).
+    // (acq_rel in TSan builds: see detail::notify()). The herd bit: this
+    // waiter may take from another ring what woke it here, so a wake-up of
+    // this count must reach every waiter.
     detail::add_registration(t[i].event->waiters,
-                             detail::tsan_build ? std::memory_order_acq_rel : std::memory_order_release);
+                             detail::tsan_build ? std::memory_order_acq_rel : std::memory_order_release,
+                             detail::herd_bit);
   }
 }
 

@@ -318,3 +318,62 @@ TEST_CASE_TEMPLATE("timed calls time out at their deadline, not before", R, spsc
 TEST_CASE("close wakes every waiter (threads)") {
   for (wait_policy p : parking_policies) run_close_while_waiting<mpmc<stamped>>(mode::threads, p);
 }
+
+// A publish of k items wakes at most k of the N > k consumers parked on a
+// ring (counted registrations: detail/event_count.hpp, wake_waiters()),
+// counted by what FUTEX_WAKE itself reported (detail::wake_tally_now()).
+// Every consumer still gets exactly one item.
+TEST_CASE("a publish of k items wakes at most k of the parked consumers") {
+  using R = mpmc<stamped>;
+  constexpr unsigned n = 4;
+  const std::string name = unique_name("wake-count");
+  R ring = create_ring<R>(name, 16);
+  std::array<std::atomic<std::uint64_t>, n> got{};  // seq + 1 of the item popped
+  std::atomic<unsigned> done{0};
+  workers w(mode::threads);
+  for (unsigned i = 0; i < n; ++i)
+    w.start([&, i] {
+      auto c = ring.consumer(wait_policy::block);
+      if (!c) return 1;
+      stamped v{};
+      if (c->pop(v) != status::ok || v.check != check_word(v.producer, v.seq)) return 2;
+      got[i].store(v.seq + 1);
+      done.fetch_add(1);
+      return 0;
+    });
+  auto p = ring.producer();
+  REQUIRE(p);
+  // Parks: every consumer still waiting sits in FUTEX_WAIT (registered).
+  auto all_parked = [&] {
+    for (unsigned i = 0; i < n; ++i)
+      if (got[i].load() == 0 && !wait_until_in_syscall(w.id(i), SYS_futex)) return false;
+    return true;
+  };
+  auto until_done = [&](unsigned k) {
+    const auto give_up = clock::now() + 20s;
+    while (done.load() < k && clock::now() < give_up) std::this_thread::sleep_for(1ms);
+    return done.load() == k;
+  };
+  std::uint64_t seq = 0;
+  for (unsigned k : {1u, 2u, 1u}) {
+    INFO("publish of " << k << " with " << n - done.load() << " parked");
+    REQUIRE(all_parked());
+    const detail::wake_tally before = detail::wake_tally_now();
+    std::array<stamped, 2> batch{};
+    for (unsigned j = 0; j < k; ++j) batch[j] = make_item(0, seq++);
+    REQUIRE(p->push_n(batch.data(), k) == k);  // one publish of k items
+    const detail::wake_tally after = detail::wake_tally_now();
+    CHECK(after.calls - before.calls == 1);
+    CHECK(after.woken - before.woken <= k);
+    REQUIRE(until_done(static_cast<unsigned>(seq)));
+  }
+  for (unsigned i = 0; i < n; ++i) CHECK(w.join(i) == 0);
+  std::array<bool, n> seen{};
+  for (auto& g : got) {
+    REQUIRE(g.load() >= 1);
+    REQUIRE(g.load() <= n);
+    CHECK(!seen[g.load() - 1]);
+    seen[g.load() - 1] = true;
+  }
+  CHECK(R::remove(name));
+}

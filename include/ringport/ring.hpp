@@ -29,7 +29,10 @@
 // Waiting: push/pop (block until done or closed), push_until/pop_until
 // (absolute steady_clock deadline), push_for/pop_for. Policy per handle:
 // busy_spin, adaptive (default: spin, yield, park), block. Parking uses the
-// event counts in the segment (detail/wait.hpp).
+// event counts in the segment (detail/wait.hpp); a publish of k items wakes
+// at most k of the consumers parked on the ring, a release of k slots at
+// most k producers (their waits are counted: each success takes what woke
+// it). wait_any() on a ring's consumer asks for every wake-up instead.
 //
 // close(): no more pushes succeed (status::closed); pops drain what is left,
 // then return status::closed; every waiter in every process wakes up.
@@ -251,10 +254,14 @@ class ring {
     template <class Attempt>
     status wait_full(clock::time_point deadline, Attempt&& attempt) noexcept {
       if (!valid()) return status::closed;
-      return detail::wait_loop(e_.view().shared->not_full, policy_, deadline, attempt, [this]() noexcept {
-        e_.poll_stall();
-        return st().peers_alive(detail::role::consumer);
-      });
+      // Counted: every attempt that succeeds takes a slot (or an item).
+      return detail::wait_loop(
+          e_.view().shared->not_full, policy_, deadline, attempt,
+          [this]() noexcept {
+            e_.poll_stall();
+            return st().peers_alive(detail::role::consumer);
+          },
+          detail::wake_share::counted);
     }
     role_hold hold_;
     detail::producer_engine<multi_producer, multi_consumer> e_;
@@ -369,10 +376,14 @@ class ring {
     template <class Attempt>
     status wait_empty(clock::time_point deadline, Attempt&& attempt) noexcept {
       if (!valid()) return status::closed;
-      return detail::wait_loop(e_.view().shared->not_empty, policy_, deadline, attempt, [this]() noexcept {
-        e_.poll_stall();
-        return st().peers_alive(detail::role::producer);
-      });
+      // Counted: every attempt that succeeds takes a slot (or an item).
+      return detail::wait_loop(
+          e_.view().shared->not_empty, policy_, deadline, attempt,
+          [this]() noexcept {
+            e_.poll_stall();
+            return st().peers_alive(detail::role::producer);
+          },
+          detail::wake_share::counted);
     }
     role_hold hold_;
     detail::consumer_engine<multi_producer, multi_consumer> e_;

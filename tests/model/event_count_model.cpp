@@ -1,7 +1,8 @@
 // The event count (ringport/detail/event_count.hpp) under the Relacy model
 // checker: no lost wake-up with light fences, full fences and a switch
-// between them, and at most one needless wake-up for a dead waiter; then
-// every mutant must fail some check. README.md beside this file gives the
+// between them, with herd and counted waiters (each publish wakes one
+// sleeper unless a herd waiter is registered), and at most one needless
+// wake-up for a dead waiter; then every mutant must fail some check. README.md beside this file gives the
 // model and its argument. Exit 0: as expected; 1: a check failed on the
 // shipped protocol or a mutant survived.
 //
@@ -21,6 +22,7 @@ namespace {
 using ringport::detail::ec_mutation;
 using ringport::detail::fences_full;
 using ringport::detail::fences_light;
+using ringport::detail::wake_share;
 
 // ---------------------------------------------------------------------------
 // Configurations: the shipped protocols and the mutants.
@@ -54,11 +56,16 @@ struct tsan_mutant : shipped_tsan {
 
 // ---------------------------------------------------------------------------
 // Checks: small systems of wakers, waiters and dead waiters on one count.
-enum class role : std::uint8_t { none, waker, waiter, dead };
+enum class role : std::uint8_t { none, waker, waiter, taker, quick_taker, dead, dead_taker };
 
+// A waker publishes items one at a time, each with a notify for one item
+// (k = 1, as a ring's try_push). A waiter (herd: registers with the herd
+// bit) waits until n items were published, taking none; a taker (counted)
+// takes n items, one at a time, as ring<T>'s pop does; a quick taker tries
+// once before it registers (wait_loop's spin phase).
 struct actor {
   role r = role::none;
-  unsigned n = 0;  // waker: items it publishes (one notify each); waiter: items it waits for
+  unsigned n = 0;  // waker: items it publishes; waiter: items it waits for; taker: items it takes
 };
 
 struct check {
@@ -78,8 +85,17 @@ constexpr actor waker(unsigned n) {
 constexpr actor waiter(unsigned n) {
   return {role::waiter, n};
 }
+constexpr actor taker(unsigned n) {
+  return {role::taker, n};
+}
+constexpr actor quick_taker(unsigned n) {
+  return {role::quick_taker, n};
+}
 constexpr actor dead() {
   return {role::dead, 0};
+}
+constexpr actor dead_taker() {
+  return {role::dead_taker, 0};
 }
 
 const check checks[] = {
@@ -128,6 +144,25 @@ const check checks[] = {
      fences_light,
      0,
      1},
+    {"counted_2x2", "two takers of one item each, two publishes", 3, {taker(1), taker(1), waker(2)}},
+    {"counted_1x2", "a taker of two items, two publishes", 2, {quick_taker(2), waker(2)}},
+    {"counted_quick",
+     "a taker and a quick taker (one try before it registers), two publishes",
+     3,
+     {taker(1), quick_taker(1), waker(2)}},
+    {"counted_herd",
+     "a taker and a herd waiter, one publish: the herd bit wakes both",
+     3,
+     {taker(1), waiter(1), waker(1)}},
+    {"counted_full", "two takers, full-fence mode", 3, {taker(1), taker(1), waker(2)}, ~0u, fences_full},
+    {"counted_dead",
+     "a dead counted waiter costs one waker at most one FUTEX_WAKE",
+     2,
+     {dead_taker(), waker(3)},
+     ~0u,
+     fences_light,
+     0,
+     1},
 };
 
 const check* current = nullptr;  // the check being run (constant during a simulation)
@@ -138,6 +173,7 @@ struct ec_test : rl::test_suite<ec_test<Cfg, N>, N> {
   kernel k;
   event_count ec;
   atomic<std::uint32_t> items;  // what the wakers publish (a ring's positions)
+  atomic<std::uint32_t> taken;  // what the takers took
   unsigned slow[kernel::max_threads] = {};
 
   void before() {
@@ -150,13 +186,16 @@ struct ec_test : rl::test_suite<ec_test<Cfg, N>, N> {
     the_kernel = &k;
     ec.init(current->mode);
     items.init(0);
+    taken.init(0);
   }
 
   void thread(unsigned i) {
     const actor a = current->actors[i];
     if (a.r == role::waker) publish(i, a.n);
     if (a.r == role::waiter) wait_for(a.n);
-    if (a.r == role::dead) die_registered();
+    if (a.r == role::taker || a.r == role::quick_taker) take(a.n, a.r == role::quick_taker);
+    if (a.r == role::dead) die_registered(wake_share::herd);
+    if (a.r == role::dead_taker) die_registered(wake_share::counted);
     k.exit();
   }
 
@@ -170,7 +209,7 @@ struct ec_test : rl::test_suite<ec_test<Cfg, N>, N> {
       items.fetch_add(1, std::memory_order_release);
       if (ringport::detail::must_wake<E>(ec)) {
         ++slow[me];
-        ringport::detail::wake_waiters<E>(ec);
+        ringport::detail::wake_waiters<E>(ec, 1);
       }
     }
   }
@@ -181,14 +220,37 @@ struct ec_test : rl::test_suite<ec_test<Cfg, N>, N> {
     auto attempt = [&] {
       return items.load(std::memory_order_acquire) >= need ? status::ok : status::would_block;
     };
-    while (ringport::detail::park_round<E>(ec, attempt, futex_sleep{}) == status::would_block) {
+    park(wake_share::herd, attempt);
+  }
+
+  // A consumer that takes `n` items one at a time (a ring's pop: a CAS on
+  // what is taken), parking, counted, while none is there; `quick`: one
+  // attempt before parking (a take without a registration).
+  void take(unsigned n, bool quick) {
+    auto attempt = [&] {
+      for (;;) {
+        std::uint32_t t = taken.load(std::memory_order_relaxed);
+        if (items.load(std::memory_order_acquire) <= t) return status::would_block;
+        if (taken.compare_exchange_strong(t, t + 1, std::memory_order_relaxed)) return status::ok;
+      }
+    };
+    for (unsigned j = 0; j < n; ++j)
+      if (!quick || attempt() != status::ok) park(wake_share::counted, attempt);
+  }
+
+  // One wait of detail::wait_loop: park rounds until attempt() gets through.
+  template <class Attempt>
+  void park(wake_share share, Attempt& attempt) {
+    ringport::detail::park_state parked;
+    while (ringport::detail::park_round<E>(ec, parked, share, attempt, futex_sleep{}) ==
+           status::would_block) {
     }
   }
 
   // A waiter killed after it registered (before or while it sleeps: no one
-  // can tell, since every wake-up wakes all).
-  void die_registered() {
-    (void)ringport::detail::register_waiter<E>(ec);
+  // can tell).
+  void die_registered(wake_share share) {
+    (void)ringport::detail::register_waiter<E>(ec, share);
     event_count* const one[1] = {&ec};
     E::park_fence(std::span<event_count* const>(one));
   }
@@ -242,6 +304,12 @@ const config configs[] = {
      run<mutant<ec_mutation::switching_is_full>>, "switch_2x1"},
     {"stale-count", "a fenced waker trusts the registrations it read before its fence",
      run<mutant<ec_mutation::stale_count>>, "unregistered unregistered_full full_1x2"},
+    {"ignore-herd", "a counted wake-up wakes one waiter even with the herd bit set",
+     run<mutant<ec_mutation::ignore_herd>>, "light_2x1 counted_herd"},
+    {"clear-counted", "a counted wake-up clears every registration but wakes one",
+     run<mutant<ec_mutation::clear_counted>>, "counted_2x2"},
+    {"keep-unchecked", "a waiter keeps its registration across rounds without checking seq",
+     run<mutant<ec_mutation::keep_unchecked>>, "counted_1x2 counted_quick"},
     {"tsan-key-after-registration", "TSan protocol, A-KEY after the increment",
      run<tsan_mutant<ec_mutation::key_after_registration>>, "light_1x2 full_1x2"},
 };

@@ -254,13 +254,14 @@ class kernel {
     }
   }
 
-  // FUTEX_WAKE of every sleeper on word.
-  void futex_wake_all(rl::atomic<std::uint32_t>& word, const where& w) {
+  // FUTEX_WAKE of at most n sleepers on word (the checker chooses which).
+  void futex_wake(rl::atomic<std::uint32_t>& word, unsigned n, const where& w) {
     if (me_dead()) return;
     syscall_entry(w);
     fence(w);  // the barrier before the waiter check in futex_wake()
-    word.wake(rl::ctx(), max_threads, info(w));
+    word.wake(rl::ctx(), n, info(w));
   }
+  void futex_wake_all(rl::atomic<std::uint32_t>& word, const where& w) { futex_wake(word, max_threads, w); }
 
   // At the end of a thread's body: it pays what it owes and stops. Its exit
   // is a kernel entry: a full barrier orders everything it did before any
@@ -427,6 +428,9 @@ struct env {
   static void full_fence(const where& w = where::current()) { the_kernel->seq_cst_fence(w); }
   static void futex_wake_all(atomic<std::uint32_t>& word, const where& w = where::current()) {
     the_kernel->futex_wake_all(word.raw(), w);
+  }
+  static void futex_wake(atomic<std::uint32_t>& word, std::uint32_t n, const where& w = where::current()) {
+    the_kernel->futex_wake(word.raw(), n, w);
   }
   static void park_fence(std::span<event_count* const> ecs) {
     if constexpr (Cfg::no_wait_fence) return;

@@ -68,8 +68,8 @@ struct ring_policy {
   using ec_env = env<Cfg>;
 
   static void acquire_fence(const where& w = where::current()) { the_kernel->acquire_fence(w); }
-  static void notify(event_count& ec, rd::doorbell_site*) {
-    if (rd::must_wake<ec_env>(ec)) rd::wake_waiters<ec_env>(ec);
+  static void notify(event_count& ec, rd::doorbell_site*, std::size_t k) {
+    if (rd::must_wake<ec_env>(ec)) rd::wake_waiters<ec_env>(ec, static_cast<std::uint32_t>(k));
   }
   static void wake_all(event_count& ec, rd::doorbell_site*) { rd::wake_waiters<ec_env>(ec); }
   static bool owner_alive(std::uint64_t o) { return the_kernel->owner_alive(o); }
@@ -339,15 +339,18 @@ struct ring_test : rl::test_suite<ring_test<Cfg, MP, MC, N>, N> {
 
   // ---- waiting: the parked part of detail::wait_loop (the spin and yield
   // phases only add attempts): look for dead claimers (the peer check),
-  // then one park_round; a sleep ends on a wake-up, or when a process died
-  // (its 50 ms slice runs out: kernel, "process death").
+  // then one park_round, counted as ring<T>'s waits are; a sleep ends on a
+  // wake-up, or when a process died (its 50 ms slice runs out: kernel,
+  // "process death").
   template <class Engine, class Attempt>
   status wait(Engine& e, typename P::event_count& ec, Attempt&& attempt) {
+    rd::park_state parked;
     for (;;) {
       if (status s = attempt(); s != status::would_block || k.me_dead()) return s;
       e.poll_stall();
       if (k.me_dead()) return status::would_block;
-      const status s = rd::park_round<typename P::ec_env>(ec, attempt, futex_sleep{});
+      const status s =
+          rd::park_round<typename P::ec_env>(ec, parked, rd::wake_share::counted, attempt, futex_sleep{});
       if (s != status::would_block || k.me_dead()) return s;
     }
   }

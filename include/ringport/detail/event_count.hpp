@@ -19,7 +19,7 @@
 //                      membarrier, so that its F-NOTIFY may be a compiler fence
 //   fence_due()        0 when light_notify(), else non-zero (a word)
 //   compiler_fence(), full_fence()
-//   futex_wake_all(word)
+//   futex_wake_all(word), futex_wake(word, n)
 //   park_fence(span of EC*)  F-WAIT of one park (detail::park_fence)
 //   park_barrier(), switch_barrier()  membarrier for a plain park and for
 //                      a switch to full fences (wait_fence() below)
@@ -40,16 +40,18 @@ namespace ringport::detail {
 /// doorbells (detail/doorbell.hpp) that wait_any() sleepers without
 /// futex_waitv want rung as well; any bit pattern is valid.
 ///
-/// `waiters` packs two things, so that a waker's no-waiter check is one
-/// load and one branch on one word: the registrations (bits 0..29, see
-/// waiter_count()) and the fence mode (bits 30..31, fence_mode_of()): how
-/// wakers fence (detail/wait.hpp): light, switching or full; it only grows
-/// (registrations saturate below the mode bits: add_registration(); the
-/// switch never lowers it). The word is 0 exactly when the mode is light
-/// and nobody is registered, the common case. Any bit pattern is valid (a
-/// hostile peer's "mode 3" only makes wakers fence; a peer that lowers the
-/// mode can cost waiters a slice of their wait, as one that rewrites `seq`
-/// can). `reserved` was the mode's own word (layout 4).
+/// `waiters` packs three things, so that a waker's no-waiter check is one
+/// load and one branch on one word: the registrations (bits 0..28, see
+/// waiter_count()), the herd bit (29: a registered waiter may not take
+/// what wakes it, so every wake-up wakes all: herd_bit) and the fence mode
+/// (bits 30..31, fence_mode_of()): how wakers fence (detail/wait.hpp):
+/// light, switching or full; it only grows (registrations saturate below
+/// the herd bit: add_registration(); the switch never lowers it). The word
+/// is 0 exactly when the mode is light and nobody is registered, the
+/// common case. Any bit pattern is valid (a hostile peer's "mode 3" only
+/// makes wakers fence; a peer that lowers the mode or the count can cost
+/// waiters a slice of their wait, as one that rewrites `seq` can).
+/// `reserved` was the mode's own word (layout 4).
 struct event_count {
   std::atomic<std::uint32_t> seq;
   std::atomic<std::uint32_t> waiters;
@@ -62,7 +64,14 @@ inline constexpr std::uint32_t fences_switching = 1;  // a waiter is switching i
 inline constexpr std::uint32_t fences_full = 2;       // every waker uses a seq_cst fence
 
 inline constexpr unsigned fence_mode_shift = 30;
-inline constexpr std::uint32_t waiter_mask = (std::uint32_t{1} << fence_mode_shift) - 1;
+/// Set by a registration whose waiter may not take what wakes it (wait_any,
+/// a topic's subscribers, a mailbox's filtering receivers): wakers of the
+/// count then wake every waiter, as if asked to (wake_every).
+inline constexpr std::uint32_t herd_bit = std::uint32_t{1} << (fence_mode_shift - 1);
+inline constexpr std::uint32_t waiter_mask = herd_bit - 1;
+/// wake_waiters()'s "every waiter": for a change that every waiter must
+/// see (close, a topic's publish), or whose waiters may not consume it.
+inline constexpr std::uint32_t wake_every = ~std::uint32_t{0};
 /// The `waiters` word of a count in mode m with nobody registered.
 constexpr std::uint32_t mode_word(std::uint32_t m) noexcept {
   return m << fence_mode_shift;
@@ -86,6 +95,9 @@ enum class ec_mutation : std::uint8_t {
   ignore_switching,        // wakers fence only in fences_full, not while switching
   switching_is_full,       // a waiter takes fences_switching for fences_full
   stale_count,             // after its fence, a waker trusts the count it read before it
+  ignore_herd,             // a counted wake-up ignores the herd bit
+  clear_counted,           // a counted wake-up of k clears every registration
+  keep_unchecked,          // a parked waiter keeps its registration without checking seq
 };
 
 /// The most counts one park covers (wait_any_max).
@@ -134,51 +146,88 @@ template <class Env, class EC>
   }
 }
 
-/// The waker's slow half: clears the registrations this wake-up serves,
-/// changes seq and wakes every sleeper. The waiters behind the cleared
-/// registrations wake or see seq change, and register again; one that reads
-/// the new seq (A-KEY) also sees the clear before its own increment, so a
-/// later registration is never erased. A fetch_and that keeps the mode
-/// bits, not a store: every write to `waiters` stays a read-modify-write,
-/// so this acquire synchronizes with the release increment of any
-/// wait_any() waiter at or before it (its bells bit is then visible:
+/// The waker's slow half, for a change that k waiters can take (k items
+/// published, k slots freed; wake_every: every waiter must see it): takes
+/// the registrations this wake-up serves, changes seq and wakes their
+/// sleepers. Where the count is at most k (or the herd bit is set, or k is
+/// wake_every) it clears them all and wakes every sleeper; otherwise it
+/// takes k registrations and wakes k sleepers, so that one published item
+/// wakes one of many parked consumers, not the herd.
+///
+/// Why no wake-up is lost: registrations are counted, not named, so the
+/// waiters whose registrations a waker takes need not be the ones it wakes;
+/// what holds is that the count is never below the number of sleepers
+/// (waiters between FUTEX_WAIT's check and its wake-up): a waiter
+/// registers before it sleeps, and a waker that takes k wakes k sleepers
+/// (or every one, where fewer are asleep). A waiter that the seq change
+/// meets before it sleeps returns at once (EAGAIN) and looks again. One
+/// woken whose registration another waker took registers again: the count
+/// is then one too high, which costs one needless wake-up later, never a
+/// lost one. A waiter that reads the new seq (A-KEY) also sees this
+/// update before its own increment, so a later registration is never
+/// cleared. Every write to `waiters` stays a read-modify-write, so this
+/// acquire synchronizes with the release increment of any wait_any()
+/// waiter at or before it (its bells bit is then visible:
 /// detail/doorbell.hpp).
 template <class Env, class EC>
-void wake_waiters(EC& ec) noexcept {
+void wake_waiters(EC& ec, std::uint32_t k = wake_every) noexcept {
   constexpr auto clear =
       Env::mutation == ec_mutation::relaxed_clear ? std::memory_order_relaxed : std::memory_order_acquire;
-  if constexpr (Env::mutation != ec_mutation::no_clear) (void)ec.waiters.fetch_and(~waiter_mask, clear);
+  constexpr std::uint32_t herd = Env::mutation == ec_mutation::ignore_herd ? 0 : herd_bit;
+  bool all = true;
+  if constexpr (Env::mutation != ec_mutation::no_clear) {
+    // Take k by CAS; where the count is at most k, the herd bit is set, or
+    // the word keeps changing under the CAS (a bounded number of tries),
+    // clear them all and wake every sleeper, which is always safe.
+    constexpr bool clear_counted = Env::mutation == ec_mutation::clear_counted;
+    std::uint32_t w = ec.waiters.load(std::memory_order_relaxed);
+    for (int tries = 0; all && tries < 16 && (w & herd) == 0 && waiter_count(w) > k; ++tries)
+      all = !ec.waiters.compare_exchange_weak(w, clear_counted ? w & ~(waiter_mask | herd_bit) : w - k, clear,
+                                              std::memory_order_relaxed);
+    if (all) (void)ec.waiters.fetch_and(~(waiter_mask | herd_bit), clear);
+  }
   // R-SEQ: pairs with A-KEY in register_waiter(); changing seq makes any
   // waiter between its key load and FUTEX_WAIT return at once.
   ec.seq.fetch_add(1, std::memory_order_release);
-  Env::futex_wake_all(ec.seq);
+  if (all)
+    Env::futex_wake_all(ec.seq);
+  else
+    Env::futex_wake(ec.seq, k);
 }
 
 /// One registration in a `waiters` word: +1 unless the count is full
-/// (2^30 - 1 registrations without a wake-up: they carry over into the mode
-/// bits otherwise); wakers only test it for non-zero. An RMW either way
-/// (a CAS), so release sequences through the word stay unbroken.
+/// (2^29 - 1 registrations without a wake-up: they carry over into the herd
+/// and mode bits otherwise), and `also` (0 or herd_bit) set; wakers only
+/// compare the count with what they wake. An RMW either way (a CAS), so
+/// release sequences through the word stay unbroken.
 template <class Word>
-void add_registration(Word& waiters, std::memory_order mo) noexcept {
+void add_registration(Word& waiters, std::memory_order mo, std::uint32_t also) noexcept {
   std::uint32_t w = waiters.load(std::memory_order_relaxed);
-  while (waiter_count(w) < waiter_mask &&
-         !waiters.compare_exchange_strong(w, w + 1, mo, std::memory_order_relaxed)) {
+  for (;;) {
+    const std::uint32_t next = (waiter_count(w) < waiter_mask ? w + 1 : w) | also;
+    if (next == w || waiters.compare_exchange_strong(w, next, mo, std::memory_order_relaxed)) return;
   }
 }
+
+/// How a waiter registers: counted (it takes what wakes it, so a wake-up
+/// of k items may wake only k waiters: a ring's consumers and producers)
+/// or herd (it may not: every wake-up must reach it).
+enum class wake_share : std::uint8_t { counted, herd };
 
 /// A waiter's registration before it re-checks and parks; returns the key
 /// to sleep on.
 template <class Env, class EC>
-std::uint32_t register_waiter(EC& ec) noexcept {
+std::uint32_t register_waiter(EC& ec, wake_share share = wake_share::herd) noexcept {
   // relaxed: F-WAIT orders it (acq_rel with rmw_pairing: see must_wake()).
   constexpr auto reg = Env::rmw_pairing ? std::memory_order_acq_rel : std::memory_order_relaxed;
+  const std::uint32_t also = share == wake_share::herd ? herd_bit : 0;
   if constexpr (Env::mutation == ec_mutation::key_after_registration) {
-    add_registration(ec.waiters, reg);
+    add_registration(ec.waiters, reg, also);
     return ec.seq.load(std::memory_order_acquire);
   } else {
     // A-KEY: pairs with R-SEQ in wake_waiters().
     const std::uint32_t key = ec.seq.load(std::memory_order_acquire);
-    add_registration(ec.waiters, reg);
+    add_registration(ec.waiters, reg, also);
     return key;
   }
 }
@@ -241,20 +290,38 @@ void wait_fence(std::span<EC* const> ecs, ShouldSwitch&& should_switch) noexcept
     Env::park_barrier();
 }
 
+/// A parked wait's registration, across its rounds.
+struct park_state {
+  std::uint32_t key = 0;
+  bool registered = false;
+};
+
 /// One round of a parked wait (detail::wait_loop): register, F-WAIT, retry;
 /// unless the retry got through, sleep(seq, key) (FUTEX_WAIT) and retry once
-/// more. No deregistration: the waker clears `waiters` (detail/wait.hpp).
+/// more. No deregistration: wakers take registrations (wake_waiters()).
+/// While seq is still at the key, no waker has run since this waiter
+/// registered, so its registration still stands: a round after a slice
+/// that ran out sleeps again without registering (one registration per
+/// slice would pile up: counted wakers take one per waiter they wake). A
+/// stale seq here is caught by FUTEX_WAIT's own check (EAGAIN).
 template <class Env, class EC, class Attempt, class Sleep>
-status park_round(EC& ec, Attempt& attempt, Sleep&& sleep) noexcept {
-  const std::uint32_t key = register_waiter<Env>(ec);
-  EC* const one[1] = {&ec};
-  // F-WAIT: orders the waiters increment before the retry's loads, on this
-  // CPU and (membarrier or full-fence mode) on every CPU running a waker;
-  // pairs with F-NOTIFY in must_wake().
-  Env::park_fence(std::span<EC* const>(one));
+status park_round(EC& ec, park_state& ps, wake_share share, Attempt& attempt, Sleep&& sleep) noexcept {
+  constexpr bool unchecked = Env::mutation == ec_mutation::keep_unchecked;
+  // relaxed: see above.
+  if (!ps.registered || (!unchecked && ec.seq.load(std::memory_order_relaxed) != ps.key)) {
+    ps.key = register_waiter<Env>(ec, share);
+    ps.registered = true;
+    EC* const one[1] = {&ec};
+    // F-WAIT: orders the waiters increment before the retry's loads, on this
+    // CPU and (membarrier or full-fence mode) on every CPU running a waker;
+    // pairs with F-NOTIFY in must_wake().
+    Env::park_fence(std::span<EC* const>(one));
+  } else if constexpr (unchecked) {
+    ps.key = ec.seq.load(std::memory_order_acquire);
+  }
   const status s = attempt();
   if (s != status::would_block) return s;
-  sleep(ec.seq, key);
+  sleep(ec.seq, ps.key);
   return attempt();
 }
 

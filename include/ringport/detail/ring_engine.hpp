@@ -108,7 +108,8 @@ enum class role : std::uint8_t { producer, consumer };
 //   rmw_pairing           ThreadSanitizer builds: an RMW instead of a fence
 //   stall_check_mask      blocked() checks for a stall every mask+1 failures
 //   acquire_fence()       std::atomic_thread_fence(acquire)
-//   notify(ec, bells)     after a publish: wake the other side's waiters
+//   notify(ec, bells, k)  after a publish of k slots: wake up to k of the
+//                         other side's waiters
 //   wake_all(ec, bells)   wake every waiter (notify's slow half)
 //   owner_alive(owner)    whether a role slot's owner may still act
 //   check_stall(view, blocked side, pos, watch)   see blocked()
@@ -230,7 +231,9 @@ struct shipped_ring {
   static constexpr std::uint32_t stall_check_mask = 1023;
   static constexpr ring_mutation mutation = ring_mutation::none;
   static void acquire_fence() noexcept { std::atomic_thread_fence(std::memory_order_acquire); }
-  static void notify(event_count& ec, doorbell_site* const& bells) noexcept { detail::notify(ec, bells); }
+  static void notify(event_count& ec, doorbell_site* const& bells, std::size_t k) noexcept {
+    detail::notify(ec, bells, static_cast<std::uint32_t>(std::min<std::size_t>(k, wake_every)));
+  }
   static void wake_all(event_count& ec, doorbell_site* bells) noexcept { notify_slow(ec, bells); }
   static bool owner_alive(std::uint64_t owner) noexcept { return detail::owner_alive(owner); }
   static void check_stall(const ring_view& v, role blocked, std::uint64_t pos, stall_watch& w) noexcept {
@@ -390,7 +393,7 @@ class alignas(cache_line) ring_engine {
       }
     }
     res_.count = 0;
-    P::notify(S::wakes(*v_.shared), v_.bells);
+    P::notify(S::wakes(*v_.shared), v_.bells, r.count);
   }
 
   /// try_push and try_pop: reserves one slot, lets copy(slot) write or read
@@ -409,7 +412,7 @@ class alignas(cache_line) ring_engine {
       own_ = pos + 1;
       // R-TAIL / R-HEAD (side_traits).
       S::own(*sh).store(pos + 1, S::r_own);
-      P::notify(S::wakes(*sh), v_.bells);
+      P::notify(S::wakes(*sh), v_.bells, 1);
       return true;
     } else {
       std::uint64_t pos;
@@ -420,7 +423,7 @@ class alignas(cache_line) ring_engine {
         own_ = pos + 1;
         own_cursor().store(own_, std::memory_order_relaxed);  // hint (as in publish())
       }
-      P::notify(S::wakes(*v_.shared), v_.bells);
+      P::notify(S::wakes(*v_.shared), v_.bells, 1);
       return true;
     }
   }
@@ -433,7 +436,7 @@ class alignas(cache_line) ring_engine {
     if constexpr (MultiOwn) {
       for (std::size_t i = 0; i < res_.count; ++i)
         v_.turn(res_.pos + i).store(v_.void_turn(res_.pos + i), std::memory_order_release);
-      P::notify(S::wakes(*v_.shared), v_.bells);
+      P::notify(S::wakes(*v_.shared), v_.bells, res_.count);
     }
     res_.count = 0;
   }
@@ -754,14 +757,14 @@ class alignas(cache_line) ring_engine {
     if (own_cursor().compare_exchange_strong(pos, p + 1, std::memory_order_release,
                                              std::memory_order_relaxed)) {
       hand_on(p);
-      P::notify(S::wakes(*v_.shared), v_.bells);
+      P::notify(S::wakes(*v_.shared), v_.bells, 1);
       pos = p + 1;
     }
   }
   // Single consumer: takes and frees the abandoned slot at own_.
   void skip_own_void() noexcept {
     hand_on(own_);
-    P::notify(S::wakes(*v_.shared), v_.bells);
+    P::notify(S::wakes(*v_.shared), v_.bells, 1);
     ++own_;
     own_cursor().store(own_, std::memory_order_relaxed);  // hint
   }

@@ -18,8 +18,9 @@
 namespace ringport::detail {
 
 inline constexpr std::uint64_t segment_magic = 0x54524f50474e4952ULL;  // "RINGPORT"
-// Layout versions: 2 event_count.bells; 3 claim records; 4 creator_owner.
-inline constexpr std::uint32_t layout_version = 5;  // 5: the fence mode moved into `waiters`
+// Layout versions: 2 event_count.bells; 3 claim records; 4 creator_owner;
+// 5 the fence mode moved into `waiters`.
+inline constexpr std::uint32_t layout_version = 6;  // 6: the herd bit in `waiters` (counted wake-ups)
 inline constexpr std::size_t header_bytes = 512;    // payload starts here (aligned)
 
 enum class init_state : std::uint32_t { initialising = 0, ready = 1, failed = 2 };

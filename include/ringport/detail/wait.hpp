@@ -1,29 +1,37 @@
 // ringport/detail/wait.hpp — spin, then yield, then park on an event count.
 //
 // Protocol (an event count, detail::event_count, in shared memory):
-//   waker   : publish its change (release); F-NOTIFY fence (seq_cst);
-//             if waiters counts someone: clear that count, seq += 1 and
-//             FUTEX_WAKE(seq, all),
+//   waker   : publish its change of k items (release); F-NOTIFY fence
+//             (seq_cst); if waiters counts someone: take k registrations
+//             (all of them where that leaves none, or a waiter asked for
+//             every wake-up), seq += 1 and FUTEX_WAKE(seq, k or all),
 //             then ring the doorbells in `bells` (detail/doorbell.hpp).
 //   waiter  : key = seq (acquire); waiters += 1; F-WAIT fence (seq_cst);
 //             retry the operation; if it still cannot proceed,
-//             FUTEX_WAIT(seq, key, deadline); loop.
+//             FUTEX_WAIT(seq, key, deadline); loop (registering again only
+//             once seq moved on).
 // F-NOTIFY and F-WAIT form a Dekker pair: either the waker's load of
 // `waiters` sees the waiter's increment (and wakes it), or the waiter's retry
 // sees the waker's change. A wake between the waiter's key load and its
 // FUTEX_WAIT changes seq, so the kernel returns EAGAIN at once: no lost
-// wake-up. Every waiter is woken (wake-all), so a waiter that times out
-// never swallows a wake-up meant for another.
+// wake-up. A ring's waiters take what woke them (an item, a slot), so a
+// publish of k items wakes at most k of its parked consumers (and a
+// release of k slots at most k producers): wake_waiters() in
+// detail/event_count.hpp says why no wake-up is lost. Waiters that may not
+// take it (wait_any, topic subscribers, mailbox receivers that filter)
+// register with the herd bit, and every wake-up of that count wakes all;
+// so does close(). A woken ring waiter whose wait ends without taking
+// anything (a deadline at that moment, a dead peer) can leave an item with
+// sleeping waiters for one slice (below).
 //
-// The waker, not the waiter, clears `waiters`: every waiter registered then
-// is woken or finds seq changed, and registers again before it sleeps again
-// (a registration made after the clear saw the new seq, so the clear cannot
-// erase it). A waiter that dies while parked (SIGKILL) therefore leaves its
-// registration behind for one notify at most; if waiters deregistered
-// themselves, it would stay forever and every later publish would make a
-// FUTEX_WAKE system call. The price: a waiter that stops waiting without a
-// wake-up (success on the retry, deadline) costs the next waker one
-// needless FUTEX_WAKE.
+// The waker, not the waiter, takes registrations from `waiters`, and the
+// last waker of a round clears the rest: a waiter that dies while parked
+// (SIGKILL) therefore leaves its registration behind until the count next
+// falls to what one wake-up serves, one needless FUTEX_WAKE at most; if
+// waiters deregistered themselves, it would stay forever and every later
+// publish would make a FUTEX_WAKE system call. The price: a waiter that
+// stops waiting without a wake-up (success on the retry, deadline) costs a
+// later waker one needless FUTEX_WAKE.
 //
 // The cost on the fast path is a compiler fence (a seq_cst fence where
 // membarrier is missing) and loads of one line nobody writes while nobody
@@ -75,10 +83,23 @@ bool futex_wait_until(std::atomic<std::uint32_t>* word, std::uint32_t expected,
 bool futex_waitv_until(const void* entries, unsigned n, clock::time_point deadline) noexcept;
 /// FUTEX_WAKE every waiter on word.
 void futex_wake_all(std::atomic<std::uint32_t>* word) noexcept;
+/// FUTEX_WAKE at most n waiters on word.
+void futex_wake(std::atomic<std::uint32_t>* word, std::uint32_t n) noexcept;
 
-/// The slow half of notify(): clears the registrations and wakes every
-/// waiter on ec, and rings the doorbells of `site` that ec.bells names.
-[[gnu::cold]] [[gnu::noinline]] void notify_slow(event_count& ec, doorbell_site* site) noexcept;
+/// What this process's FUTEX_WAKE calls (futex_wake, futex_wake_all) did, counted by
+/// relaxed increments on the slow path only: calls made and waiters the
+/// kernel reported woken. For tests (the wake-count test) and diagnostics.
+struct wake_tally {
+  std::uint64_t calls = 0;
+  std::uint64_t woken = 0;
+};
+wake_tally wake_tally_now() noexcept;
+
+/// The slow half of notify(): wakes ec's waiters for a change that k of
+/// them can take (wake_waiters()), and rings the doorbells of `site` that
+/// ec.bells names.
+[[gnu::cold]] [[gnu::noinline]] void notify_slow(event_count& ec, doorbell_site* site,
+                                                 std::uint32_t k = wake_every) noexcept;
 
 /// 0 in a process registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED: its
 /// wakers may use a compiler-only fence, because every waiter issues
@@ -118,15 +139,19 @@ struct shipped_env {
   static void compiler_fence() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
   static void full_fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
   static void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept { detail::futex_wake_all(&word); }
+  static void futex_wake(std::atomic<std::uint32_t>& word, std::uint32_t n) noexcept {
+    detail::futex_wake(&word, n);
+  }
   static void park_fence(std::span<event_count* const> ecs) noexcept { detail::park_fence(ecs); }
 };
 
-/// Called by the side that made progress (after its release store). `site`:
+/// Called by the side that made progress (after its release store) of k
+/// items or slots (wake_every: a change every waiter must see). `site`:
 /// the doorbells of ec's domain (null: none to ring); taken by reference so
 /// that the fast path does not even load it.
-inline void notify(event_count& ec, doorbell_site* const& site) noexcept {
+inline void notify(event_count& ec, doorbell_site* const& site, std::uint32_t k = wake_every) noexcept {
   if (must_wake<shipped_env>(ec)) [[unlikely]]
-    notify_slow(ec, site);
+    notify_slow(ec, site, k);
 }
 
 /// Wait tuning: how many spins and yields before parking.
@@ -161,10 +186,12 @@ void set_wait_any_slice(std::chrono::nanoseconds slice) noexcept;
 
 /// Runs `attempt` (a non-blocking operation returning status) until it
 /// returns anything but would_block, the deadline passes (timed_out), or
-/// `peer_alive` reports that every peer died (peer_gone). Waits on `ec`.
+/// `peer_alive` reports that every peer died (peer_gone). Waits on `ec`;
+/// `share`: counted only where a success of attempt() takes what woke it
+/// (wake_share in detail/event_count.hpp).
 template <class Attempt, class PeerAlive>
 status wait_loop(event_count& ec, wait_policy policy, clock::time_point deadline, Attempt&& attempt,
-                 PeerAlive&& peer_alive) noexcept {
+                 PeerAlive&& peer_alive, wake_share share = wake_share::herd) noexcept {
   const wait_budget b = budget_for(policy);
   auto next_peer_check = clock::time_point::min();
   bool peers_checked = false;
@@ -193,13 +220,15 @@ status wait_loop(event_count& ec, wait_policy policy, clock::time_point deadline
     yield_cpu();
     if (status s = attempt(); s != status::would_block) return s;
   }
+  park_state parked;
   for (;;) {
     if (status s = time_checks(); s != status::would_block) return attempt() == status::ok ? status::ok : s;
     const auto sleep = [&](std::atomic<std::uint32_t>& word, std::uint32_t key) noexcept {
       const auto slice = clock::now() + peer_poll;
       futex_wait_until(&word, key, deadline < slice ? deadline : slice);
     };
-    if (status s = park_round<shipped_env>(ec, attempt, sleep); s != status::would_block) return s;
+    if (status s = park_round<shipped_env>(ec, parked, share, attempt, sleep); s != status::would_block)
+      return s;
   }
 }
 
