@@ -65,8 +65,8 @@ inline constexpr std::uint32_t fences_full = 2;       // every waker uses a seq_
 
 inline constexpr unsigned fence_mode_shift = 30;
 /// Set by a registration whose waiter may not take what wakes it (wait_any,
-/// a topic's subscribers, a mailbox's filtering receivers): wakers of the
-/// count then wake every waiter, as if asked to (wake_every).
+/// a topic's subscribers, every mailbox wait: receivers may filter): wakers
+/// of the count then wake every waiter, as if asked to (wake_every).
 inline constexpr std::uint32_t herd_bit = std::uint32_t{1} << (fence_mode_shift - 1);
 inline constexpr std::uint32_t waiter_mask = herd_bit - 1;
 /// wake_waiters()'s "every waiter": for a change that every waiter must

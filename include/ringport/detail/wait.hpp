@@ -18,8 +18,8 @@
 // publish of k items wakes at most k of its parked consumers (and a
 // release of k slots at most k producers): wake_waiters() in
 // detail/event_count.hpp says why no wake-up is lost. Waiters that may not
-// take it (wait_any, topic subscribers, mailbox receivers that filter)
-// register with the herd bit, and every wake-up of that count wakes all;
+// take it (wait_any, topic subscribers, every mailbox wait: receivers may
+// filter) register with the herd bit, and every wake-up of that count wakes all;
 // so does close(). A woken ring waiter whose wait ends without taking
 // anything (a deadline at that moment, a dead peer) can leave an item with
 // sleeping waiters for one slice (below).
