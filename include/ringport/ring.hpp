@@ -143,6 +143,26 @@ class ring {
     detail::ring_state& state() const noexcept { return *st_; }
     bool held() const noexcept { return st_ && slot_ < detail::max_roles; }
 
+    /// The one blocking wait of both handles: parks on the event count that
+    /// the other side wakes (not_full for a producer, not_empty for a
+    /// consumer) until attempt() succeeds, the deadline passes or every
+    /// holder of the other role died (poll_stall() settles dead claimers on
+    /// the way). Counted: every attempt that succeeds takes a slot or an item.
+    template <class Engine, class Attempt>
+    status wait(Engine& e, wait_policy policy, clock::time_point deadline, Attempt&& attempt) const noexcept {
+      if (!held()) return status::closed;
+      auto& sh = *e.view().shared;
+      const bool producer = role_ == detail::role::producer;
+      const detail::role peer = producer ? detail::role::consumer : detail::role::producer;
+      return detail::wait_loop(
+          producer ? sh.not_full : sh.not_empty, policy, deadline, attempt,
+          [&e, this, peer]() noexcept {
+            e.poll_stall();
+            return st_->peers_alive(peer);
+          },
+          detail::wake_share::counted);
+    }
+
    private:
     void reset() noexcept {
       if (st_ && slot_ < detail::max_roles) st_->detach(role_, slot_);
@@ -174,7 +194,7 @@ class ring {
     status push(const T& v) noexcept { return push_until(v, clock::time_point::max()); }
     status push_until(const T& v, clock::time_point deadline) noexcept {
       if (status s = try_push(v); s != status::would_block) return s;
-      return wait_full(deadline, [&]() noexcept { return try_push(v); });
+      return hold_.wait(e_, policy_, deadline, [&]() noexcept { return try_push(v); });
     }
     template <class Rep, class Period>
     status push_for(const T& v, std::chrono::duration<Rep, Period> d) noexcept {
@@ -204,7 +224,7 @@ class ring {
       std::size_t done = push_n(items, n);
       status s = status::ok;
       if (done < n)
-        s = wait_full(deadline, [&]() noexcept {
+        s = hold_.wait(e_, policy_, deadline, [&]() noexcept {
           if (closed()) return status::closed;
           done += push_n(items + done, n - done);
           return done == n ? status::ok : status::would_block;
@@ -226,7 +246,7 @@ class ring {
       std::span<T> out = claim(n);
       status s = status::ok;
       if (out.empty())
-        s = wait_full(deadline, [&]() noexcept {
+        s = hold_.wait(e_, policy_, deadline, [&]() noexcept {
           if (closed()) return status::closed;
           out = claim(n);
           return out.empty() ? status::would_block : status::ok;
@@ -249,20 +269,7 @@ class ring {
     friend class ring;
     producer_handle(role_hold hold, std::size_t slot, wait_policy p) noexcept
         : hold_(std::move(hold)), e_(hold_.state().view(), slot), policy_(p) {}
-    detail::ring_state& st() const noexcept { return hold_.state(); }
     bool closed() const noexcept { return e_.closed(); }
-    template <class Attempt>
-    status wait_full(clock::time_point deadline, Attempt&& attempt) noexcept {
-      if (!valid()) return status::closed;
-      // Counted: every attempt that succeeds takes a slot (or an item).
-      return detail::wait_loop(
-          e_.view().shared->not_full, policy_, deadline, attempt,
-          [this]() noexcept {
-            e_.poll_stall();
-            return st().peers_alive(detail::role::consumer);
-          },
-          detail::wake_share::counted);
-    }
     role_hold hold_;
     detail::producer_engine<multi_producer, multi_consumer> e_;
     wait_policy policy_ = wait_policy::adaptive;
@@ -283,7 +290,7 @@ class ring {
     status pop(T& out) noexcept { return pop_until(out, clock::time_point::max()); }
     status pop_until(T& out, clock::time_point deadline) noexcept {
       if (status s = try_pop(out); s != status::would_block) return s;
-      return wait_empty(deadline, [&]() noexcept { return try_pop(out); });
+      return hold_.wait(e_, policy_, deadline, [&]() noexcept { return try_pop(out); });
     }
     template <class Rep, class Period>
     status pop_for(T& out, std::chrono::duration<Rep, Period> d) noexcept {
@@ -310,7 +317,7 @@ class ring {
       std::size_t done = pop_n(out, n);
       status s = status::ok;
       if (done == 0 && n != 0)
-        s = wait_empty(deadline, [&]() noexcept {
+        s = hold_.wait(e_, policy_, deadline, [&]() noexcept {
           done = pop_n(out, n);
           return done != 0 ? status::ok : empty_status();
         });
@@ -328,7 +335,7 @@ class ring {
       std::span<const T> out = peek(n);
       status s = status::ok;
       if (out.empty())
-        s = wait_empty(deadline, [&]() noexcept {
+        s = hold_.wait(e_, policy_, deadline, [&]() noexcept {
           out = peek(n);
           return out.empty() ? empty_status() : status::ok;
         });
@@ -356,7 +363,6 @@ class ring {
     friend class ring;
     consumer_handle(role_hold hold, std::size_t slot, wait_policy p) noexcept
         : hold_(std::move(hold)), e_(hold_.state().view(), slot), policy_(p) {}
-    detail::ring_state& st() const noexcept { return hold_.state(); }
     static bool ready(const void* self) noexcept {
       const auto* c = static_cast<const consumer_handle*>(self);
       return c->e_.readable() || c->closed();
@@ -372,18 +378,6 @@ class ring {
       if (e_.corrupt()) return status::corrupt;
       if (closed()) return e_.readable() ? status::would_block : status::closed;
       return status::would_block;
-    }
-    template <class Attempt>
-    status wait_empty(clock::time_point deadline, Attempt&& attempt) noexcept {
-      if (!valid()) return status::closed;
-      // Counted: every attempt that succeeds takes a slot (or an item).
-      return detail::wait_loop(
-          e_.view().shared->not_empty, policy_, deadline, attempt,
-          [this]() noexcept {
-            e_.poll_stall();
-            return st().peers_alive(detail::role::producer);
-          },
-          detail::wake_share::counted);
     }
     role_hold hold_;
     detail::consumer_engine<multi_producer, multi_consumer> e_;
