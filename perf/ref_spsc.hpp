@@ -43,10 +43,16 @@ class ref_spsc_ring {
   }
 
  private:
+  // A guard line between the two indices (and between them and the slots):
+  // the adjacent-line prefetcher fetches 64-byte lines in 128-byte pairs, and
+  // indices on the two lines of one pair would move between the cores
+  // together (ringport's ring_shared keeps the same guard).
   alignas(line) std::atomic<std::size_t> tail_{0};  // written by the producer
   std::size_t head_seen_ = 0;                       // the producer's copy of head_
+  alignas(line) unsigned char guard0_[line];
   alignas(line) std::atomic<std::size_t> head_{0};  // written by the consumer
   std::size_t tail_seen_ = 0;                       // the consumer's copy of tail_
+  alignas(line) unsigned char guard1_[line];
   alignas(line) T slots_[Cap];
 };
 
@@ -73,7 +79,9 @@ template <std::size_t N>
 using ref_spsc_64k = ref_spsc_cap<N, large_queue_slots>;
 
 // ref-spsc-turns: the same floor with issue 11's "one line transfer per
-// message" design, to measure it before the engine takes it up. Each slot
+// message" design, the lock-step floor the engine is measured against (it
+// kept positions and overlaps the two transfers with a prefetch instead:
+// ring_engine.hpp, "Lock-step"). Each slot
 // carries its own turn beside the payload: the producer of position p
 // writes the item, then stores turn p + 1 (release); the consumer at p
 // takes the slot when its turn reads p + 1 (acquire) — a stale turn from an
@@ -116,7 +124,9 @@ class ref_turn_ring {
  private:
   alignas(line) std::size_t tail_ = 0;              // the producer's own, never shared
   std::size_t head_seen_ = 0;                       // the producer's copy of head_
+  alignas(line) unsigned char guard0_[line];        // guard lines as in ref_spsc_ring
   alignas(line) std::atomic<std::size_t> head_{0};  // written by the consumer
+  alignas(line) unsigned char guard1_[line];
   alignas(line) cell cells_[Cap];
 };
 

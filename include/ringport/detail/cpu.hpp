@@ -13,6 +13,11 @@
 // CNTVCT_EL0, the virtual generic timer readable at EL0, at CNTFRQ_EL0 Hz
 // (commonly 24 MHz to 1 GHz; not CPU cycles): ticks_per_second() reads it.
 //
+// prefetch_read(p): asks for p's line without waiting for it (x86-64
+// PREFETCHT0, ARM64 PRFM PLDL1KEEP, through the compiler's builtin). A hint:
+// it never faults, so any address may be given; ringport gives only slots
+// inside a mapping.
+//
 // cache_line: the destructive-interference size ringport lays shared data
 // out by (guards between producer and consumer words, claim records, event
 // counts, doorbells; recorded in every segment header, so builds of another
@@ -68,6 +73,10 @@ inline std::uint64_t ticks_per_second() noexcept {
 #else
 #error "ringport supports x86-64 and ARM64; add the port to ringport/detail/cpu.hpp"
 #endif
+
+inline void prefetch_read(const void* p) noexcept {
+  __builtin_prefetch(p, 0, 3);
+}
 
 // What the layouts built on cache_line assume (each layout asserts its own
 // offsets as well: ring_layout.hpp, mailbox.hpp, doorbell.hpp, node_layout.hpp).

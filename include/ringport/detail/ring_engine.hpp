@@ -24,6 +24,24 @@
 // position read is checked against the other (never more than capacity
 // apart), at attach too, so a hostile value makes calls return corrupt.
 //
+// Lock-step (issue 11). When the consumer keeps up with the producer, every
+// try_pop finds its copy of tail used up and re-reads tail: two lines come
+// from the producer's core per message, tail's and the slot's, and the
+// slot's read used to start only after tail's had returned. A turn word
+// beside each slot's payload (FastForward, OptimistAtomicQueue; the bench's
+// ref-spsc-turns) moves one line instead, but the payloads are then no
+// longer contiguous, which claim()/peek() spans, one-memcpy batches and
+// mailbox byte slots need. So positions stay, and the consumer prefetches
+// the slot it is about to read before it re-reads tail (transfer_one): the
+// two transfers overlap. (A prefetch orders nothing: the protocol, and what
+// tests/model checks of it, is unchanged.) Measured on the 2-vCPU EPYC VM, 36 interleaved
+// rounds per figure (perf/results/2026-12-03-lockstep-prefetch-ab.txt):
+// 8-byte ping-pong p50 1.00x ref-spsc-turns in thread and process mode
+// (1.13x and 1.07x without the prefetch; ref-spsc, positions without it,
+// 1.6x); try-loop throughput 1.08-1.09x ref-spsc-turns (1.15-1.17x
+// without: the prefetch sometimes takes the line the producer is still
+// filling); 3 more instructions when a pop re-reads tail.
+//
 // Every other kind: per-slot turns. Slot s serves positions s, s+cap,
 // s+2cap...; for position p (lap L = p / cap) the slot's turn is
 //   2L          free for the producer of p   (set by the consumer of p - cap)
@@ -405,10 +423,13 @@ class alignas(cache_line) ring_engine {
   bool transfer_one(Copy&& copy) noexcept {
     if constexpr (!turns) {
       const std::uint64_t pos = own_;
-      if (limit_ == pos) [[unlikely]]
+      auto* const slot = slot_of<Stride>(pos);
+      if (limit_ == pos) [[unlikely]] {
+        if constexpr (consumer) prefetch_read(slot);  // see "Lock-step" above
         if (!refresh() || limit_ == pos) return false;
+      }
       auto* const sh = v_.shared;
-      copy(slot_of<Stride>(pos));
+      copy(slot);
       own_ = pos + 1;
       // R-TAIL / R-HEAD (side_traits).
       S::own(*sh).store(pos + 1, S::r_own);
