@@ -33,14 +33,15 @@
 // longer contiguous, which claim()/peek() spans, one-memcpy batches and
 // mailbox byte slots need. So positions stay, and the consumer prefetches
 // the slot it is about to read before it re-reads tail (transfer_one): the
-// two transfers overlap. (A prefetch orders nothing: the protocol, and what
-// tests/model checks of it, is unchanged.) Measured on the 2-vCPU EPYC VM, 36 interleaved
-// rounds per figure (perf/results/2026-12-03-lockstep-prefetch-ab.txt):
-// 8-byte ping-pong p50 1.00x ref-spsc-turns in thread and process mode
-// (1.13x and 1.07x without the prefetch; ref-spsc, positions without it,
-// 1.6x); try-loop throughput 1.08-1.09x ref-spsc-turns (1.15-1.17x
-// without: the prefetch sometimes takes the line the producer is still
-// filling); 3 more instructions when a pop re-reads tail.
+// two transfers overlap. A prefetch orders nothing, so the protocol (and
+// what tests/model checks of it) is unchanged. Measured on the 2-vCPU EPYC
+// VM, 36 interleaved rounds per figure
+// (perf/results/2026-12-03-lockstep-prefetch-ab.txt): 8-byte ping-pong p50
+// 1.00x ref-spsc-turns in thread and process mode (1.13x and 1.07x without
+// the prefetch; ref-spsc, positions without it, 1.6x); try-loop throughput
+// 1.08-1.09x ref-spsc-turns (1.15-1.17x without: the prefetch sometimes
+// takes the line the producer is still filling); 3 more instructions when a
+// pop re-reads tail.
 //
 // Every other kind: per-slot turns. Slot s serves positions s, s+cap,
 // s+2cap...; for position p (lap L = p / cap) the slot's turn is
